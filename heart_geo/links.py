@@ -1,0 +1,218 @@
+"""Schools and cross-locality links.
+
+A family is supported by the team where it lives, not where the child goes to school. Schools that
+serve the whole council (faith schools, ASN/special schools) mostly teach children who live in other
+teams' localities: each such pupil is a **cross-locality link** that the school's staff and the home
+team must keep. This module finds them and builds the school-to-team link table.
+
+The consent rule: information passes between services only with consent, except where not sharing
+would put a child at risk of harm. So the family-level detail (one row per child) is released only for
+rows marked with recorded consent or a risk-of-harm flag; every other row counts in the totals only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = [
+    "LinkReport",
+    "council_wide_links",
+    "links_from_enrolments",
+    "school_localities",
+]
+
+_TRUE = {"y", "yes", "true", "1", "x", "consent", "consented", "given", "recorded", "✓"}
+
+
+def school_localities(profile):
+    """Every school in the council with the team of the locality it stands in.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        School roll columns plus ``team``, ``status`` (of the school's own location),
+        ``kind`` ({"secondary", "primary", "faith", "asn"}) and ``council_wide`` (serves the whole
+        council: faith and ASN schools named in the profile).
+    """
+    schools = profile.schools
+    if schools is None:
+        raise InputError(f"profile {profile.key!r} has no school data in {str(profile.data_dir)!r}")
+    res = profile.allocate_points(schools["easting"].to_numpy(), schools["northing"].to_numpy())
+    out = schools.copy()
+    out["team"] = res["team"].astype(object).to_numpy()
+    out["status"] = res["status"].astype(str).to_numpy()
+    faith, asn = _council_wide_codes(profile)
+    kind = np.where(out["school_type"].str.lower() == "special", "asn",
+                    out["school_type"].str.lower().fillna("other"))
+    kind = np.where(out["seed_code"].isin(faith), "faith", kind)
+    kind = np.where(out["seed_code"].isin(asn), "asn", kind)
+    out["kind"] = kind
+    out["council_wide"] = out["seed_code"].isin(faith | asn)
+    return out
+
+
+def _council_wide_codes(profile) -> tuple[set, set]:
+    conf = profile.config.get("council_wide_schools", {})
+    faith = {str(s["seed_code"]) for s in conf.get("faith", [])}
+    asn = {str(s["seed_code"]) for s in conf.get("asn", [])}
+    if conf.get("asn_from_school_roll") and profile.schools is not None:
+        sp = profile.schools[profile.schools["school_type"].str.lower() == "special"]
+        asn |= set(sp["seed_code"])
+    return faith, asn
+
+
+def council_wide_links(profile) -> pd.DataFrame:
+    """The school-to-team link table from the schools' council-wide role alone.
+
+    Each faith or ASN school serves the whole council, so it links with every team. Use
+    :func:`links_from_enrolments` to get the teams its pupils actually live in, with counts.
+    """
+    s = school_localities(profile)
+    cw = s[s["council_wide"]]
+    rows = []
+    for _, r in cw.iterrows():
+        for team in profile.team_names:
+            rows.append({
+                "school": r["name"], "seed_code": r["seed_code"], "kind": r["kind"],
+                "school_team": r["team"], "links_with": team, "same_locality": team == r["team"],
+            })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class LinkReport:
+    """Result of :func:`links_from_enrolments`.
+
+    Attributes
+    ----------
+    summary : dict
+        Counts only: ``rows``, ``cross_locality``, ``council_wide_pupils``, ``unknown_school``,
+        ``no_home_team``, ``released``, ``withheld``.
+    links : pandas.DataFrame
+        For each council-wide school and each team its pupils live in: ``pupils`` (count). Who must
+        link with whom.
+    detail : pandas.DataFrame
+        Family-level rows released under the consent rule only, with ``shared_because``
+        ({"consent", "risk_of_harm"}).
+    withheld : int
+        Rows that count in ``links`` but are not in ``detail`` (no consent, no risk flag).
+    """
+
+    summary: dict
+    links: pd.DataFrame
+    detail: pd.DataFrame
+    withheld: int
+
+
+def _truthy(col: pd.Series) -> np.ndarray:
+    return col.fillna("").astype(str).str.strip().str.lower().isin(_TRUE).to_numpy()
+
+
+def links_from_enrolments(
+    profile,
+    enrolments: pd.DataFrame,
+    *,
+    school: str = "school",
+    postcode: str | None = "postcode",
+    x: str | None = None,
+    y: str | None = None,
+    crs: str = "EPSG:27700",
+    consent: str | None = "consent",
+    risk: str | None = "risk_of_harm",
+) -> LinkReport:
+    """Flag pupils whose school stands in another locality and build the link table.
+
+    Parameters
+    ----------
+    profile : Profile
+    enrolments : pandas.DataFrame
+        One row per pupil: a school (seed code or name) and a home location (postcode or
+        coordinates).
+    school, postcode, x, y : str
+        Column names. Give ``postcode``, or ``x`` and ``y`` (with ``crs``).
+    consent, risk : str or None
+        Columns marking recorded consent and a child-protection risk-of-harm flag ("yes", "y", "true",
+        "1", "x"...). Missing columns count as no consent / no flag.
+
+    Returns
+    -------
+    LinkReport
+
+    Examples
+    --------
+    >>> from heart_geo.testing import make_profile
+    >>> p = make_profile()
+    >>> e = pd.DataFrame({"school": ["8000009"], "postcode": ["TT1 1AA"], "consent": ["yes"]})
+    >>> r = links_from_enrolments(p, e)
+    >>> r.links[["school", "team", "pupils"]].to_dict("records")
+    [{'school': 'St Test RC Academy', 'team': 'North', 'pupils': 1}]
+    """
+    if school not in enrolments.columns:
+        raise InputError(
+            f"enrolment table has no school column {school!r}; columns are {list(enrolments.columns)}"
+        )
+    if x is not None and y is not None:
+        for c in (x, y):
+            if c not in enrolments.columns:
+                raise InputError(f"enrolment table has no column {c!r}; columns are {list(enrolments.columns)}")
+        home = profile.allocate_points(enrolments[x].to_numpy(), enrolments[y].to_numpy(), crs=crs)
+    elif postcode is not None and postcode in enrolments.columns:
+        home = profile.allocate(enrolments[postcode].tolist())
+    else:
+        raise InputError(
+            f"enrolment table has no home location: expected a postcode column {postcode!r} or "
+            f"x/y columns; columns are {list(enrolments.columns)}"
+        )
+    schools = school_localities(profile)
+    by_code = {str(c): i for i, c in enumerate(schools["seed_code"])}
+    by_name = {str(n).strip().lower(): i for i, n in enumerate(schools["name"])}
+    keys = enrolments[school].fillna("").astype(str).str.strip()
+    keys = keys.str.replace(r"\.0$", "", regex=True)
+    idx = np.array([by_code.get(k, by_name.get(k.lower(), -1)) for k in keys])
+    found = idx >= 0
+    take = np.maximum(idx, 0)
+    n = len(enrolments)
+    pupils = pd.DataFrame({
+        "row": np.arange(1, n + 1),
+        "school": np.where(found, schools["name"].to_numpy()[take], None),
+        "seed_code": np.where(found, schools["seed_code"].to_numpy()[take], None),
+        "kind": np.where(found, schools["kind"].to_numpy()[take], None),
+        "council_wide": np.where(found, schools["council_wide"].to_numpy()[take], False).astype(bool),
+        "school_team": np.where(found, schools["team"].to_numpy()[take], None),
+        "home_team": home["team"].astype(object).to_numpy(),
+        "home_status": home["status"].astype(str).to_numpy(),
+        "school_status": np.where(found, "found", "unknown_school"),
+    })
+    both = found & pupils["home_team"].notna().to_numpy() & pupils["school_team"].notna().to_numpy()
+    pupils["cross_locality"] = both & (pupils["home_team"] != pupils["school_team"]).to_numpy()
+    cw = pupils[pupils["council_wide"] & pupils["home_team"].notna()]
+    links = (
+        cw.groupby(["school", "seed_code", "kind", "school_team", "home_team"], dropna=False)
+        .size().rename("pupils").reset_index().rename(columns={"home_team": "team"})
+    )
+    links["same_locality"] = links["team"] == links["school_team"]
+    links = links.sort_values(["school", "pupils"], ascending=[True, False]).reset_index(drop=True)
+    has_consent = _truthy(enrolments[consent]) if consent and consent in enrolments.columns else np.zeros(n, bool)
+    has_risk = _truthy(enrolments[risk]) if risk and risk in enrolments.columns else np.zeros(n, bool)
+    release = has_consent | has_risk
+    detail = enrolments[release].copy()
+    detail.insert(0, "row", np.flatnonzero(release) + 1)
+    for c in ("school", "school_team", "home_team", "home_status", "cross_locality"):
+        detail[f"link_{c}"] = pupils[c].to_numpy()[release]
+    detail["shared_because"] = np.where(has_risk[release], "risk_of_harm", "consent")
+    summary = {
+        "rows": n,
+        "cross_locality": int(pupils["cross_locality"].sum()),
+        "council_wide_pupils": int(pupils["council_wide"].sum()),
+        "unknown_school": int((~found).sum()),
+        "no_home_team": int(pupils["home_team"].isna().sum()),
+        "released": int(release.sum()),
+        "withheld": int((~release).sum()),
+    }
+    return LinkReport(summary=summary, links=links, detail=detail.reset_index(drop=True),
+                      withheld=int((~release).sum()))

@@ -1,0 +1,95 @@
+"""Postcode spelling: normalise any common spelling, or find a postcode inside an address.
+
+``KA18 1FQ``, ``ka18 1fq``, ``KA181FQ`` (Code-Point Open's 7-character form), `` KA18   1FQ ``
+and ``"The Barony Campus, Auchinleck Road, Cumnock KA18 1FQ"`` all normalise to ``"KA18 1FQ"``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+_OUTWARD = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
+_INWARD = r"[0-9][A-Z]{2}"
+_FULL = re.compile(rf"^({_OUTWARD})({_INWARD})$")
+_IN_TEXT = re.compile(rf"(?<![A-Z0-9])({_OUTWARD})\s*({_INWARD})(?![A-Z0-9])")
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_postcode(text: object) -> str | None:
+    """Return a postcode in its standard spelling, or None if ``text`` holds none.
+
+    Parameters
+    ----------
+    text : str
+        A postcode in any common spelling, or an address containing one.
+
+    Returns
+    -------
+    str or None
+        Upper case, outward and inward codes separated by one space.
+
+    Examples
+    --------
+    >>> normalise_postcode("ka18 1fq")
+    'KA18 1FQ'
+    >>> normalise_postcode("KA181FQ")
+    'KA18 1FQ'
+    >>> normalise_postcode("Auchinleck Road, Cumnock, KA18 1FQ")
+    'KA18 1FQ'
+    >>> normalise_postcode("not a postcode") is None
+    True
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return None
+    s = str(text).upper()
+    m = _FULL.match(_SPACE.sub("", s))
+    if m:
+        return f"{m.group(1)} {m.group(2)}"
+    found = _IN_TEXT.findall(s)
+    if found:
+        out, inw = found[-1]  # the postcode is normally the last thing in an address
+        return f"{out} {inw}"
+    return None
+
+
+def normalise_postcodes(values: pd.Series | list) -> tuple[pd.Series, pd.Series]:
+    """Vectorised :func:`normalise_postcode` for a batch.
+
+    Returns
+    -------
+    postcodes : pandas.Series of str (None where no postcode)
+    kind : pandas.Series of {"postcode", "address", "empty", "invalid"}
+        How each value was read: a bare postcode, a postcode found inside longer text, nothing given,
+        or text with no postcode in it.
+    """
+    s = pd.Series(values, dtype=object).reset_index(drop=True)
+    text = s.where(s.notna(), "").astype(str)
+    upper = text.str.upper()
+    compact = upper.str.replace(r"\s+", "", regex=True)
+    parts = compact.str.extract(_FULL)
+    bare = parts[0].notna()
+    out = pd.Series([None] * len(s), dtype=object)
+    out[bare] = parts[0][bare] + " " + parts[1][bare]
+    kind = pd.Series(np.where(bare, "postcode", "invalid"), dtype=object)
+    empty = compact.eq("")
+    kind[empty] = "empty"
+    rest = ~bare & ~empty
+    if rest.any():
+        found = upper[rest].map(normalise_postcode)
+        ok = found.notna()
+        out[found.index[ok]] = found[ok]
+        kind[found.index[ok]] = "address"
+    return out, kind
+
+
+def postcode_sector(postcode: str) -> str:
+    """Return the sector of a normalised postcode (``"KA23 9NZ"`` -> ``"KA23 9"``)."""
+    return postcode[:-2]
+
+
+def postcode_district(postcode: str) -> str:
+    """Return the district (outward code) of a normalised postcode (``"KA23 9NZ"`` -> ``"KA23"``)."""
+    return postcode.split(" ", 1)[0]

@@ -1,0 +1,787 @@
+"""Council profiles: the configuration in ``boundaries/`` joined to the official data.
+
+A profile (``boundaries/<key>.toml``) holds everything that is about one council: its GSS code, its
+teams (or localities) and the catchment schools that make each, the schools that serve the whole
+council, its services and link workers, override rules and its data sources. Nothing
+council-specific lives in code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import pickle
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import sources
+from .allocate import ALLOCATED, MISSING, NEAREST, OUTSIDE, Allocator, PointResult
+from .errors import DataFormatError, InputError, ProfileError
+from .postcodes import normalise_postcode, normalise_postcodes
+from .settings import CACHE_ENV, CRS, METHODS, NEAR_BOUNDARY_M, STATUSES
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+__all__ = ["Profile", "Team", "list_profiles", "load_profile", "profiles_dir"]
+
+_CACHE_FORMAT = 3
+TERMINATED = STATUSES.index("terminated_postcode")
+UNKNOWN = STATUSES.index("unknown_postcode")
+INVALID_PC = STATUSES.index("invalid_postcode")
+INVALID_XY = STATUSES.index("invalid_coordinates")
+
+
+def profiles_dir() -> Path:
+    """The folder holding the council profiles (``boundaries/``)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "boundaries", here.parent / "boundaries"):
+        if cand.is_dir():
+            return cand
+    raise ProfileError(f"no boundaries/ folder beside {str(here)!r}")
+
+
+def list_profiles() -> list[str]:
+    """Names of the council profiles shipped in ``boundaries/`` (file stems)."""
+    return sorted(p.stem for p in profiles_dir().glob("*.toml"))
+
+
+@dataclass(frozen=True)
+class Team:
+    """One locality team: its name, catchment schools (seed code -> name) and map colour."""
+
+    name: str
+    schools: tuple[tuple[str, str], ...]
+    colour: str
+
+
+def _read_config(name: str | os.PathLike) -> tuple[str, dict, bytes]:
+    p = Path(name)
+    if p.suffix == ".toml" and p.is_file():
+        path = p
+    else:
+        key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
+        path = profiles_dir() / f"{key}.toml"
+        if not path.is_file():
+            # accept a council code or display name
+            for cand in profiles_dir().glob("*.toml"):
+                conf = tomllib.loads(cand.read_text(encoding="utf-8"))
+                c = conf.get("council", {})
+                if str(name) in (c.get("code"), c.get("name")):
+                    path = cand
+                    break
+            else:
+                raise ProfileError(
+                    f"no council profile {str(name)!r}; profiles are {list_profiles()} "
+                    f"(in {str(profiles_dir())!r})"
+                )
+    raw = path.read_bytes()
+    try:
+        conf = tomllib.loads(raw.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {str(path)!r} is not valid TOML: {exc}") from None
+    _check_config(conf, path)
+    return path.stem, conf, raw
+
+
+def _check_config(conf: dict, path: Path) -> None:
+    """Report every problem in a profile at once."""
+    problems = []
+    council = conf.get("council", {})
+    for k in ("name", "code"):
+        if not council.get(k):
+            problems.append(f"[council] needs '{k}'")
+    teams = conf.get("teams", [])
+    if not teams:
+        problems.append("no [[teams]]")
+    names = [t.get("name") for t in teams]
+    if len(set(names)) != len(names):
+        problems.append(f"team names repeat: {names}")
+    for t in teams:
+        if not t.get("schools"):
+            problems.append(f"team {t.get('name')!r} has no schools")
+    for s in conf.get("services", []):
+        mode = s.get("mode")
+        if mode not in ("team", "link_worker"):
+            problems.append(f"service {s.get('name')!r}: mode {mode!r}, expected 'team' or 'link_worker'")
+        for lw in s.get("link_workers", []):
+            bad = [c for c in lw.get("covers", []) if c not in names]
+            if bad:
+                problems.append(f"service {s.get('name')!r}: link worker covers unknown teams {bad}")
+    for o in conf.get("overrides", []):
+        if o.get("team") not in names:
+            problems.append(f"override {o}: team {o.get('team')!r} is not one of {names}")
+        keys = [k for k in ("postcode", "sector", "district", "wkt") if k in o]
+        if len(keys) != 1:
+            problems.append(f"override {o}: give exactly one of postcode, sector, district, wkt")
+    for src in ("catchments", "postcodes"):
+        if not conf.get("sources", {}).get(src, {}).get("patterns"):
+            problems.append(f"[sources.{src}] needs 'patterns'")
+    if problems:
+        raise ProfileError(f"profile {str(path)!r}: " + "; ".join(problems))
+
+
+def _cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("heart-geo")) / "derived"
+
+
+def _code_fingerprint() -> str:
+    h = hashlib.sha256()
+    for name in ("allocate.py", "sources.py", "profiles.py", "postcodes.py", "settings.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _file_digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(str(p).encode())
+        with open(p, "rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+class Profile:
+    """A council's teams joined to the official data; answers "which team?".
+
+    Create with :func:`load_profile`. Attributes are plain pandas/geopandas objects in EPSG:27700.
+    """
+
+    def __init__(self, key: str, config: dict, data_dir: Path, built: dict, files: dict):
+        self.key = key
+        self.config = config
+        self.data_dir = data_dir
+        self.files = files
+        council = config["council"]
+        self.name: str = council["name"]
+        self.code: str = council["code"]
+        self.unit: str = council.get("unit", "team")
+        eff = council.get("effective_from")
+        self.effective_from: dt.date | None = eff if isinstance(eff, dt.date) else None
+        self.teams = [
+            Team(
+                t["name"],
+                tuple((str(s["seed_code"]), s.get("name", "")) for s in t["schools"]),
+                t.get("colour", "#888888"),
+            )
+            for t in config["teams"]
+        ]
+        self.team_names = [t.name for t in self.teams]
+        self.catchments: gpd.GeoDataFrame = built["catchments"]
+        self.council_boundary: gpd.GeoDataFrame | None = built["council"]
+        self.schools: gpd.GeoDataFrame | None = built["schools"]
+        self.postcodes: pd.DataFrame = built["postcodes"]
+        self._pc_result: PointResult = built["pc_result"]
+        self.problems: list[str] = built["problems"]
+        self.allocator = Allocator(
+            catchments=list(self.catchments.geometry),
+            catchment_team=self.catchments["team_index"].to_numpy(),
+            n_teams=len(self.teams),
+            council_area=built["council_area"],
+            overrides=_polygon_overrides(config, self.team_names),
+            near_m=NEAR_BOUNDARY_M,
+            grid=built["grid"],
+            origin=built["origin"],
+        )
+        self._pc_index = pd.Index(self.postcodes["postcode"].to_numpy())
+        self._school_names = self.catchments["school_name"].to_numpy(dtype=object)
+        cats = list(dict.fromkeys(self._school_names))
+        self._school_categories = (cats, np.array([cats.index(s) for s in self._school_names]))
+
+    def __repr__(self) -> str:
+        return (
+            f"<Profile {self.key!r}: {self.name} ({self.code}), {len(self.teams)} {self.unit}s, "
+            f"{len(self.postcodes):,} postcodes>"
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    # geometry views
+    # ----------------------------------------------------------------------------------------------
+    @cached_property
+    def team_areas(self) -> gpd.GeoDataFrame:
+        """One (multi)polygon per team, in profile order, EPSG:27700."""
+        return gpd.GeoDataFrame(
+            {
+                "team": self.team_names,
+                "colour": [t.colour for t in self.teams],
+                "schools": [", ".join(n for _, n in t.schools) for t in self.teams],
+            },
+            geometry=list(self.allocator.team_polygons),
+            crs=CRS,
+        )
+
+    @cached_property
+    def council_area(self) -> shapely.Geometry:
+        """The area counted as inside the council: outline plus every council catchment."""
+        return self.allocator.council_area
+
+    @cached_property
+    def gaps(self) -> gpd.GeoDataFrame:
+        """Parts of the council covered by no team catchment (gaps and unassigned catchments)."""
+        teams = shapely.union_all(self.allocator.team_polygons)
+        rest = shapely.difference(self.council_area, teams)
+        parts = [g for g in shapely.get_parts(rest) if g.area >= 10_000]  # ignore slivers < 1 ha
+        gdf = gpd.GeoDataFrame(geometry=parts, crs=CRS)
+        un = self.catchments[self.catchments["team_index"] < 0]
+        kinds, notes = [], []
+        for g in gdf.geometry:
+            hit = un[un.intersects(g.representative_point())]
+            if len(hit):
+                kinds.append("other_catchment")
+                notes.append(f"catchment of {hit['school_name'].iloc[0]}: {hit['note'].iloc[0]}")
+            else:
+                kinds.append("gap")
+                notes.append("inside the council outline but in no catchment in the data")
+        gdf["kind"] = kinds
+        gdf["note"] = notes
+        gdf["area_km2"] = gdf.area / 1e6
+        return gdf.sort_values("area_km2", ascending=False).reset_index(drop=True)
+
+    # ----------------------------------------------------------------------------------------------
+    # allocation
+    # ----------------------------------------------------------------------------------------------
+    def allocate(self, postcodes) -> pd.DataFrame:
+        """Allocate postcodes (any spelling, or addresses containing one) to teams.
+
+        Parameters
+        ----------
+        postcodes : sequence of str
+            One value per family: a postcode in any common spelling or a free-text address
+            containing one. Empty values and None are kept and get ``missing_location``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input, in input order: ``query`` then the result columns
+            (``team``, ``status``, ``method``, ``catchment_school``, ``distance_m``,
+            ``near_boundary``, ``postcode``, ``easting``, ``northing``, ``detail``).
+
+        Examples
+        --------
+        >>> p = load_profile("east_ayrshire")  # doctest: +SKIP
+        >>> p.allocate(["ka18 1fq"])[["team", "status"]]  # doctest: +SKIP
+             team     status
+        0  Barony  allocated
+        """
+        values = pd.Series(list(postcodes) if not isinstance(postcodes, pd.Series) else postcodes,
+                           dtype=object).reset_index(drop=True)
+        pcs, kind = normalise_postcodes(values)
+        n = len(values)
+        res = PointResult.empty(n)
+        east = np.full(n, np.nan)
+        north = np.full(n, np.nan)
+        pos = self._pc_index.get_indexer(pcs.where(pcs.notna(), "").to_numpy())
+        found = pos >= 0
+        fi = np.flatnonzero(found)
+        res.put(fi, _take(self._pc_result, pos[fi]))
+        east[fi] = self.postcodes["easting"].to_numpy()[pos[fi]]
+        north[fi] = self.postcodes["northing"].to_numpy()[pos[fi]]
+        kinds = kind.to_numpy()
+        res.status[~found & (kinds == "empty")] = MISSING
+        res.status[~found & (kinds == "invalid")] = INVALID_PC
+        res.status[~found & np.isin(kinds, ["postcode", "address"])] = UNKNOWN
+        out = self._frame(res, east, north, pcs.to_numpy())
+        council = self.postcodes["council_code"].to_numpy()
+        outside = found & (res.status == OUTSIDE)
+        if outside.any():
+            det = out["detail"].to_numpy(dtype=object)
+            det[outside] = (
+                "postcode is in council " + council[pos[outside]].astype(object)
+                + f", not {self.name} ({self.code})"
+            )
+            out["detail"] = det
+        out.insert(0, "query", values.to_numpy())
+        return out
+
+    def allocate_points(self, x, y, *, crs: str = CRS, exact: bool = False) -> pd.DataFrame:
+        """Allocate coordinates to teams.
+
+        Parameters
+        ----------
+        x, y : array-like
+            Eastings and northings (EPSG:27700), or longitudes and latitudes with
+            ``crs="EPSG:4326"``.
+        crs : str
+            CRS of the input, {"EPSG:27700", "EPSG:4326"} or any CRS pyproj knows.
+        exact : bool
+            Skip the grid and test every point against the polygons (same answers, slower).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input point, in input order, with the result columns.
+
+        Notes
+        -----
+        Coordinates that cannot be right (out of range, swapped latitude/longitude, degrees passed as
+        metres, NaN) get ``invalid_coordinates`` or ``missing_location`` with a detail, never a team.
+        """
+        xe, ye, bad, detail = _to_bng(x, y, crs)
+        n = len(xe)
+        ok = np.flatnonzero(bad == 0)
+        res = PointResult.empty(n)
+        if ok.size:
+            fn = self.allocator.exact if exact else self.allocator.locate
+            res.put(ok, fn(xe[ok], ye[ok]))
+        res.status[bad == 1] = MISSING
+        res.status[bad == 2] = INVALID_XY
+        out = self._frame(res, np.where(bad == 0, xe, np.nan), np.where(bad == 0, ye, np.nan), None)
+        if (bad > 0).any():
+            det = out["detail"].to_numpy(dtype=object)
+            det[bad > 0] = detail[bad > 0]
+            out["detail"] = det
+        return out
+
+    def lookup(self, query: str) -> dict:
+        """Answer one query (postcode, address, "lat,lon" or "easting,northing") as a dict.
+
+        The scalar fast path for a person waiting: no DataFrame is built for a postcode.
+
+        Raises
+        ------
+        InputError
+            For coordinates that cannot be right (swapped, out of range), naming what was expected.
+        """
+        from .query import parse_query
+
+        kind, value = parse_query(query)
+        if kind == "point":
+            x, y, crs = value
+            row = self.allocate_points([x], [y], crs=crs).iloc[0].to_dict()
+            if row["status"] == "invalid_coordinates":
+                raise InputError(f"coordinates rejected: {row['detail']}")
+            row["query"] = query
+            return row
+        pc = normalise_postcode(value)
+        if pc is None or pc not in self._pc_index:
+            return self.allocate([query]).iloc[0].to_dict()
+        i = self._pc_index.get_loc(pc)
+        r = self._pc_result
+        status = STATUSES[r.status[i]]
+        team = int(r.team[i])
+        cat = int(r.catchment[i])
+        detail = _DETAIL[status]
+        if status == "outside_area":
+            detail = f"postcode is in council {self.postcodes['council_code'].iat[i]}, not {self.name} ({self.code})"
+        return {
+            "query": query,
+            "team": self.team_names[team] if team >= 0 else None,
+            "status": status,
+            "method": METHODS[r.method[i]],
+            "catchment_school": self._school_names[cat] if cat >= 0 else None,
+            "distance_m": float(r.distance[i]) if not np.isnan(r.distance[i]) else None,
+            "near_boundary": bool(r.near[i]),
+            "postcode": pc,
+            "easting": float(self.postcodes["easting"].iat[i]),
+            "northing": float(self.postcodes["northing"].iat[i]),
+            "detail": detail,
+        }
+
+    def _frame(self, res: PointResult, east, north, pcs) -> pd.DataFrame:
+        n = len(res.team)
+        teams = pd.Categorical.from_codes(res.team, categories=self.team_names, validate=False)
+        cats, school_code = self._school_categories
+        codes = np.where(res.catchment >= 0, school_code[np.maximum(res.catchment, 0)], -1)
+        schools = pd.Categorical.from_codes(codes, categories=cats)
+        status = pd.Categorical.from_codes(res.status, categories=list(STATUSES))
+        detail = pd.Categorical.from_codes(res.status, categories=[_DETAIL[s] for s in STATUSES])
+        return pd.DataFrame(
+            {
+                "team": teams,
+                "status": status,
+                "method": pd.Categorical.from_codes(res.method, categories=list(METHODS)),
+                "catchment_school": schools,
+                "distance_m": np.round(res.distance, 1),
+                "near_boundary": res.near,
+                "postcode": pcs if pcs is not None else np.full(n, None, dtype=object),
+                "easting": east,
+                "northing": north,
+                "detail": detail.astype(object),
+            }
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    # summaries
+    # ----------------------------------------------------------------------------------------------
+    def postcode_allocations(self) -> pd.DataFrame:
+        """Every postcode of this council with its allocation (postcode data joined to results)."""
+        mine = np.flatnonzero(self.postcodes["council_code"].to_numpy() == self.code)
+        out = self._frame(
+            _take(self._pc_result, mine),
+            self.postcodes["easting"].to_numpy()[mine],
+            self.postcodes["northing"].to_numpy()[mine],
+            self.postcodes["postcode"].to_numpy()[mine],
+        )
+        out["terminated"] = self.postcodes["terminated"].to_numpy()[mine]
+        return out
+
+    def team_summary(self) -> pd.DataFrame:
+        """Per team: postcodes covered, area in km², schools in it, services and links."""
+        from .links import school_localities
+        from .services import services_table
+
+        alloc = self.postcode_allocations()
+        counts = alloc[alloc["status"] == "allocated"].groupby("team", observed=False).size()
+        nearest = alloc[alloc["status"] == "nearest_team"].groupby("team", observed=False).size()
+        svc = services_table(self)
+        rows = []
+        schools = school_localities(self) if self.schools is not None else None
+        for t, area in zip(self.team_names, self.team_areas.area, strict=True):
+            s = svc[svc["team"] == t]
+            row = {
+                self.unit: t,
+                "catchment_schools": ", ".join(n for _, n in self.teams[self.team_names.index(t)].schools),
+                "postcodes": int(counts.get(t, 0)),
+                "postcodes_nearest": int(nearest.get(t, 0)),
+                "area_km2": round(area / 1e6, 1),
+                "services_in_team": ", ".join(s.loc[s["mode"] == "team", "service"]),
+                "services_by_link_worker": ", ".join(s.loc[s["mode"] == "link_worker", "service"]),
+            }
+            if schools is not None:
+                here = schools[schools["team"] == t]
+                row["schools"] = int(len(here))
+                row["school_names"] = ", ".join(here["name"])
+                cw = schools[schools["council_wide"]]
+                row["links_with_council_wide_schools"] = ", ".join(cw["name"])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def attribution(self) -> list[dict]:
+        """Each data source with publisher, licence and the attribution text it requires."""
+        out = []
+        for key, s in self.config.get("sources", {}).items():
+            out.append(
+                {
+                    "dataset": key,
+                    "description": s.get("description", ""),
+                    "publisher": s.get("publisher", ""),
+                    "licence": s.get("licence", ""),
+                    "attribution": s.get("attribution", ""),
+                    "files": ", ".join(Path(f).name for f in self.files.get(key, []))[:300],
+                }
+            )
+        return out
+
+
+_DETAIL = {
+    "allocated": "inside the team's catchment",
+    "nearest_team": "inside the council but in no team catchment: nearest team given, check by hand",
+    "outside_area": "outside the council area",
+    "unknown_postcode": "well-formed postcode not found in the postcode data",
+    "terminated_postcode": "postcode no longer in use; team from its last known location",
+    "invalid_postcode": "no postcode found in the text",
+    "invalid_coordinates": "coordinates cannot be right",
+    "missing_location": "no postcode or coordinates given",
+}
+
+
+def _take(r: PointResult, idx: np.ndarray) -> PointResult:
+    return PointResult(
+        catchment=r.catchment[idx],
+        team=r.team[idx],
+        status=r.status[idx],
+        method=r.method[idx],
+        distance=r.distance[idx],
+        near=r.near[idx],
+    )
+
+
+def _to_bng(x, y, crs: str):
+    """Coordinates to EPSG:27700 with a per-point verdict: 0 ok, 1 missing, 2 invalid (+detail)."""
+    from .settings import BNG_BOUNDS, GB_LAT, GB_LON
+
+    try:
+        xa = np.asarray(pd.to_numeric(pd.Series(x, dtype=object), errors="coerce"), dtype=float)
+        ya = np.asarray(pd.to_numeric(pd.Series(y, dtype=object), errors="coerce"), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"coordinates must be numbers: {exc}") from None
+    if xa.shape != ya.shape:
+        raise InputError(f"x and y differ in length: {xa.size} and {ya.size}")
+    n = xa.size
+    bad = np.zeros(n, np.int8)
+    detail = np.full(n, "", dtype=object)
+    miss = np.isnan(xa) | np.isnan(ya)
+    bad[miss] = 1
+    detail[miss] = "coordinate missing or not a number"
+    crs_norm = str(crs).upper()
+    if crs_norm in ("EPSG:4326", "WGS84", "OGC:CRS84"):
+        lon, lat = xa, ya
+        okrange = (lat >= GB_LAT[0]) & (lat <= GB_LAT[1]) & (lon >= GB_LON[0]) & (lon <= GB_LON[1])
+        swapped = (lon >= GB_LAT[0]) & (lon <= GB_LAT[1]) & (lat >= GB_LON[0]) & (lat <= GB_LON[1])
+        b = ~miss & ~okrange
+        bad[b] = 2
+        detail[b] = (
+            f"latitude/longitude outside Great Britain (expected latitude {GB_LAT[0]}..{GB_LAT[1]}, "
+            f"longitude {GB_LON[0]}..{GB_LON[1]})"
+        )
+        s = b & swapped
+        detail[s] = "latitude and longitude look swapped: give longitude as x and latitude as y"
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+        xe, ye = tr.transform(np.where(bad == 0, lon, 0.0), np.where(bad == 0, lat, 0.0))
+        return np.asarray(xe), np.asarray(ye), bad, detail
+    if crs_norm != CRS:
+        from pyproj import CRS as PCRS
+        from pyproj import Transformer
+
+        try:
+            tr = Transformer.from_crs(PCRS.from_user_input(crs), CRS, always_xy=True)
+        except Exception as exc:  # pyproj raises CRSError, a ValueError subclass, on bad input
+            raise InputError(f"crs {crs!r} not understood: {exc}") from None
+        xa, ya = (np.asarray(v) for v in tr.transform(xa, ya))
+    xmin, ymin, xmax, ymax = BNG_BOUNDS
+    inr = (xa >= xmin) & (xa <= xmax) & (ya >= ymin) & (ya <= ymax)
+    b = ~miss & ~inr
+    bad[b] = 2
+    detail[b] = (
+        f"easting/northing outside the British National Grid (expected easting {xmin:.0f}..{xmax:.0f}"
+        f", northing {ymin:.0f}..{ymax:.0f} metres)"
+    )
+    deg = ~miss & (np.abs(xa) <= 180) & (np.abs(ya) <= 180)
+    bad[deg] = 2
+    detail[deg] = "values look like degrees, not metres: pass crs='EPSG:4326' for latitude/longitude"
+    return xa, ya, bad, detail
+
+
+def _polygon_overrides(config: dict, team_names: list[str]) -> list:
+    out = []
+    for o in config.get("overrides", []):
+        if "wkt" in o:
+            try:
+                poly = shapely.from_wkt(o["wkt"])
+            except shapely.errors.GEOSException as exc:
+                raise ProfileError(f"override {o.get('team')!r}: bad WKT: {exc}") from None
+            out.append((poly, team_names.index(o["team"])))
+    return out
+
+
+def _text_overrides(config: dict, team_names: list[str]) -> list[tuple[str, str, int]]:
+    out = []
+    for o in config.get("overrides", []):
+        for k in ("postcode", "sector", "district"):
+            if k in o:
+                out.append((k, normalise_postcode(o[k]) if k == "postcode" else o[k].upper().strip(),
+                            team_names.index(o["team"])))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# building (cached)
+# --------------------------------------------------------------------------------------------------
+def _locate_files(conf: dict, data_dir: Path) -> dict[str, list[Path]]:
+    files = {}
+    for key, src in conf.get("sources", {}).items():
+        try:
+            files[key] = sources.find_source(data_dir, src["patterns"], what=f"{key} data")
+        except FileNotFoundError:
+            if key in ("catchments", "postcodes"):
+                raise
+            files[key] = []
+    return files
+
+
+def _build(conf: dict, files: dict[str, list[Path]]) -> dict:
+    code = conf["council"]["code"]
+    problems: list[str] = []
+    cat_src = conf["sources"]["catchments"]
+    cat = sources.read_catchments(files["catchments"], council_code=code, layer=cat_src.get("layer"))
+    teams = conf["teams"]
+    by_seed = {str(s["seed_code"]): (i, s.get("name", "")) for i, t in enumerate(teams) for s in t["schools"]}
+    unassigned = {u["name"].upper(): u.get("note", "") for u in conf.get("unassigned_catchments", [])}
+    team_index, order, notes = [], [], []
+    for _, row in cat.iterrows():
+        hit = by_seed.get(row["seed_code"] or "")
+        if hit is not None:
+            ti, nm = hit
+            if nm and nm.upper() != str(row["school_name"]).upper():
+                problems.append(
+                    f"seed code {row['seed_code']}: profile names {nm!r}, data names {row['school_name']!r}"
+                )
+            team_index.append(ti)
+            school_pos = [str(s["seed_code"]) for s in teams[ti]["schools"]].index(row["seed_code"])
+            order.append(ti * 100 + school_pos)
+            notes.append("")
+        else:
+            team_index.append(-1)
+            order.append(10_000 + len(order))
+            note = unassigned.get(str(row["school_name"]).upper())
+            if note is None:
+                note = "catchment in the council's layer that the profile maps to no team"
+                problems.append(f"catchment {row['school_name']!r} is mapped to no team")
+            notes.append(note)
+    cat["team_index"] = team_index
+    cat["team"] = [teams[i]["name"] if i >= 0 else None for i in team_index]
+    cat["note"] = notes
+    cat["_order"] = order
+    cat = cat.sort_values("_order").drop(columns="_order").reset_index(drop=True)
+    present = set(cat["seed_code"].dropna())
+    for seed, (ti, nm) in by_seed.items():
+        if seed not in present:
+            problems.append(f"team {teams[ti]['name']!r}: school {nm or seed} ({seed}) is not in the catchment data")
+    for _, r in cat[cat["repair"] != ""].iterrows():
+        problems.append(f"repaired catchment {r['school_name']}: {r['repair']}")
+
+    council = None
+    if files.get("council"):
+        council = sources.read_council_boundary(
+            files["council"][0], code, code_field=conf["sources"]["council"].get("code_field")
+        )
+    area_parts = list(cat.geometry) + ([council.geometry.iloc[0]] if council is not None else [])
+    council_area = shapely.union_all(area_parts)
+
+    schools = None
+    if files.get("schools"):
+        schools = sources.read_schools(_prefer(files["schools"]), council_code=code)
+
+    pcs = sources.read_postcodes(files["postcodes"])
+    overrides = _polygon_overrides(conf, [t["name"] for t in teams])
+    alloc = Allocator(
+        catchments=list(cat.geometry),
+        catchment_team=cat["team_index"].to_numpy(),
+        n_teams=len(teams),
+        council_area=council_area,
+        overrides=overrides,
+        near_m=NEAR_BOUNDARY_M,
+    )
+    result = _allocate_postcode_table(pcs, code, alloc, _text_overrides(conf, [t["name"] for t in teams]))
+    return {
+        "catchments": cat,
+        "council": council,
+        "council_area": council_area,
+        "schools": schools,
+        "postcodes": pcs,
+        "pc_result": result,
+        "problems": problems,
+        "grid": alloc.grid,
+        "origin": alloc.origin,
+    }
+
+
+def _prefer(paths: list[Path]) -> Path:
+    """Of several school files prefer the smallest CSV (a subset), else the first."""
+    csvs = [p for p in paths if p.suffix.lower() == ".csv"]
+    return min(csvs, key=lambda p: p.stat().st_size) if csvs else paths[0]
+
+
+def _allocate_postcode_table(pcs: pd.DataFrame, code: str, alloc: Allocator, text_overrides) -> PointResult:
+    """Precompute the answer for every postcode in the table."""
+    n = len(pcs)
+    res = PointResult.empty(n)
+    council = pcs["council_code"].to_numpy()
+    x = pcs["easting"].to_numpy()
+    y = pcs["northing"].to_numpy()
+    has_xy = ~(np.isnan(x) | np.isnan(y))
+    mine = council == code
+    unknown_council = council == ""
+    todo = np.flatnonzero((mine | unknown_council) & has_xy)
+    r = alloc.locate(x[todo], y[todo])
+    # a postcode the council's data places in the council is inside it, whatever the outline says
+    in_mine = mine[todo] & (r.status == OUTSIDE)
+    if in_mine.any():
+        sub = np.flatnonzero(in_mine)
+        t, d = alloc.nearest_team(x[todo][sub], y[todo][sub])
+        r.team[sub], r.distance[sub] = t, d
+        r.status[sub], r.method[sub] = NEAREST, 2
+        r.near[sub] = d <= alloc.near_m
+    res.put(todo, r)
+    res.status[(mine | unknown_council) & ~has_xy] = MISSING
+    if text_overrides:
+        pc = pcs["postcode"].astype(str)
+        for kind, value, team in text_overrides:
+            if kind == "postcode":
+                hit = pc.eq(value).to_numpy()
+            elif kind == "sector":
+                hit = pc.str[:-2].str.strip().eq(value).to_numpy()
+            else:
+                hit = pc.str.split(" ").str[0].eq(value).to_numpy()
+            hit &= mine & has_xy
+            res.team[hit] = team
+            res.status[hit] = ALLOCATED
+            res.method[hit] = 1
+            res.distance[hit] = np.nan
+    term = pcs["terminated"].to_numpy(dtype=bool) & (res.status != OUTSIDE)
+    res.status[term] = TERMINATED
+    return res
+
+
+def load_profile(
+    name: str | os.PathLike = "east_ayrshire",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    cache: bool = True,
+) -> Profile:
+    """Load a council profile and its data, ready to allocate.
+
+    Parameters
+    ----------
+    name : str or path
+        Profile key (``"east_ayrshire"``, ``"north_ayrshire"``), council name or GSS code, or the path
+        of a profile TOML file.
+    data_dir : path, optional
+        Folder holding the official datasets. Default: ``$HEART_GEO_DATA``, then the user cache.
+    cache : bool
+        Reuse derived data (parsed tables, repaired geometry, the grid) cached under the user cache,
+        keyed by the checksums of the profile, the source files and this code. Rebuilt automatically
+        when any of them changes, or when the cache file is corrupt.
+
+    Returns
+    -------
+    Profile
+    """
+    key, conf, raw = _read_config(name)
+    root = sources.resolve_data_dir(data_dir)
+    files = _locate_files(conf, root)
+    all_files = [p for k in sorted(files) for p in files[k]]
+    digest = hashlib.sha256(
+        raw + _file_digest(all_files).encode() + _code_fingerprint().encode()
+        + str(_CACHE_FORMAT).encode()
+    ).hexdigest()[:24]
+    built = None
+    cpath = _cache_dir() / f"{key}-{digest}.pkl"
+    if cache and cpath.is_file():
+        try:
+            with open(cpath, "rb") as fh:
+                built = pickle.load(fh)
+            if not isinstance(built, dict) or built.get("_digest") != digest:
+                raise ValueError("cache entry does not match its key")
+        except Exception as exc:  # a corrupt or partial cache file is rebuilt, never trusted
+            log.warning("Cache file %s unreadable (%s); rebuilding", cpath.name, type(exc).__name__)
+            built = None
+    if built is None:
+        built = _build(conf, files)
+        built["_digest"] = digest
+        if cache:
+            try:
+                cpath.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cpath.with_suffix(f".tmp{os.getpid()}")
+                with open(tmp, "wb") as fh:
+                    pickle.dump(built, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, cpath)
+            except OSError as exc:
+                log.warning("Could not write cache %s: %s", cpath, exc)
+    prof = Profile(key, conf, root, built, {k: [str(p) for p in v] for k, v in files.items()})
+    log.info("Loaded profile %s: %d %ss, %d catchments, %d postcodes", key, len(prof.teams),
+             prof.unit, len(prof.catchments), len(prof.postcodes))
+    return prof
+
+
+def check_columns(df: pd.DataFrame, needed: list[str], *, what: str) -> None:
+    """Raise DataFormatError naming missing columns and the columns present."""
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise DataFormatError(f"{what} lacks columns {missing}; columns are {list(df.columns)}")

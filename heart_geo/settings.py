@@ -1,0 +1,55 @@
+"""Constants shared across heart_geo.
+
+Everything here is council-neutral. Council facts live in the profiles in ``boundaries/``.
+"""
+
+from __future__ import annotations
+
+#: Working CRS for every geometry and distance: British National Grid (metres).
+CRS = "EPSG:27700"
+#: Geographic CRS accepted for latitude/longitude input.
+WGS84 = "EPSG:4326"
+
+#: Postcodes whose centroid lies within this many metres of a catchment boundary are flagged
+#: ``near_boundary``: the addresses of one postcode unit can straddle the line.
+NEAR_BOUNDARY_M = 100.0
+
+#: Environment variable naming the data folder (after ``--data-dir``, before the user cache).
+DATA_ENV = "HEART_GEO_DATA"
+#: Environment variable naming the cache folder for derived data (parsed tables, repaired geometry).
+CACHE_ENV = "HEART_GEO_CACHE"
+
+#: British National Grid extent accepted for easting/northing input (metres).
+BNG_BOUNDS = (0.0, 0.0, 700_000.0, 1_300_000.0)
+#: Latitude/longitude extent accepted for WGS84 input (Great Britain and surrounding waters).
+GB_LAT = (49.0, 61.5)
+GB_LON = (-9.0, 2.5)
+
+#: Statuses an allocation can carry. Every answer has exactly one.
+STATUSES = (
+    "allocated",  # inside a team catchment (or placed by an override rule)
+    "nearest_team",  # inside the council but in no team catchment: nearest team and distance given
+    "outside_area",  # not in the council
+    "unknown_postcode",  # well-formed postcode not in the postcode data
+    "terminated_postcode",  # postcode no longer in use (ONS Postcode Directory); team from its last location
+    "invalid_postcode",  # text that is not a postcode and contains none
+    "invalid_coordinates",  # coordinates out of range, swapped, or not numbers
+    "missing_location",  # nothing to locate: empty input, or a postcode with no grid reference
+)
+
+#: Methods: how a team was decided.
+METHODS = ("catchment", "override", "nearest", "none")
+
+#: Result columns added by allocation, in order.
+RESULT_COLUMNS = [
+    "team",
+    "status",
+    "method",
+    "catchment_school",
+    "distance_m",
+    "near_boundary",
+    "postcode",
+    "easting",
+    "northing",
+    "detail",
+]

@@ -1,0 +1,528 @@
+"""Readers for the official datasets, in the formats their publishers ship.
+
+* Secondary school catchments (Improvement Service Spatial Hub): any vector format GDAL reads
+  (GeoPackage, GeoJSON, Shapefile, zipped), the national layer or one file per school.
+* OS Code-Point Open: exactly as published (no header, quoted, 7-character postcodes), one CSV,
+  the ``Data/CSV`` folder, or the ``codepo_gb.zip``; and the ONS Postcode Directory CSV.
+* Scottish Government School Roll and Locations: the workbook or a CSV export.
+* Council boundaries: any vector format, filtered by GSS code.
+
+Everything is returned in EPSG:27700 (British National Grid). Geometry that the real data needs
+repaired is repaired and the repair is reported in a ``repair`` column, never silently.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from .errors import DataFormatError, DataNotFoundError
+from .settings import CRS, DATA_ENV
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+__all__ = [
+    "default_data_dir",
+    "find_source",
+    "read_catchments",
+    "read_council_boundary",
+    "read_postcodes",
+    "read_schools",
+    "repair_geometry",
+    "resolve_data_dir",
+]
+
+# Column spellings seen in the official files and their common re-exports.
+_CATCHMENT_FIELDS = {
+    "school_name": ["school_nam", "source_school_nam", "school_name", "schoolname", "name"],
+    "seed_code": ["seed_code", "source_seed_code", "seedcode", "seed"],
+    "council_code": ["la_s_code", "source_la_s_code", "lacode", "la_code"],
+    "council_name": ["local_auth", "source_local_auth", "laname"],
+}
+
+CODEPOINT_COLUMNS = [
+    "Postcode",
+    "Positional_quality_indicator",
+    "Eastings",
+    "Northings",
+    "Country_code",
+    "NHS_regional_HA_code",
+    "NHS_HA_code",
+    "Admin_county_code",
+    "Admin_district_code",
+    "Admin_ward_code",
+]
+_CODEPOINT_SHORT = ["PC", "PQ", "EA", "NO", "CY", "RH", "LH", "CC", "DC", "WC"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Where the data is
+# --------------------------------------------------------------------------------------------------
+def default_data_dir() -> Path:
+    """The user cache folder that ``heart-geo data fetch`` downloads into."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("heart-geo")) / "data"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """Choose the data folder: the argument, then ``$HEART_GEO_DATA``, then the user cache.
+
+    Raises
+    ------
+    DataNotFoundError
+        If the chosen folder does not exist, naming where it looked.
+    """
+    if data_dir is not None:
+        where, why = Path(data_dir), "the data_dir argument (--data-dir)"
+    elif os.environ.get(DATA_ENV):
+        where, why = Path(os.environ[DATA_ENV]), f"${DATA_ENV}"
+    else:
+        where, why = default_data_dir(), "the user cache (no --data-dir and no $HEART_GEO_DATA)"
+    if not where.is_dir():
+        raise DataNotFoundError(
+            f"data folder {str(where)!r} from {why} does not exist; point --data-dir or "
+            f"${DATA_ENV} at the folder holding the official datasets, or run "
+            "'heart-geo data fetch' where a network exists"
+        )
+    return where.resolve()
+
+
+def find_source(data_dir: Path, patterns: list[str], *, what: str) -> list[Path]:
+    """Find the files for one dataset: the first pattern (recursive glob) that matches wins.
+
+    Raises
+    ------
+    DataNotFoundError
+        Naming the dataset, the folder and the patterns tried.
+    """
+    for pattern in patterns:
+        hits = sorted(p for p in Path(data_dir).glob(pattern) if p.is_file())
+        if hits:
+            return hits
+    raise DataNotFoundError(
+        f"no {what} found in data folder {str(data_dir)!r}; looked for {patterns}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Geometry repair
+# --------------------------------------------------------------------------------------------------
+def repair_geometry(geom: shapely.Geometry) -> tuple[shapely.Geometry, str]:
+    """Make a polygonal geometry valid without losing area; say what was done.
+
+    A multipolygon whose parts are each valid but touch or overlap one another (the Spatial Hub
+    catchments) is repaired by unioning its parts: ``make_valid`` on the whole would drop the shared
+    area. Anything else invalid goes through ``make_valid`` and keeps only its polygonal parts.
+
+    Returns
+    -------
+    geometry, note
+        ``note`` is "" when nothing was needed.
+
+    Examples
+    --------
+    >>> from shapely import box, MultiPolygon
+    >>> g, note = repair_geometry(MultiPolygon([box(0, 0, 2, 2), box(1, 1, 3, 3)]))
+    >>> round(g.area, 1), note
+    (7.0, 'unioned 2 touching/overlapping parts')
+    """
+    if geom is None or geom.is_empty:
+        return geom, ""
+    if shapely.is_valid(geom):
+        return geom, ""
+    if geom.geom_type == "MultiPolygon":
+        parts = list(geom.geoms)
+        if all(shapely.is_valid(p) for p in parts):
+            fixed = shapely.union_all(parts)
+            if shapely.is_valid(fixed):
+                return fixed, f"unioned {len(parts)} touching/overlapping parts"
+    fixed = shapely.make_valid(geom)
+    if fixed.geom_type == "GeometryCollection":
+        polys = [g for g in fixed.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+        fixed = shapely.union_all(polys)
+    reason = shapely.is_valid_reason(geom)
+    return fixed, f"make_valid ({reason})"
+
+
+def _repair_frame(gdf: gpd.GeoDataFrame, *, what: str, source: str) -> gpd.GeoDataFrame:
+    """Check every geometry is a non-empty polygon with a CRS, repair, report all problems at once."""
+    if gdf.crs is None:
+        raise DataFormatError(
+            f"{what} file {source!r} has no CRS; expected a declared CRS "
+            f"(EPSG:27700 or EPSG:4326)"
+        )
+    problems = []
+    gtypes = gdf.geometry.geom_type
+    empty = gdf.geometry.isna() | gdf.geometry.is_empty
+    for i in np.flatnonzero(empty.to_numpy()):
+        problems.append(f"row {i + 1}: empty geometry")
+    bad = ~empty & ~gtypes.isin(["Polygon", "MultiPolygon"])
+    for i in np.flatnonzero(bad.to_numpy()):
+        problems.append(f"row {i + 1}: {gtypes.iloc[i]} (expected Polygon or MultiPolygon)")
+    if problems:
+        raise DataFormatError(f"{what} file {source!r} has unusable geometry: " + "; ".join(problems))
+    gdf = gdf.to_crs(CRS)
+    fixed, notes = zip(*(repair_geometry(g) for g in gdf.geometry), strict=True)
+    gdf = gdf.set_geometry(list(fixed), crs=CRS)
+    gdf["repair"] = list(notes)
+    for i, note in enumerate(notes):
+        if note:
+            log.info("Repaired %s row %d: %s", what, i + 1, note)
+    return gdf
+
+
+# --------------------------------------------------------------------------------------------------
+# Catchments
+# --------------------------------------------------------------------------------------------------
+def _pick(columns: list[str], names: list[str]) -> str | None:
+    low = {c.lower(): c for c in columns}
+    for n in names:
+        if n in low:
+            return low[n]
+    return None
+
+
+def _clean_code(values: pd.Series) -> pd.Series:
+    """Seed codes arrive as text, integers or floats ("8224234.0"); make them text, blank -> None."""
+    s = values.astype(object).where(values.notna(), None)
+    out = []
+    for v in s:
+        if v is None:
+            out.append(None)
+            continue
+        t = str(v).strip()
+        if t.endswith(".0"):
+            t = t[:-2]
+        out.append(t or None)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    target = str(path)
+    if path.suffix.lower() == ".zip":
+        target = f"/vsizip/{path}"
+    layers = pyogrio.list_layers(target)
+    names = [str(n) for n in layers[:, 0]]
+    use = None
+    if layer is not None and layer in names:
+        use = layer
+    elif len(names) > 1 and layer is not None:
+        matches = [n for n in names if layer.lower() in n.lower()]
+        if not matches:
+            raise DataFormatError(
+                f"catchment file {str(path)!r} has no layer {layer!r}; layers are {names}"
+            )
+        use = matches[0]
+    return gpd.read_file(target, layer=use, engine="pyogrio")
+
+
+def read_catchments(
+    path: str | os.PathLike | list,
+    *,
+    council_code: str | None = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read secondary school catchments into EPSG:27700, repairing what the data needs.
+
+    Parameters
+    ----------
+    path : path or list of paths
+        One file in any vector format GDAL reads (GeoPackage, GeoJSON, Shapefile, ``.zip``), a list
+        of files (one per school), or a folder of them.
+    council_code : str, optional
+        GSS council code (``"S12000008"``) to keep; rows with no council code are kept.
+    layer : str, optional
+        Layer to read from a multi-layer file (the national non-denominational layer is
+        ``pub_schlsn``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``school_name``, ``seed_code``, ``council_code``, ``council_name``, ``repair``,
+        ``geometry``, in EPSG:27700.
+
+    Notes
+    -----
+    Input may be in any declared CRS; a file with no CRS is an error, never a guess.
+    """
+    paths = _expand(path)
+    frames = []
+    for p in paths:
+        gdf = _read_vector(p, layer)
+        cols = list(gdf.columns)
+        out = gpd.GeoDataFrame(geometry=gdf.geometry, crs=gdf.crs)
+        missing = []
+        for key, names in _CATCHMENT_FIELDS.items():
+            c = _pick(cols, names)
+            if c is None and key in ("school_name",):
+                missing.append(key)
+            out[key] = gdf[c].astype(object) if c is not None else None
+        if missing:
+            raise DataFormatError(
+                f"catchment file {str(p)!r} has no school name column; expected one of "
+                f"{_CATCHMENT_FIELDS['school_name']}; columns are {cols[:20]}"
+            )
+        out["source"] = p.name
+        frames.append(_repair_frame(out, what="catchment", source=str(p)))
+    gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=CRS)
+    gdf["seed_code"] = _clean_code(gdf["seed_code"])
+    gdf["school_name"] = gdf["school_name"].astype(str).str.strip()
+    if council_code is not None:
+        keep = gdf["council_code"].isna() | (gdf["council_code"] == council_code)
+        gdf = gdf[keep].reset_index(drop=True)
+    cols = ["school_name", "seed_code", "council_code", "council_name", "source", "repair"]
+    return gdf[cols + ["geometry"]]
+
+
+def _expand(path) -> list[Path]:
+    if isinstance(path, list | tuple):
+        return [Path(p) for p in path]
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(
+            f
+            for f in p.rglob("*")
+            if f.suffix.lower() in (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
+        )
+        if not files:
+            raise DataNotFoundError(f"no vector files in folder {str(p)!r}")
+        return files
+    if not p.exists():
+        raise DataNotFoundError(f"file {str(p)!r} does not exist")
+    return [p]
+
+
+# --------------------------------------------------------------------------------------------------
+# Postcodes
+# --------------------------------------------------------------------------------------------------
+def _csv_members(path: Path) -> list[tuple[str, object]]:
+    """(name, opener) for every CSV in a file, folder or zip."""
+    if path.is_dir():
+        files = sorted(path.rglob("*.csv"))
+        files = [f for f in files if "doc" not in {x.lower() for x in f.parts[:-1]}]
+        return [(str(f), f) for f in files]
+    if path.suffix.lower() == ".zip":
+        zf = zipfile.ZipFile(path)
+        names = sorted(
+            n for n in zf.namelist() if n.lower().endswith(".csv") and "/doc/" not in n.lower()
+        )
+        return [(f"{path}!{n}", (zf, n)) for n in names]
+    return [(str(path), path)]
+
+
+def _open_text(src) -> io.TextIOBase:
+    if isinstance(src, tuple):
+        zf, name = src
+        return io.TextIOWrapper(zf.open(name), encoding="utf-8-sig", newline="")
+    return open(src, encoding="utf-8-sig", newline="")
+
+
+def _read_postcode_csv(name: str, src) -> pd.DataFrame:
+    with _open_text(src) as fh:
+        first = fh.readline()
+    head = [h.strip().strip('"').lower() for h in first.split(",")]
+    with _open_text(src) as fh:
+        if "pcds" in head or "pcd" in head:  # ONS Postcode Directory
+            want = {
+                "postcode": _first(head, ["pcds", "pcd2", "pcd"]),
+                "easting": _first(head, ["oseast1m", "east1m"]),
+                "northing": _first(head, ["osnrth1m", "north1m"]),
+                "council_code": _first(head, ["oslaua", "laua", "lad25cd", "lad24cd", "lad23cd"]),
+                "quality": _first(head, ["osgrdind"]),
+                "terminated": _first(head, ["doterm"]),
+            }
+            need = ["postcode", "easting", "northing", "council_code"]
+            lost = [k for k in need if want[k] is None]
+            if lost:
+                raise DataFormatError(
+                    f"postcode file {name!r} looks like the ONS Postcode Directory but has no "
+                    f"column for {lost}; columns are {head[:30]}"
+                )
+            cols = {v: k for k, v in want.items() if v is not None}
+            df = pd.read_csv(fh, usecols=lambda c: c.strip().lower() in cols, dtype=str)
+            df.columns = [cols[c.strip().lower()] for c in df.columns]
+            df["terminated"] = df.get("terminated", pd.Series(dtype=str)).fillna("").str.strip()
+            df["terminated"] = df["terminated"].ne("")
+        else:  # Code-Point Open, with or without a header row
+            has_header = head[0] in ("postcode", "pc")
+            if len(head) != 10:
+                raise DataFormatError(
+                    f"postcode file {name!r} is neither Code-Point Open (10 columns: "
+                    f"{CODEPOINT_COLUMNS}) nor the ONS Postcode Directory (pcds, oseast1m, "
+                    f"osnrth1m, oslaua...); its first line has {len(head)} fields"
+                )
+            df = pd.read_csv(
+                fh,
+                header=0 if has_header else None,
+                names=["postcode", "quality", "easting", "northing", "country", "rh", "lh", "cc",
+                       "council_code", "ward"],
+                usecols=["postcode", "quality", "easting", "northing", "council_code"],
+                dtype=str,
+                keep_default_na=False,
+            )
+            df["terminated"] = False
+    df["source"] = Path(name).name
+    return df
+
+
+def _first(head: list[str], names: list[str]) -> str | None:
+    for n in names:
+        if n in head:
+            return n
+    return None
+
+
+def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.DataFrame:
+    """Read postcode unit centroids: OS Code-Point Open or the ONS Postcode Directory.
+
+    Parameters
+    ----------
+    path : path or list of paths
+        A Code-Point Open CSV exactly as published (no header row, quoted), the same with a header
+        row, the ``Data/CSV`` folder, ``codepo_gb.zip``, or an ONS Postcode Directory CSV.
+    council_codes : iterable of str, optional
+        Keep only these councils (GSS codes). Default keeps every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``postcode`` (normalised, ``"KA18 1FQ"``), ``easting``, ``northing`` (EPSG:27700 metres; NaN
+        where the source has no grid reference), ``council_code``, ``quality``, ``terminated``.
+        Duplicate postcodes keep the first row.
+    """
+    from .postcodes import normalise_postcodes
+
+    frames = []
+    for p in _expand_postcode_paths(path):
+        for name, src in _csv_members(p):
+            frames.append(_read_postcode_csv(name, src))
+    if not frames:
+        raise DataNotFoundError(f"no postcode CSV files in {path!r}")
+    df = pd.concat(frames, ignore_index=True)
+    pcs, _ = normalise_postcodes(df["postcode"])
+    df["postcode"] = pcs.to_numpy()
+    df = df[df["postcode"].notna()]
+    for c in ("easting", "northing"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    nogrid = (df["easting"] <= 0) | (df["northing"] <= 0)
+    df.loc[nogrid, ["easting", "northing"]] = np.nan
+    df["council_code"] = df["council_code"].fillna("").str.strip()
+    if council_codes is not None:
+        df = df[df["council_code"].isin(set(council_codes))]
+    df = df.drop_duplicates("postcode", keep="first").reset_index(drop=True)
+    return df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
+
+
+def _expand_postcode_paths(path) -> list[Path]:
+    if isinstance(path, list | tuple):
+        return [Path(p) for p in path]
+    p = Path(path)
+    if not p.exists():
+        raise DataNotFoundError(f"postcode file or folder {str(p)!r} does not exist")
+    return [p]
+
+
+# --------------------------------------------------------------------------------------------------
+# Schools
+# --------------------------------------------------------------------------------------------------
+_SCHOOL_FIELDS = {
+    "seed_code": "SeedCode",
+    "name": "SchoolName",
+    "school_type": "SchoolType",
+    "denomination": "Denomination",
+    "council_code": "LACode",
+    "council_name": "LAName",
+    "address": "AddressLine1",
+    "town": "AddressLine3",
+    "school_postcode": "PostCode",
+    "roll": "PupilRoll",
+    "data_zone": "DataZone",
+    "easting": "GridRefEasting",
+    "northing": "GridRefNorthing",
+}
+
+
+def read_schools(path: str | os.PathLike, *, council_code: str | None = None) -> gpd.GeoDataFrame:
+    """Read the Scottish Government School Roll and Locations (workbook or CSV).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One point per school in EPSG:27700, columns ``seed_code``, ``name``, ``school_type``
+        ({"Primary", "Secondary", "Special"}), ``denomination``, ``council_code``, ...
+    """
+    p = Path(path)
+    if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        book = pd.read_excel(p, sheet_name=None, dtype=str)
+        sheet = next((df for df in book.values() if "SeedCode" in df.columns), None)
+        if sheet is None:
+            raise DataFormatError(
+                f"school workbook {str(p)!r} has no sheet with a 'SeedCode' column; "
+                f"sheets are {list(book)}"
+            )
+        raw = sheet
+    else:
+        raw = pd.read_csv(p, dtype=str, encoding="utf-8-sig")
+    missing = [v for v in _SCHOOL_FIELDS.values() if v not in raw.columns]
+    if missing:
+        raise DataFormatError(
+            f"school roll file {str(p)!r} lacks columns {missing}; columns are {list(raw.columns)}"
+        )
+    df = pd.DataFrame({k: raw[v] for k, v in _SCHOOL_FIELDS.items()})
+    df["seed_code"] = _clean_code(df["seed_code"])
+    if council_code is not None:
+        df = df[df["council_code"] == council_code]
+    df["easting"] = pd.to_numeric(df["easting"], errors="coerce")
+    df["northing"] = pd.to_numeric(df["northing"], errors="coerce")
+    df["roll"] = pd.to_numeric(df["roll"], errors="coerce")
+    df = df.reset_index(drop=True)
+    geom = gpd.points_from_xy(df["easting"], df["northing"], crs=CRS)
+    return gpd.GeoDataFrame(df, geometry=geom, crs=CRS)
+
+
+# --------------------------------------------------------------------------------------------------
+# Council boundary
+# --------------------------------------------------------------------------------------------------
+def read_council_boundary(
+    path: str | os.PathLike, code: str, *, code_field: list[str] | None = None
+) -> gpd.GeoDataFrame:
+    """Read one council's outline, repaired part by part, in EPSG:27700.
+
+    The generalised outline is coarse (about 100 m): use it to tell inside from outside the council,
+    never to settle an address near the council boundary.
+    """
+    gdf = _read_vector(Path(path), None)
+    fields = code_field or ["code"]
+    col = _pick(list(gdf.columns), [f.lower() for f in fields])
+    if col is None:
+        raise DataFormatError(
+            f"council boundary file {str(path)!r} has no code column; expected one of {fields}; "
+            f"columns are {list(gdf.columns)}"
+        )
+    sel = gdf[gdf[col] == code]
+    if sel.empty:
+        raise DataFormatError(
+            f"council boundary file {str(path)!r} has no feature with {col} = {code!r}; codes are "
+            f"{sorted(gdf[col].astype(str))[:20]}"
+        )
+    sel = gpd.GeoDataFrame({"code": sel[col].to_numpy()}, geometry=sel.geometry.values, crs=gdf.crs)
+    # The generalised outline's parts are each fine; repair each polygon, then union.
+    sel = sel.explode(index_parts=False).reset_index(drop=True)
+    sel = _repair_frame(sel, what="council boundary", source=str(path))
+    geom = shapely.union_all(sel.geometry.to_numpy())
+    return gpd.GeoDataFrame(
+        {"code": [code], "repair": ["; ".join(sorted({r for r in sel["repair"] if r}))]},
+        geometry=[geom],
+        crs=CRS,
+    )
