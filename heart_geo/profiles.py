@@ -231,23 +231,26 @@ class Profile:
 
     @cached_property
     def gaps(self) -> gpd.GeoDataFrame:
-        """Parts of the council covered by no team catchment (gaps and unassigned catchments)."""
-        teams = shapely.union_all(self.allocator.team_polygons)
-        rest = shapely.difference(self.council_area, teams)
-        parts = [g for g in shapely.get_parts(rest) if g.area >= 10_000]  # ignore slivers < 1 ha
-        gdf = gpd.GeoDataFrame(geometry=parts, crs=CRS)
+        """Parts of the council in no team catchment: data gaps and catchments that belong to no team.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``kind`` ({"gap", "other_catchment"}), ``note``, ``area_km2``; gaps under 1 ha (slivers
+            along shared edges) are left out.
+        """
+        every = shapely.union_all(self.catchments.geometry.to_numpy())
+        rest = shapely.difference(self.council_area, every)
+        parts = [g for g in shapely.get_parts(rest) if g.area >= 10_000]
+        rows = [("gap", "inside the council outline but in no catchment in the data", g) for g in parts]
         un = self.catchments[self.catchments["team_index"] < 0]
-        kinds, notes = [], []
-        for g in gdf.geometry:
-            hit = un[un.intersects(g.representative_point())]
-            if len(hit):
-                kinds.append("other_catchment")
-                notes.append(f"catchment of {hit['school_name'].iloc[0]}: {hit['note'].iloc[0]}")
-            else:
-                kinds.append("gap")
-                notes.append("inside the council outline but in no catchment in the data")
-        gdf["kind"] = kinds
-        gdf["note"] = notes
+        for _, r in un.iterrows():
+            rows.append(("other_catchment", f"catchment of {r['school_name']}: {r['note']}", r.geometry))
+        gdf = gpd.GeoDataFrame(
+            {"kind": [k for k, _, _ in rows], "note": [n for _, n, _ in rows]},
+            geometry=[g for _, _, g in rows],
+            crs=CRS,
+        )
         gdf["area_km2"] = gdf.area / 1e6
         return gdf.sort_values("area_km2", ascending=False).reset_index(drop=True)
 
@@ -295,6 +298,11 @@ class Profile:
         res.status[~found & (kinds == "invalid")] = INVALID_PC
         res.status[~found & np.isin(kinds, ["postcode", "address"])] = UNKNOWN
         out = self._frame(res, east, north, pcs.to_numpy())
+        nogrid = found & (res.status == MISSING)
+        if nogrid.any():
+            det = out["detail"].to_numpy(dtype=object)
+            det[nogrid] = "postcode has no grid reference in the postcode data"
+            out["detail"] = det
         council = self.postcodes["council_code"].to_numpy()
         outside = found & (res.status == OUTSIDE)
         if outside.any():
@@ -709,7 +717,7 @@ def _allocate_postcode_table(pcs: pd.DataFrame, code: str, alloc: Allocator, tex
                 hit = pc.str[:-2].str.strip().eq(value).to_numpy()
             else:
                 hit = pc.str.split(" ").str[0].eq(value).to_numpy()
-            hit &= mine & has_xy
+            hit = hit & mine & has_xy
             res.team[hit] = team
             res.status[hit] = ALLOCATED
             res.method[hit] = 1

@@ -25,7 +25,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from .errors import DataFormatError, DataNotFoundError
+from .errors import CRSMismatchError, DataFormatError, DataNotFoundError
 from .settings import CRS, DATA_ENV
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,22 @@ def _repair_frame(gdf: gpd.GeoDataFrame, *, what: str, source: str) -> gpd.GeoDa
         problems.append(f"row {i + 1}: {gtypes.iloc[i]} (expected Polygon or MultiPolygon)")
     if problems:
         raise DataFormatError(f"{what} file {source!r} has unusable geometry: " + "; ".join(problems))
+    if gdf.crs.is_geographic:
+        xmin, ymin, xmax, ymax = gdf.total_bounds
+        if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
+            raise CRSMismatchError(
+                f"{what} file {source!r} declares {gdf.crs.to_string()} (degrees) but its coordinates "
+                f"reach {xmax:.0f}, {ymax:.0f}: they look like metres; declare the right CRS "
+                f"(British National Grid is EPSG:27700)"
+            )
     gdf = gdf.to_crs(CRS)
+    xmin, ymin, xmax, ymax = gdf.total_bounds
+    if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and -1e5 < xmin and xmax < 8e5
+            and -1e5 < ymin and ymax < 1.4e6):
+        raise CRSMismatchError(
+            f"{what} file {source!r} does not fall in Great Britain once read as "
+            f"{gdf.crs.to_string()}: the declared CRS is probably wrong"
+        )
     fixed, notes = zip(*(repair_geometry(g) for g in gdf.geometry), strict=True)
     gdf = gdf.set_geometry(list(fixed), crs=CRS)
     gdf["repair"] = list(notes)

@@ -1,0 +1,404 @@
+"""The ``heart-geo`` command line.
+
+Results go to stdout or a file; logs and progress to stderr. Exit codes: 0 done; 2 the input or
+usage was wrong (the message says what and what was expected); 1 an unexpected failure (reported in
+one line, never a traceback). No log line or message carries personal data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import HeartGeoError, InputError
+
+log = logging.getLogger("heart_geo.cli")
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # exit 2 with one clear line, as argparse does, plus usage
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"heart-geo: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", default=os.environ.get("HEART_GEO_PROFILE", "east_ayrshire"),
+                        help="council profile in boundaries/ (default: east_ayrshire)")
+    common.add_argument("--data-dir", help="folder holding the official datasets "
+                        "(default: $HEART_GEO_DATA, then the user cache)")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    common.add_argument("-q", "--quiet", action="count", default=0, help="less output; no progress bar")
+
+    p = _Parser(prog="heart-geo", description="Which locality team supports a family, from where it lives.",
+                parents=[common])
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"heart-geo {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("lookup", parents=[common], help="team for one postcode, address or 'lat,lon'")
+    s.add_argument("query", help="postcode (any spelling), an address containing one, 'lat,lon' or 'easting,northing'")
+    s.add_argument("--json", action="store_true", help="print JSON")
+
+    s = sub.add_parser("assign", parents=[common], help="add team columns to every row of a CSV")
+    s.add_argument("input", help="caseload CSV")
+    s.add_argument("-o", "--output", required=True, help="output CSV (never the input)")
+    s.add_argument("--postcode-col", help="column holding postcodes or addresses (found by itself if omitted)")
+    s.add_argument("--x-col", help="column of eastings or longitudes")
+    s.add_argument("--y-col", help="column of northings or latitudes")
+    s.add_argument("--crs", help="CRS of --x-col/--y-col (default EPSG:27700; EPSG:4326 for lat/lon)")
+    s.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk (bounded memory)")
+
+    s = sub.add_parser("links", parents=[common], help="cross-locality links for council-wide schools")
+    s.add_argument("--enrolments", help="CSV of pupils: school (seed code or name) and home postcode")
+    s.add_argument("--school-col", default="school")
+    s.add_argument("--postcode-col", default="postcode")
+    s.add_argument("--consent-col", default="consent", help="column marking recorded consent")
+    s.add_argument("--risk-col", default="risk_of_harm", help="column marking a risk-of-harm flag")
+    s.add_argument("-o", "--output", help="write the link table CSV here")
+    s.add_argument("--detail-output", help="write family-level rows released under the consent rule here")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("validate", parents=[common], help="report data problems for the profile")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--all", action="store_true", help="validate every profile")
+
+    s = sub.add_parser("teams", parents=[common], help="teams with postcodes, area, schools, services")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("services", parents=[common], help="services in each team and link workers")
+    s.add_argument("--json", action="store_true")
+
+    sub.add_parser("profiles", parents=[common], help="list the council profiles")
+
+    s = sub.add_parser("dashboard", parents=[common], help="start the map dashboard (Streamlit)")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--address", default="127.0.0.1")
+
+    s = sub.add_parser("data", parents=[common], help="where the data is; fetch it where a network exists")
+    dsub = s.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    d = dsub.add_parser("fetch", parents=[common], help="download the profile's official files into the cache")
+    d.add_argument("--dest", help="folder to download into (default: the user cache)")
+    d.add_argument("--url", action="append", default=[], metavar="SOURCE=URL", help="override a source URL")
+    d.add_argument("--sha256", action="append", default=[], metavar="SOURCE=HEX", help="expected checksum")
+    d.add_argument("--only", action="append", help="fetch only this source (repeatable)")
+    dsub.add_parser("where", parents=[common], help="print the data folder in use")
+    return p
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("heart_geo")
+    root.handlers[:] = [h for h in root.handlers if isinstance(h, logging.NullHandler)] + [handler]
+    root.setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "lookup" in argv and "--" not in argv:  # "-4.26,55.45" is a query, not an option
+        argv = [a if not re.match(r"^-\d", a) else a for a in argv]
+        neg = [i for i, a in enumerate(argv) if re.match(r"^-\d", a)]
+        if neg:
+            argv.insert(neg[0], "--")
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    try:
+        return _COMMANDS[args.command](args)
+    except HeartGeoError as exc:
+        print(f"heart-geo: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("heart-geo: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, no traceback: a traceback could carry row content
+        print(f"heart-geo: unexpected failure ({type(exc).__name__}); run with -vv and report it",
+              file=sys.stderr)
+        log.debug("unexpected failure", exc_info=args.verbose >= 2)
+        return EXIT_FAIL
+
+
+def _profile(args):
+    from .profiles import load_profile
+
+    return load_profile(args.profile, data_dir=args.data_dir)
+
+
+def _print_table(df: pd.DataFrame, as_json: bool) -> None:
+    if as_json:
+        print(df.to_json(orient="records", force_ascii=False, indent=2))
+    else:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                               "display.max_colwidth", 60):
+            print(df.to_string(index=False))
+
+
+def _jsonable(v):
+    if isinstance(v, float | np.floating):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, np.bool_ | bool):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+# --------------------------------------------------------------------------------------------------
+def cmd_lookup(args) -> int:
+    p = _profile(args)
+    row = {k: _jsonable(v) for k, v in p.lookup(args.query).items()}
+    if args.json:
+        print(json.dumps(row, indent=2, ensure_ascii=False))
+    else:
+        team = row["team"] or "-"
+        extra = f", {row['distance_m']:.0f} m from the team" if row.get("distance_m") else ""
+        print(f"{row['query']}: {team} ({row['status']}{extra})")
+        if row.get("catchment_school"):
+            print(f"  catchment school: {row['catchment_school']}")
+        if row.get("near_boundary"):
+            print("  near a catchment boundary: addresses in this postcode may straddle it; check by hand")
+        print(f"  {row['detail']}")
+    bad = row["status"] in ("invalid_postcode", "invalid_coordinates", "missing_location")
+    return EXIT_USAGE if bad else EXIT_OK
+
+
+def cmd_assign(args) -> int:
+    from . import caseload
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise InputError(f"input file {args.input!r} does not exist")
+    if caseload.same_file(src, args.output):
+        raise InputError("output path is the input file: choose another -o; heart-geo never overwrites its input")
+    if args.chunk_size < 1:
+        raise InputError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    header, enc, chunks = caseload.iter_caseload(src, chunksize=args.chunk_size)
+    loc = caseload.find_location_columns(header, postcode=args.postcode_col, x=args.x_col, y=args.y_col,
+                                         crs=args.crs, source=src.name)
+    p = _profile(args)
+    log.info("Reading %s (%s); locating rows by %s", src.name, enc, loc.describe(header))
+    out_header = header + caseload.result_names(header)
+    status_counts: dict[str, int] = {}
+    team_counts: dict[str, int] = {}
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" rows", desc="allocating", file=sys.stderr)
+
+    def frames():
+        for chunk in chunks:
+            res = caseload.allocate_frame(p, chunk, loc)
+            for k, v in res["status"].astype(str).value_counts().items():
+                status_counts[k] = status_counts.get(k, 0) + int(v)
+            for k, v in res["team"].astype(str).where(res["team"].notna(), "(none)").value_counts().items():
+                team_counts[k] = team_counts.get(k, 0) + int(v)
+            if bar is not None:
+                bar.update(len(chunk))
+            yield caseload.finish_chunk(chunk, res, len(header))
+
+    try:
+        rows = caseload.write_csv_atomic(frames(), args.output, out_header)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        print(f"Allocated {rows:,} rows from {src.name} to {args.output} ({p.name}):", file=sys.stderr)
+        for k in sorted(status_counts, key=lambda s: -status_counts[s]):
+            print(f"  {k:<20} {status_counts[k]:>9,}", file=sys.stderr)
+        print("  by team:", file=sys.stderr)
+        for k in [*p.team_names, "(none)"]:
+            if k in team_counts:
+                print(f"  {k:<20} {team_counts[k]:>9,}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_links(args) -> int:
+    from .links import council_wide_links, links_from_enrolments
+
+    p = _profile(args)
+    if not args.enrolments:
+        table = council_wide_links(p)
+        _out_or_print(table, args.output, args.json)
+        return EXIT_OK
+    from . import caseload
+
+    src = Path(args.enrolments)
+    if not src.is_file():
+        raise InputError(f"enrolment file {args.enrolments!r} does not exist")
+    for o in (args.output, args.detail_output):
+        if o and caseload.same_file(src, o):
+            raise InputError("an output path is the enrolment file: heart-geo never overwrites its input")
+    header, _enc, chunks = caseload.iter_caseload(src)
+    df = pd.concat(list(chunks), ignore_index=True) if header else pd.DataFrame()
+    if df.empty:
+        df = pd.DataFrame(columns=range(len(header)))
+    df.columns = header
+    pcol = args.postcode_col
+    if pcol not in df.columns:
+        loc = caseload.find_location_columns(header, source=src.name)
+        pcol = header[loc.postcode] if loc.postcode is not None else pcol
+    scol = args.school_col if args.school_col in df.columns else next(
+        (h for h in header if caseload._key(h) in ("school", "schoolname", "seedcode", "schoolseedcode")), args.school_col)
+    rep = links_from_enrolments(p, df.loc[:, ~df.columns.duplicated()], school=scol, postcode=pcol,
+                                consent=args.consent_col, risk=args.risk_col)
+    _out_or_print(rep.links, args.output, args.json)
+    print(json.dumps(rep.summary), file=sys.stderr)
+    if args.detail_output:
+        caseload.write_csv_atomic([rep.detail.T.reset_index(drop=True).T], args.detail_output,
+                                  list(rep.detail.columns))
+        print(f"{rep.summary['released']} rows released under the consent rule "
+              f"(consent or risk of harm); {rep.summary['withheld']} counted only", file=sys.stderr)
+    return EXIT_OK
+
+
+def _out_or_print(df: pd.DataFrame, output: str | None, as_json: bool) -> None:
+    if output:
+        from .caseload import write_csv_atomic
+
+        write_csv_atomic([df.T.reset_index(drop=True).T], output, list(df.columns))
+    else:
+        _print_table(df, as_json)
+
+
+def cmd_validate(args) -> int:
+    from .profiles import list_profiles, load_profile
+    from .validate import validate_profile
+
+    names = list_profiles() if args.all else [args.profile]
+    reports = [validate_profile(load_profile(n, data_dir=args.data_dir)) for n in names]
+    if args.json:
+        print(json.dumps(reports, indent=2, ensure_ascii=False))
+    else:
+        for r in reports:
+            _print_report(r)
+    return EXIT_OK if all(r["ok"] for r in reports) else EXIT_FAIL
+
+
+def _print_report(r: dict) -> None:
+    print(f"== {r['council']} [{r['profile']}]")
+    print(f"Postcodes: {r['postcodes']:,}, allocated by catchment or override: {r['postcodes_allocated']:,}")
+    for k, v in r["postcodes_in_no_team"].items():
+        print(f"  not allocated: {k}: {v}")
+    print(f"Repaired geometries: {len(r['repaired'])}")
+    for x in r["repaired"]:
+        print(f"  {x['school']}: {x['repair']}")
+    print(f"Gaps in the council covered by no catchment: {len(r['gaps'])} ({r['gap_km2_total']} km² in all)")
+    for g in r["gaps"][:10]:
+        print(f"  {g['area_km2']} km² near E{g['near_easting']} N{g['near_northing']}")
+    for o in r["other_catchments"]:
+        print(f"Catchment of no team: {o['note']} ({o['area_km2']} km²)")
+    print(f"Overlapping catchments: {len(r['overlaps'])}")
+    for o in r["overlaps"]:
+        print(f"  {o['a']} / {o['b']}: {o['area_m2']} m²")
+    print(f"Catchments reaching outside the council outline: {len(r['outside_council'])}")
+    for o in r["outside_council"]:
+        print(f"  {o['school']}: {o['km2']} km²")
+    for k in ("missing_schools", "name_mismatches", "unmapped_catchments"):
+        for x in r[k]:
+            print(f"PROBLEM: {x}")
+    print()
+
+
+def cmd_teams(args) -> int:
+    p = _profile(args)
+    _print_table(p.team_summary(), args.json)
+    return EXIT_OK
+
+
+def cmd_services(args) -> int:
+    from .services import services_table
+
+    p = _profile(args)
+    t = services_table(p)
+    if args.json:
+        _print_table(t, True)
+        return EXIT_OK
+    for team in p.team_names:
+        s = t[t["team"] == team]
+        print(f"{team}")
+        print(f"  in the team:       {', '.join(s.loc[s['mode'] == 'team', 'service']) or '-'}")
+        print(f"  via link workers:  {', '.join(s.loc[s['mode'] == 'link_worker', 'service']) or '-'}")
+    models = p.config.get("practice_models", {}).get("names", [])
+    if models:
+        print(f"Practice models: {', '.join(models)}")
+    return EXIT_OK
+
+
+def cmd_profiles(args) -> int:  # noqa: ARG001
+    from .profiles import list_profiles
+
+    for n in list_profiles():
+        print(n)
+    return EXIT_OK
+
+
+def cmd_dashboard(args) -> int:
+    app = Path(__file__).resolve().parent.parent / "app" / "dashboard.py"
+    if not app.is_file():
+        app = Path(__file__).resolve().parent / "app" / "dashboard.py"
+    if not app.is_file():
+        raise InputError("the dashboard app (app/dashboard.py) is not installed beside heart_geo")
+    env = dict(os.environ, HEART_GEO_PROFILE=args.profile)
+    if args.data_dir:
+        env["HEART_GEO_DATA"] = str(Path(args.data_dir).resolve())
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+           "--server.address", args.address, "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+    print(f"HEART dashboard on http://{args.address}:{args.port}  (Ctrl+C to stop)", file=sys.stderr)
+    return subprocess.call(cmd, env=env)
+
+
+def cmd_data(args) -> int:
+    from .fetch import fetch_sources
+    from .profiles import _read_config
+    from .sources import default_data_dir, resolve_data_dir
+
+    if args.data_command == "where":
+        print(resolve_data_dir(args.data_dir))
+        return EXIT_OK
+    _key, conf, _raw = _read_config(args.profile)
+
+    def pairs(items, what):
+        out = {}
+        for it in items:
+            if "=" not in it:
+                raise InputError(f"--{what} takes SOURCE=VALUE, got {it!r}")
+            k, v = it.split("=", 1)
+            out[k.strip()] = v.strip()
+        return out
+
+    dest = Path(args.dest) if args.dest else default_data_dir()
+    got = fetch_sources(conf, dest, urls=pairs(args.url, "url"), checksums=pairs(args.sha256, "sha256"),
+                        only=args.only, progress=not args.quiet and sys.stderr.isatty())
+    for name, path in got.items():
+        print(f"{name}: {path}")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "lookup": cmd_lookup,
+    "assign": cmd_assign,
+    "links": cmd_links,
+    "validate": cmd_validate,
+    "teams": cmd_teams,
+    "services": cmd_services,
+    "profiles": cmd_profiles,
+    "dashboard": cmd_dashboard,
+    "data": cmd_data,
+}

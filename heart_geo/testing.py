@@ -1,0 +1,213 @@
+"""A small made-up council, written in the official file formats, for tests and examples.
+
+"Testshire" (GSS code S99000001) has four 1 km square catchments around (300000, 600000) in
+EPSG:27700, inside a council outline 500 m larger on every side (so there is a gap ring)::
+
+    +-----------+-----------+
+    |  A North  |  B East   |     A is a MultiPolygon of two touching halves (needs repair)
+    |  8000001  |  8000002  |
+    +-----------+-----------+
+    |  C South  |  D other  |     D belongs to no team (served from a neighbouring council)
+    |  8000003  |  (none)   |
+    +-----------+-----------+
+
+Postcodes (Code-Point Open format, no header, quoted): one in each square, one in the gap, one on
+the A/C edge, one near an edge, one outside the council, one with no grid reference.
+Everything is generated here; nothing comes from the real datasets.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+X0, Y0 = 300_000.0, 600_000.0
+CODE = "S99000001"
+
+#: postcode -> (easting, northing, council code, what it tests)
+POSTCODES = {
+    "TT1 1AA": (X0 + 500, Y0 + 1500, CODE, "inside A (North)"),
+    "TT1 1AB": (X0 + 1500, Y0 + 1500, CODE, "inside B (East)"),
+    "TT1 1AC": (X0 + 500, Y0 + 500, CODE, "inside C (South)"),
+    "TT1 1AD": (X0 + 1500, Y0 + 700, CODE, "inside D (no team): nearest_team East, 300 m"),
+    "TT1 1AE": (X0 - 300, Y0 + 1500, CODE, "in the gap west of A: nearest_team North, 300 m"),
+    "TT1 1AH": (X0 + 500, Y0 + 1000, CODE, "on the A/C edge: North (listed first)"),
+    "TT1 1AJ": (X0 + 950, Y0 + 1500, CODE, "inside A, 50 m from B: near_boundary"),
+    "TT2 9ZZ": (X0 + 5000, Y0 + 5000, "S99000002", "another council: outside_area"),
+    "TT1 1AG": (0, 0, CODE, "no grid reference: missing_location"),
+    "TT101AA": (X0 + 1200, Y0 + 1800, CODE, "4-character outward code in 7-character form: East"),
+}
+
+SCHOOLS = [
+    # seed, name, type, denomination, easting, northing
+    ("8000001", "North Academy", "Secondary", "Non-denominational", X0 + 400, Y0 + 1600),
+    ("8000002", "East Academy", "Secondary", "Non-denominational", X0 + 1600, Y0 + 1600),
+    ("8000003", "South Academy", "Secondary", "Non-denominational", X0 + 400, Y0 + 400),
+    ("8000009", "St Test RC Academy", "Secondary", "Roman Catholic", X0 + 600, Y0 + 300),
+    ("8000010", "Test Special School", "Special", "Non-denominational", X0 + 1700, Y0 + 1200),
+    ("8000020", "North Primary School", "Primary", "Non-denominational", X0 + 300, Y0 + 1300),
+]
+
+_SG_COLUMNS = [
+    "SeedCode", "SchUID", "SchoolType", "CentreType", "SchoolName", "AddressLine1", "AddressLine2",
+    "AddressLine3", "PostCode", "LAName", "LACode", "DataZone", "UPRN", "Email", "Phone", "Website",
+    "Denomination", "FTETeacher", "PupilRoll", "PropPupilsMinorityEthnic",
+    "PropPupils20PCMostDeprived", "DZSIMDPercentile", "DZSIMDMostDep15Pct", "DZSIMDMostDep16_25Pct",
+    "DZSIMDMostDep25Pct", "AddrUR8", "AddrUR6", "AddrUR8Desc", "AddrUR6Desc", "DZUR8", "DZUR6",
+    "DZUR8Desc", "DZUR6Desc", "GridRefEasting", "GridRefNorthing", "Latitude", "Longitude", "Notes",
+]
+
+PROFILE_TOML = """
+[council]
+name = "Testshire"
+code = "S99000001"
+unit = "team"
+effective_from = 2022-04-04
+
+[[teams]]
+name = "North"
+schools = [{ seed_code = "8000001", name = "NORTH ACADEMY" }]
+colour = "#1b9e77"
+
+[[teams]]
+name = "East"
+schools = [{ seed_code = "8000002", name = "EAST ACADEMY" }]
+colour = "#d95f02"
+
+[[teams]]
+name = "South"
+schools = [{ seed_code = "8000003", name = "SOUTH ACADEMY" }]
+colour = "#7570b3"
+
+[[unassigned_catchments]]
+name = "OTHER ACADEMY (NEIGHBOUR COUNCIL)"
+note = "Served from a neighbouring council."
+
+[council_wide_schools]
+faith = [{ seed_code = "8000009", name = "St Test RC Academy", denomination = "Roman Catholic" }]
+asn_from_school_roll = true
+asn = []
+
+[[services]]
+name = "Social work"
+mode = "team"
+
+[[services]]
+name = "Speech and language therapy"
+mode = "link_worker"
+link_workers = [{ covers = ["North", "East"] }, { covers = ["South"] }]
+
+overrides = []
+
+[sources.catchments]
+description = "Made-up catchments"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/catchments.gpkg"]
+layer = "pub_schlsn"
+
+[sources.postcodes]
+description = "Made-up postcodes in Code-Point Open format"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/postcodes/*.csv"]
+
+[sources.schools]
+description = "Made-up school roll"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/school_roll.csv"]
+
+[sources.council]
+description = "Made-up council outline"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/council.geojson"]
+code_field = ["LAD13CD"]
+"""
+
+
+def _square(i: int, j: int) -> shapely.Polygon:
+    return shapely.box(X0 + i * 1000, Y0 + j * 1000, X0 + (i + 1) * 1000, Y0 + (j + 1) * 1000)
+
+
+def write_test_data(folder: str | Path) -> Path:
+    """Write Testshire's data folder and profile; return the profile TOML path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    a_halves = shapely.MultiPolygon(
+        [shapely.box(X0, Y0 + 1000, X0 + 500, Y0 + 2000), shapely.box(X0 + 500, Y0 + 1000, X0 + 1000, Y0 + 2000)]
+    )
+    cat = gpd.GeoDataFrame(
+        {
+            "local_auth": ["Testshire"] * 4,
+            "school_nam": ["NORTH ACADEMY", "EAST ACADEMY", "SOUTH ACADEMY", "OTHER ACADEMY (NEIGHBOUR COUNCIL)"],
+            "la_s_code": [CODE] * 4,
+            "seed_code": [8000001.0, 8000002.0, 8000003.0, None],
+        },
+        geometry=[a_halves, shapely.MultiPolygon([_square(1, 1)]), shapely.MultiPolygon([_square(0, 0)]),
+                  shapely.MultiPolygon([_square(1, 0)])],
+        crs="EPSG:27700",
+    ).to_crs("EPSG:4326")  # the national layer as republished: WGS84
+    cat.to_file(folder / "catchments.gpkg", layer="pub_schlsn", driver="GPKG")
+    outline = shapely.box(X0 - 500, Y0 - 500, X0 + 2500, Y0 + 2500)
+    council = gpd.GeoDataFrame({"LAD13CD": [CODE], "LAD13NM": ["Testshire"]}, geometry=[outline],
+                               crs="EPSG:27700").to_crs("EPSG:4326")
+    council.to_file(folder / "council.geojson", driver="GeoJSON")
+    (folder / "postcodes").mkdir(exist_ok=True)
+    with open(folder / "postcodes" / "tt.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+        for pc, (e, n, code, _) in POSTCODES.items():
+            seven = pc.replace(" ", "") if len(pc.replace(" ", "")) == 7 else pc  # Code-Point form
+            w.writerow([seven, 10, int(e), int(n), "S92000003", "", "S08000099", "", code, "S13009999"])
+    with open(folder / "school_roll.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=_SG_COLUMNS)
+        w.writeheader()
+        for seed, name, typ, denom, e, n in SCHOOLS:
+            row = dict.fromkeys(_SG_COLUMNS, "")
+            row.update(SeedCode=seed, SchoolName=name, SchoolType=typ, Denomination=denom, LAName="Testshire",
+                       LACode=CODE, GridRefEasting=int(e), GridRefNorthing=int(n), PupilRoll=100,
+                       AddressLine1="1 Test Road", AddressLine3="TESTTOWN", PostCode="TT1 1AA")
+            w.writerow(row)
+    toml = folder / "testshire.toml"
+    toml.write_text(PROFILE_TOML, encoding="utf-8")
+    return toml
+
+
+def make_profile(folder: str | Path | None = None):
+    """Build Testshire's files (in ``folder`` or a new temporary folder) and load its profile.
+
+    Examples
+    --------
+    >>> p = make_profile()
+    >>> p.allocate(["tt1 1aa", "TT11AD"])[["team", "status"]].to_dict("records")
+    [{'team': 'North', 'status': 'allocated'}, {'team': 'East', 'status': 'nearest_team'}]
+    """
+    from .profiles import load_profile
+
+    folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="testshire-"))
+    toml = write_test_data(folder)
+    return load_profile(toml, data_dir=folder, cache=False)
+
+
+def geojson_square(path: str | Path, *, crs: str | None = "EPSG:27700", geometry: dict | None = None) -> Path:
+    """Write a one-feature GeoJSON (optionally without a CRS, or with given geometry) for error tests."""
+    feat = {
+        "type": "Feature",
+        "properties": {"school_nam": "BAD ACADEMY", "seed_code": "1"},
+        "geometry": geometry or shapely.geometry.mapping(_square(0, 0)),
+    }
+    doc = {"type": "FeatureCollection", "features": [feat]}
+    if crs is not None:
+        doc["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:{crs.replace(':', '::')}"}}
+    Path(path).write_text(json.dumps(doc), encoding="utf-8")
+    return Path(path)
