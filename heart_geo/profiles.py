@@ -110,6 +110,12 @@ def _check_config(conf: dict, path: Path) -> None:
         if not t.get("schools"):
             problems.append(f"team {t.get('name')!r} has no schools")
     for s in conf.get("services", []):
+        extra = set(s) - {"name", "mode", "description", "link_workers"}
+        if extra:
+            problems.append(
+                f"service {s.get('name')!r} has unknown keys {sorted(extra)} (a top-level key written "
+                "after a [[services]] table belongs to that service in TOML: move it above the tables)"
+            )
         mode = s.get("mode")
         if mode not in ("team", "link_worker"):
             problems.append(f"service {s.get('name')!r}: mode {mode!r}, expected 'team' or 'link_worker'")
@@ -312,7 +318,7 @@ class Profile:
                 + f", not {self.name} ({self.code})"
             )
             out["detail"] = det
-        out.insert(0, "query", values.to_numpy())
+        out.insert(0, "query", pd.Series(values.to_numpy(), dtype=object))
         return out
 
     def allocate_points(self, x, y, *, crs: str = CRS, exact: bool = False) -> pd.DataFrame:
@@ -383,6 +389,8 @@ class Profile:
         team = int(r.team[i])
         cat = int(r.catchment[i])
         detail = _DETAIL[status]
+        if status == "missing_location":
+            detail = "postcode has no grid reference in the postcode data"
         if status == "outside_area":
             detail = f"postcode is in council {self.postcodes['council_code'].iat[i]}, not {self.name} ({self.code})"
         return {

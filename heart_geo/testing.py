@@ -63,6 +63,8 @@ _SG_COLUMNS = [
 ]
 
 PROFILE_TOML = """
+overrides = []
+
 [council]
 name = "Testshire"
 code = "S99000001"
@@ -101,8 +103,6 @@ mode = "team"
 name = "Speech and language therapy"
 mode = "link_worker"
 link_workers = [{ covers = ["North", "East"] }, { covers = ["South"] }]
-
-overrides = []
 
 [sources.catchments]
 description = "Made-up catchments"
@@ -157,7 +157,7 @@ def write_test_data(folder: str | Path) -> Path:
         geometry=[a_halves, shapely.MultiPolygon([_square(1, 1)]), shapely.MultiPolygon([_square(0, 0)]),
                   shapely.MultiPolygon([_square(1, 0)])],
         crs="EPSG:27700",
-    ).to_crs("EPSG:4326")  # the national layer as republished: WGS84
+    )  # kept in EPSG:27700 so edges stay exact; the council outline below tests reprojection
     cat.to_file(folder / "catchments.gpkg", layer="pub_schlsn", driver="GPKG")
     outline = shapely.box(X0 - 500, Y0 - 500, X0 + 2500, Y0 + 2500)
     council = gpd.GeoDataFrame({"LAD13CD": [CODE], "LAD13NM": ["Testshire"]}, geometry=[outline],

@@ -1,0 +1,193 @@
+"""Profiles and allocation on the made-up Testshire council (see heart_geo/testing.py)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import heart_geo
+from heart_geo import InputError, ProfileError
+from heart_geo.testing import POSTCODES, X0, Y0
+
+EXPECTED = {
+    "TT1 1AA": ("North", "allocated", "catchment"),
+    "TT1 1AB": ("East", "allocated", "catchment"),
+    "TT1 1AC": ("South", "allocated", "catchment"),
+    "TT1 1AD": ("East", "nearest_team", "nearest"),
+    "TT1 1AE": ("North", "nearest_team", "nearest"),
+    "TT1 1AH": ("North", "allocated", "catchment"),
+    "TT1 1AJ": ("North", "allocated", "catchment"),
+    "TT2 9ZZ": (None, "outside_area", "none"),
+    "TT1 1AG": (None, "missing_location", "none"),
+    "TT101AA": ("East", "allocated", "catchment"),
+}
+
+
+def test_every_fixture_postcode(testshire):
+    out = testshire.allocate(list(POSTCODES))
+    got = {q: (t if isinstance(t, str) else None, s, m)
+           for q, t, s, m in zip(out["query"], out["team"], out["status"], out["method"], strict=True)}
+    assert got == EXPECTED
+
+
+def test_result_columns_and_order(testshire):
+    q = ["TT1 1AC", None, "nonsense", "TT1 1AA", "", "ZZ1 1ZZ"]
+    out = testshire.allocate(q)
+    assert list(out.columns) == ["query", *heart_geo.settings.RESULT_COLUMNS]
+    assert out["query"].tolist() == q
+    assert out["status"].tolist() == ["allocated", "missing_location", "invalid_postcode", "allocated",
+                                      "missing_location", "unknown_postcode"]
+
+
+def test_distances_and_near_boundary(testshire):
+    out = testshire.allocate(["TT1 1AE", "TT1 1AD", "TT1 1AJ", "TT1 1AA", "TT1 1AH"]).set_index("query")
+    assert out.loc["TT1 1AE", "distance_m"] == pytest.approx(300.0)
+    assert out.loc["TT1 1AD", "distance_m"] == pytest.approx(300.0)
+    assert out.loc["TT1 1AD", "catchment_school"] == "OTHER ACADEMY (NEIGHBOUR COUNCIL)"
+    assert bool(out.loc["TT1 1AJ", "near_boundary"]) is True
+    assert bool(out.loc["TT1 1AA", "near_boundary"]) is False
+    assert bool(out.loc["TT1 1AH", "near_boundary"]) is True
+
+
+@pytest.mark.parametrize(
+    "x, y, team, status",
+    [
+        (X0 + 500, Y0 + 1500, "North", "allocated"),  # inside
+        (X0 + 1000, Y0 + 1500, "North", "allocated"),  # on the North/East edge: North is listed first
+        (X0 + 500, Y0 + 1000, "North", "allocated"),  # on the North/South edge
+        (X0 + 1000, Y0 + 1000, "North", "allocated"),  # the corner of North, East, South and D
+        (X0 + 1000, Y0 + 500, "South", "allocated"),  # South/D edge: D belongs to no team
+        (X0, Y0 + 1500, "North", "allocated"),  # on the outer edge: the boundary counts as inside
+        (X0 + 2000, Y0 + 2000, "East", "allocated"),  # outer corner
+        (X0 - 100, Y0 + 1500, "North", "nearest_team"),  # gap ring
+        (X0 + 1500, Y0 + 500, "East", "nearest_team"),  # D: East and South equidistant? no: 500/500
+        (X0 + 5000, Y0 + 5000, None, "outside_area"),
+    ],
+)
+def test_points_on_edges_and_corners(testshire, x, y, team, status):
+    for exact in (False, True):
+        r = testshire.allocate_points([x], [y], exact=exact).iloc[0]
+        assert r["status"] == status
+        if team is None:
+            assert pd.isna(r["team"])
+        elif status == "allocated":
+            assert r["team"] == team
+
+
+def test_fast_path_equals_exact_on_random_points(testshire):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(X0 - 1000, X0 + 3000, 20_000)
+    y = rng.uniform(Y0 - 1000, Y0 + 3000, 20_000)
+    # and points exactly on grid lines, edges and vertices
+    edge = np.arange(X0 - 500, X0 + 2501, 50.0)
+    x = np.concatenate([x, edge, np.full(edge.size, X0 + 1000)])
+    y = np.concatenate([y, np.full(edge.size, Y0 + 1000), edge])
+    fast = testshire.allocate_points(x, y)
+    exact = testshire.allocate_points(x, y, exact=True)
+    pd.testing.assert_frame_equal(fast, exact)
+
+
+def test_wgs84_points_and_bad_coordinates(testshire):
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(27700, 4326, always_xy=True).transform(X0 + 500, Y0 + 1500)
+    out = testshire.allocate_points([lon, lat, np.nan, 200.0, lon], [lat, lon, lat, 95.0, lat], crs="EPSG:4326")
+    assert out["status"].tolist() == ["allocated", "invalid_coordinates", "missing_location",
+                                      "invalid_coordinates", "allocated"]
+    assert "swapped" in out["detail"].iloc[1]
+    deg = testshire.allocate_points([-4.5], [55.6])  # degrees passed as metres
+    assert deg["status"].iloc[0] == "invalid_coordinates"
+    assert "look like degrees" in deg["detail"].iloc[0]
+    far = testshire.allocate_points([900_000], [100])
+    assert "outside the British National Grid" in far["detail"].iloc[0]
+
+
+def test_lookup_scalar_matches_batch(testshire):
+    for pc in POSTCODES:
+        one = testshire.lookup(pc)
+        row = testshire.allocate([pc]).iloc[0]
+        assert one["status"] == row["status"]
+        assert (one["team"] or None) == (row["team"] if isinstance(row["team"], str) else None)
+        assert one["detail"] == row["detail"]
+
+
+def test_lookup_coordinates(testshire):
+    assert testshire.lookup(f"{X0 + 500:.0f}, {Y0 + 1500:.0f}")["team"] == "North"
+    with pytest.raises(InputError, match="look swapped"):
+        testshire.lookup("-4.5, 55.6")
+    with pytest.raises(InputError, match="outside Great Britain"):
+        testshire.lookup("10, 10")
+
+
+def test_team_summary_services_links(testshire):
+    t = testshire.team_summary()
+    assert t["team"].tolist() == ["North", "East", "South"]
+    assert t["postcodes"].tolist() == [3, 2, 1]
+    assert t["area_km2"].tolist() == [1.0, 1.0, 1.0]
+    s = heart_geo.services_for_team(testshire, "South")
+    assert s == {"in_team": ["Social work"], "link_workers": ["Speech and language therapy"]}
+    with pytest.raises(ValueError, match="not one of"):
+        heart_geo.services_for_team(testshire, "Nowhere")
+    schools = heart_geo.school_localities(testshire).set_index("name")
+    assert schools.loc["St Test RC Academy", "kind"] == "faith"
+    assert schools.loc["Test Special School", "kind"] == "asn"
+    assert bool(schools.loc["Test Special School", "council_wide"]) is True
+    assert schools.loc["St Test RC Academy", "team"] == "South"
+
+
+def test_gaps(testshire):
+    g = testshire.gaps
+    assert sorted(g["kind"]) == ["gap", "other_catchment"]
+    assert g.loc[g["kind"] == "gap", "area_km2"].iloc[0] == pytest.approx(5.0, rel=1e-3)
+
+
+def test_profile_errors(tmp_path):
+    with pytest.raises(ProfileError, match="no council profile 'atlantis'"):
+        heart_geo.load_profile("atlantis", data_dir=tmp_path)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[council]\nname = "X"\n[[teams]]\nname = "A"\nschools = []\n'
+                   '[[services]]\nname = "S"\nmode = "sometimes"\n')
+    with pytest.raises(ProfileError) as e:
+        heart_geo.load_profile(bad, data_dir=tmp_path)
+    msg = str(e.value)  # every problem at once
+    assert "needs 'code'" in msg and "has no schools" in msg and "mode 'sometimes'" in msg
+
+
+def test_shipped_profiles_hold_no_code_specific_council():
+    assert heart_geo.list_profiles() == ["east_ayrshire", "north_ayrshire"]
+
+
+def test_override_rules(tmp_path):
+    from heart_geo.testing import write_test_data
+
+    toml = write_test_data(tmp_path)
+    text = toml.read_text().replace(
+        "overrides = []",
+        'overrides = [{ team = "South", postcode = "TT1 1AA", reason = "test" },'
+        f' {{ team = "East", wkt = "POLYGON(({X0 - 400} {Y0 + 1400}, {X0 - 200} {Y0 + 1400}, '
+        f'{X0 - 200} {Y0 + 1600}, {X0 - 400} {Y0 + 1600}, {X0 - 400} {Y0 + 1400}))" }}]',
+    )
+    toml.write_text(text)
+    p = heart_geo.load_profile(toml, data_dir=tmp_path, cache=False)
+    out = p.allocate(["TT1 1AA", "TT1 1AE"]).set_index("query")
+    assert (out.loc["TT1 1AA", "team"], out.loc["TT1 1AA", "method"]) == ("South", "override")
+    assert (out.loc["TT1 1AE", "team"], out.loc["TT1 1AE", "method"]) == ("East", "override")
+    pts = p.allocate_points([X0 - 300, X0 - 300], [Y0 + 1500, Y0 + 1800])
+    assert pts["method"].tolist() == ["override", "nearest"]
+    pd.testing.assert_frame_equal(pts, p.allocate_points([X0 - 300, X0 - 300], [Y0 + 1500, Y0 + 1800], exact=True))
+
+
+def test_cache_rebuilds_when_data_changes(tmp_path, monkeypatch):
+    from heart_geo.testing import write_test_data
+
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    toml = write_test_data(data)
+    a = heart_geo.load_profile(toml, data_dir=data)
+    assert len(list((tmp_path / "cache").glob("*.pkl"))) == 1
+    b = heart_geo.load_profile(toml, data_dir=data)  # from cache
+    pd.testing.assert_frame_equal(a.postcode_allocations(), b.postcode_allocations())
+    with open(data / "postcodes" / "tt.csv", "a") as fh:
+        fh.write('"TT1 1ZZ",10,300100,600100,"S92000003","","S08000099","","S99000001","S13009999"\n')
+    c = heart_geo.load_profile(toml, data_dir=data)
+    assert c.lookup("TT1 1ZZ")["team"] == "South"
+    assert len(list((tmp_path / "cache").glob("*.pkl"))) == 2
