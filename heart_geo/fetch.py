@@ -109,6 +109,10 @@ def fetch_sources(profile_config: dict, dest_dir: str | os.PathLike, *, urls: di
         Fetch just these sources.
     """
     urls, checksums = urls or {}, checksums or {}
+    unknown = set(urls) - set(profile_config.get("sources", {}))
+    if unknown:
+        raise InputError(f"--url names unknown sources {sorted(unknown)}; sources are "
+                         f"{sorted(profile_config.get('sources', {}))}")
     out = {}
     for name, src in profile_config.get("sources", {}).items():
         if only and name not in only:
@@ -120,10 +124,6 @@ def fetch_sources(profile_config: dict, dest_dir: str | os.PathLike, *, urls: di
         target = Path(dest_dir) / name / filename
         out[name] = fetch_file(url, target, sha256=checksums.get(name) or src.get("sha256"),
                                progress=progress)
-    unknown = set(urls) - set(profile_config.get("sources", {}))
-    if unknown:
-        raise InputError(f"--url names unknown sources {sorted(unknown)}; sources are "
-                         f"{sorted(profile_config.get('sources', {}))}")
     return out
 
 
