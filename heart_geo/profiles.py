@@ -176,6 +176,7 @@ class Profile:
         self.name: str = council["name"]
         self.code: str = council["code"]
         self.unit: str = council.get("unit", "team")
+        self.unit_plural: str = "localities" if self.unit == "locality" else f"{self.unit}s"
         eff = council.get("effective_from")
         self.effective_from: dt.date | None = eff if isinstance(eff, dt.date) else None
         self.teams = [
@@ -210,7 +211,7 @@ class Profile:
 
     def __repr__(self) -> str:
         return (
-            f"<Profile {self.key!r}: {self.name} ({self.code}), {len(self.teams)} {self.unit}s, "
+            f"<Profile {self.key!r}: {self.name} ({self.code}), {len(self.teams)} {self.unit_plural}, "
             f"{len(self.postcodes):,} postcodes>"
         )
 
@@ -286,6 +287,11 @@ class Profile:
              team     status
         0  Barony  allocated
         """
+        if postcodes is None or isinstance(postcodes, str | bytes):
+            raise InputError(
+                "allocate() takes a list of postcodes (one per family), got a single "
+                f"{type(postcodes).__name__}: pass [value], or use lookup() for one query"
+            )
         values = pd.Series(list(postcodes) if not isinstance(postcodes, pd.Series) else postcodes,
                            dtype=object).reset_index(drop=True)
         pcs, kind = normalise_postcodes(values)
@@ -388,7 +394,7 @@ class Profile:
         status = STATUSES[r.status[i]]
         team = int(r.team[i])
         cat = int(r.catchment[i])
-        detail = _DETAIL[status]
+        detail = _OVERRIDE_DETAIL if r.method[i] == METHODS.index("override") else _DETAIL[status]
         if status == "missing_location":
             detail = "postcode has no grid reference in the postcode data"
         if status == "outside_area":
@@ -414,7 +420,8 @@ class Profile:
         codes = np.where(res.catchment >= 0, school_code[np.maximum(res.catchment, 0)], -1)
         schools = pd.Categorical.from_codes(codes, categories=cats)
         status = pd.Categorical.from_codes(res.status, categories=list(STATUSES))
-        detail = pd.Categorical.from_codes(res.status, categories=[_DETAIL[s] for s in STATUSES])
+        detail = pd.Categorical.from_codes(res.status, categories=[_DETAIL[s] for s in STATUSES]).astype(object)
+        detail = np.where(res.method == METHODS.index("override"), _OVERRIDE_DETAIL, detail)
         return pd.DataFrame(
             {
                 "team": teams,
@@ -426,7 +433,7 @@ class Profile:
                 "postcode": pcs if pcs is not None else np.full(n, None, dtype=object),
                 "easting": east,
                 "northing": north,
-                "detail": detail.astype(object),
+                "detail": detail,
             }
         )
 
@@ -493,6 +500,8 @@ class Profile:
         return out
 
 
+_OVERRIDE_DETAIL = "placed in this team by an override rule in the council's profile (decided by hand)"
+
 _DETAIL = {
     "allocated": "inside the team's catchment",
     "nearest_team": "inside the council but in no team catchment: nearest team given, check by hand",
@@ -520,19 +529,25 @@ def _to_bng(x, y, crs: str):
     """Coordinates to EPSG:27700 with a per-point verdict: 0 ok, 1 missing, 2 invalid (+detail)."""
     from .settings import BNG_BOUNDS, GB_LAT, GB_LON
 
+    def blank(s: pd.Series) -> np.ndarray:  # nothing given: None, NaN, "" or spaces
+        return (s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+
     try:
-        xa = np.asarray(pd.to_numeric(pd.Series(x, dtype=object), errors="coerce"), dtype=float)
-        ya = np.asarray(pd.to_numeric(pd.Series(y, dtype=object), errors="coerce"), dtype=float)
+        xs, ys = pd.Series(x, dtype=object), pd.Series(y, dtype=object)
+        xa = np.asarray(pd.to_numeric(xs, errors="coerce"), dtype=float)
+        ya = np.asarray(pd.to_numeric(ys, errors="coerce"), dtype=float)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"coordinates must be numbers: {exc}") from None
+        raise InputError(f"coordinates must be one-dimensional lists of numbers ({type(exc).__name__})"
+                         ) from None
     if xa.shape != ya.shape:
         raise InputError(f"x and y differ in length: {xa.size} and {ya.size}")
     n = xa.size
     bad = np.zeros(n, np.int8)
     detail = np.full(n, "", dtype=object)
     miss = np.isnan(xa) | np.isnan(ya)
-    bad[miss] = 1
-    detail[miss] = "coordinate missing or not a number"
+    given = ~blank(xs) & ~blank(ys)
+    bad[miss] = np.where(given[miss], 2, 1)
+    detail[miss] = np.where(given[miss], "coordinate is not a number", "coordinate missing")
     crs_norm = str(crs).upper()
     if crs_norm in ("EPSG:4326", "WGS84", "OGC:CRS84"):
         lon, lat = xa, ya
@@ -791,8 +806,8 @@ def load_profile(
             except OSError as exc:
                 log.warning("Could not write cache %s: %s", cpath, exc)
     prof = Profile(key, conf, root, built, {k: [str(p) for p in v] for k, v in files.items()})
-    log.info("Loaded profile %s: %d %ss, %d catchments, %d postcodes", key, len(prof.teams),
-             prof.unit, len(prof.catchments), len(prof.postcodes))
+    log.info("Loaded profile %s: %d %s, %d catchments, %d postcodes", key, len(prof.teams),
+             prof.unit_plural, len(prof.catchments), len(prof.postcodes))
     return prof
 
 

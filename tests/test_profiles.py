@@ -191,3 +191,21 @@ def test_cache_rebuilds_when_data_changes(tmp_path, monkeypatch):
     c = heart_geo.load_profile(toml, data_dir=data)
     assert c.lookup("TT1 1ZZ")["team"] == "South"
     assert len(list((tmp_path / "cache").glob("*.pkl"))) == 2
+
+
+def test_nearest_team_considers_every_part_of_a_multipart_team():
+    """Regression: a team whose area has two separate parts (an island, a detached area)."""
+    import shapely
+
+    from heart_geo.allocate import Allocator
+
+    a = shapely.MultiPolygon([shapely.box(0, 0, 100, 100), shapely.box(1000, 0, 1100, 100)])  # two parts
+    b = shapely.box(400, 0, 500, 100)
+    alloc = Allocator(catchments=[a, b], catchment_team=[0, 1], n_teams=2,
+                      council_area=shapely.box(-200, -200, 1300, 300))
+    team, dist = alloc.nearest_team(np.array([980.0, 560.0]), np.array([50.0, 50.0]))
+    assert team.tolist() == [0, 1]  # 20 m from A's second part; 60 m from B
+    assert dist.tolist() == pytest.approx([20.0, 60.0])
+    for fn in (alloc.exact, alloc.locate):
+        r = fn(np.array([980.0]), np.array([50.0]))
+        assert r.team.tolist() == [0] and r.distance.tolist() == pytest.approx([20.0])

@@ -60,7 +60,13 @@ def test_stair_gap_and_dalrymple_are_nearest_team(east):
     stair = a[inside]
     assert len(stair) >= 5
     assert (stair["status"] == "nearest_team").all()
-    assert stair["team"].notna().all()
+    # Stair lies between Barony's catchment and Doon Valley's: Barony is the nearest, within 2.5 km
+    assert (stair["team"] == "Barony").all()
+    assert (stair["distance_m"] < 2500).all()
+    # the East Ayrshire postcodes that fall inside North Ayrshire catchments, near Stewarton
+    r = east.lookup("KA3 4DX")
+    assert (r["team"], r["status"]) == ("Stewarton", "nearest_team")
+    assert r["distance_m"] < 100
     assert east.allocate_points([244739], [621281])["status"].iloc[0] == "nearest_team"
     carrick = a[a["catchment_school"] == "CARRICK ACADEMY (SOUTH AYRSHIRE)"]
     assert len(carrick) == 57
