@@ -60,13 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--y-col", help="column of northings or latitudes")
     s.add_argument("--crs", help="CRS of --x-col/--y-col (default EPSG:27700; EPSG:4326 for lat/lon)")
     s.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk (bounded memory)")
+    s.add_argument("--progress", action="store_true",
+                   help="show the progress bar even when stderr is not a terminal")
 
     s = sub.add_parser("links", parents=[common], help="cross-locality links for council-wide schools")
     s.add_argument("--enrolments", help="CSV of pupils: school (seed code or name) and home postcode")
-    s.add_argument("--school-col", default="school")
-    s.add_argument("--postcode-col", default="postcode")
-    s.add_argument("--consent-col", default="consent", help="column marking recorded consent")
-    s.add_argument("--risk-col", default="risk_of_harm", help="column marking a risk-of-harm flag")
+    s.add_argument("--school-col", help="column of school seed codes or names (default: 'school')")
+    s.add_argument("--postcode-col", help="column of home postcodes (found by itself if omitted)")
+    s.add_argument("--consent-col", help="column marking recorded consent (default: 'consent')")
+    s.add_argument("--risk-col", help="column marking a child-protection risk-of-harm flag "
+                   "(default: 'risk_of_harm')")
     s.add_argument("-o", "--output", help="write the link table CSV here")
     s.add_argument("--detail-output", help="write family-level rows released under the consent rule here")
     s.add_argument("--json", action="store_true")
@@ -126,11 +129,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("heart-geo: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # one line, no traceback: a traceback could carry row content
-        print(f"heart-geo: unexpected failure ({type(exc).__name__}); run with -vv and report it",
+    except OSError as exc:  # a file could not be read or written: name the file, not its content
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"heart-geo: error: {exc.strerror or type(exc).__name__}{where}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # one line, no traceback: a traceback or message could carry row content
+        print(f"heart-geo: unexpected failure ({type(exc).__name__}{_where(exc)}); please report it",
               file=sys.stderr)
-        log.debug("unexpected failure", exc_info=args.verbose >= 2)
         return EXIT_FAIL
+
+
+def _where(exc: BaseException) -> str:
+    """Where in heart_geo an exception was raised (file:line), never its message."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        if "heart_geo" in tb.tb_frame.f_code.co_filename:
+            last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    return f" at {Path(last.tb_frame.f_code.co_filename).name}:{last.tb_lineno}"
 
 
 def _profile(args):
@@ -181,89 +200,135 @@ def cmd_assign(args) -> int:
     from . import caseload
 
     src = Path(args.input)
-    if not src.is_file():
+    if not src.exists():
         raise InputError(f"input file {args.input!r} does not exist")
-    if caseload.same_file(src, args.output):
-        raise InputError("output path is the input file: choose another -o; heart-geo never overwrites its input")
+    if not src.is_file():
+        raise InputError(f"input {args.input!r} is not a file (a folder?); expected a CSV file")
+    caseload.check_output_path(args.output, src)
     if args.chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1, got {args.chunk_size}")
-    header, enc, chunks = caseload.iter_caseload(src, chunksize=args.chunk_size)
-    loc = caseload.find_location_columns(header, postcode=args.postcode_col, x=args.x_col, y=args.y_col,
-                                         crs=args.crs, source=src.name)
+    # read the header (and fail on an empty or non-CSV file) before loading the profile
+    header = caseload.read_header(src)
+    caseload.find_location_columns(header, postcode=args.postcode_col, x=args.x_col, y=args.y_col,
+                                   crs=args.crs, source=src.name)
     p = _profile(args)
-    log.info("Reading %s (%s); locating rows by %s", src.name, enc, loc.describe(header))
-    out_header = header + caseload.result_names(header)
-    status_counts: dict[str, int] = {}
-    team_counts: dict[str, int] = {}
     bar = None
-    if not args.quiet and sys.stderr.isatty():
+    if not args.quiet and (args.progress or sys.stderr.isatty()):
         from tqdm import tqdm
 
-        bar = tqdm(unit=" rows", desc="allocating", file=sys.stderr)
-
-    def frames():
-        for chunk in chunks:
-            res = caseload.allocate_frame(p, chunk, loc)
-            for k, v in res["status"].astype(str).value_counts().items():
-                status_counts[k] = status_counts.get(k, 0) + int(v)
-            for k, v in res["team"].astype(str).where(res["team"].notna(), "(none)").value_counts().items():
-                team_counts[k] = team_counts.get(k, 0) + int(v)
-            if bar is not None:
-                bar.update(len(chunk))
-            yield caseload.finish_chunk(chunk, res, len(header))
-
+        bar = tqdm(unit=" rows", desc="allocating", file=sys.stderr, mininterval=0.5)
     try:
-        rows = caseload.write_csv_atomic(frames(), args.output, out_header)
+        s = caseload.allocate_caseload(
+            p, src, args.output, postcode_col=args.postcode_col, x_col=args.x_col, y_col=args.y_col,
+            crs=args.crs, chunk_size=args.chunk_size, progress=bar.update if bar is not None else None,
+        )
     finally:
         if bar is not None:
             bar.close()
     if not args.quiet:
-        print(f"Allocated {rows:,} rows from {src.name} to {args.output} ({p.name}):", file=sys.stderr)
-        for k in sorted(status_counts, key=lambda s: -status_counts[s]):
-            print(f"  {k:<20} {status_counts[k]:>9,}", file=sys.stderr)
-        print("  by team:", file=sys.stderr)
+        blank = f"; {s['blank_lines']:,} blank lines skipped" if s["blank_lines"] else ""
+        print(f"Allocated {s['rows']:,} rows from {src.name} to {args.output} ({p.name}; "
+              f"{s['location']}{blank}):", file=sys.stderr)
+        if s["note"]:
+            print(f"  note: {s['note']}", file=sys.stderr)
+        for k in sorted(s["status"], key=lambda k: -s["status"][k]):
+            print(f"  {k:<20} {s['status'][k]:>9,}", file=sys.stderr)
+        if s["team"]:
+            print("  by team:", file=sys.stderr)
         for k in [*p.team_names, "(none)"]:
-            if k in team_counts:
-                print(f"  {k:<20} {team_counts[k]:>9,}", file=sys.stderr)
+            if k in s["team"]:
+                print(f"  {k:<20} {s['team'][k]:>9,}", file=sys.stderr)
     return EXIT_OK
+
+
+def _column(header: list[str], given: str | None, default: str, alternatives: tuple[str, ...], *,
+            what: str, option: str, source: str) -> str | None:
+    """Resolve a column name: exactly, then ignoring case/spaces/punctuation, then alternatives.
+
+    A column the user named that is not there is an error; a default that is not there gives None.
+    """
+    from .caseload import _key, describe_columns
+
+    want = given if given is not None else default
+    if want in header:
+        return want
+    keys = {_key(h): h for h in reversed(header)}
+    if _key(want) in keys:
+        return keys[_key(want)]
+    if given is not None:
+        raise InputError(f"{what} column {given!r} ({option}) not found in {source}; "
+                         f"{describe_columns(header)}")
+    for alt in alternatives:
+        if alt in keys:
+            return keys[alt]
+    return None
 
 
 def cmd_links(args) -> int:
     from .links import council_wide_links, links_from_enrolments
 
-    p = _profile(args)
     if not args.enrolments:
+        for o in (args.detail_output,):
+            if o:
+                raise InputError("--detail-output needs --enrolments: family-level rows come from an "
+                                 "enrolment file")
+        if args.output:
+            from .caseload import check_output_path
+
+            check_output_path(args.output)
+        p = _profile(args)
         table = council_wide_links(p)
         _out_or_print(table, args.output, args.json)
         return EXIT_OK
     from . import caseload
 
     src = Path(args.enrolments)
-    if not src.is_file():
+    if not src.exists():
         raise InputError(f"enrolment file {args.enrolments!r} does not exist")
-    for o in (args.output, args.detail_output):
-        if o and caseload.same_file(src, o):
-            raise InputError("an output path is the enrolment file: heart-geo never overwrites its input")
-    header, _enc, chunks = caseload.iter_caseload(src)
-    df = pd.concat(list(chunks), ignore_index=True) if header else pd.DataFrame()
-    if df.empty:
-        df = pd.DataFrame(columns=range(len(header)))
-    df.columns = header
-    pcol = args.postcode_col
-    if pcol not in df.columns:
+    if not src.is_file():
+        raise InputError(f"enrolment file {args.enrolments!r} is not a file (a folder?); expected a CSV")
+    outs = [o for o in (args.output, args.detail_output) if o]
+    for o in outs:
+        caseload.check_output_path(o, src)
+    if len(outs) == 2 and caseload.same_file(outs[0], outs[1]):
+        raise InputError("--output and --detail-output are the same file; choose two paths")
+    df = caseload.read_caseload_frame(src)
+    header = list(df.columns)
+    scol = _column(header, args.school_col, "school",
+                   ("school", "schoolname", "seedcode", "schoolseedcode", "schoolattended"),
+                   what="school", option="--school-col", source=src.name)
+    if scol is None:
+        raise InputError(f"no school column in {src.name}: expected 'school' (a seed code or name) "
+                         f"or name one with --school-col; {caseload.describe_columns(header)}")
+    kw: dict = {}
+    if args.postcode_col is not None:
+        kw["postcode"] = _column(header, args.postcode_col, "postcode", (), what="postcode",
+                                 option="--postcode-col", source=src.name)
+    else:
         loc = caseload.find_location_columns(header, source=src.name)
-        pcol = header[loc.postcode] if loc.postcode is not None else pcol
-    scol = args.school_col if args.school_col in df.columns else next(
-        (h for h in header if caseload._key(h) in ("school", "schoolname", "seedcode", "schoolseedcode")), args.school_col)
-    rep = links_from_enrolments(p, df.loc[:, ~df.columns.duplicated()], school=scol, postcode=pcol,
-                                consent=args.consent_col, risk=args.risk_col)
+        if loc.kind == "points":
+            kw.update(postcode=None, x=header[loc.x], y=header[loc.y], crs=loc.crs)
+        else:
+            kw["postcode"] = header[loc.postcode]
+    consent = _column(header, args.consent_col, "consent", ("consentgiven", "consentrecorded", "consented"),
+                      what="consent", option="--consent-col", source=src.name)
+    risk = _column(header, args.risk_col, "risk_of_harm", ("risk", "riskofharm", "childprotection", "cp",
+                                                           "cprisk", "riskflag"),
+                   what="risk-of-harm", option="--risk-col", source=src.name)
+    for col, opt, what in ((consent, "--consent-col", "recorded consent"), (risk, "--risk-col", "a risk of harm")):
+        if col is None:
+            print(f"heart-geo: note: no column marks {what} (name it with {opt}); no row is released "
+                  "on that ground", file=sys.stderr)
+    p = _profile(args)
+    rep = links_from_enrolments(p, df, school=scol, consent=consent, risk=risk, **kw)
     _out_or_print(rep.links, args.output, args.json)
     print(json.dumps(rep.summary), file=sys.stderr)
     if args.detail_output:
-        caseload.write_csv_atomic([rep.detail.T.reset_index(drop=True).T], args.detail_output,
-                                  list(rep.detail.columns))
+        caseload.write_csv_atomic([rep.detail], args.detail_output, [str(c) for c in rep.detail.columns],
+                                  inputs=(src,))
         print(f"{rep.summary['released']} rows released under the consent rule "
-              f"(consent or risk of harm); {rep.summary['withheld']} counted only", file=sys.stderr)
+              f"(consent or risk of harm) to {args.detail_output}; {rep.summary['withheld']} counted only",
+              file=sys.stderr)
     return EXIT_OK
 
 
@@ -271,7 +336,7 @@ def _out_or_print(df: pd.DataFrame, output: str | None, as_json: bool) -> None:
     if output:
         from .caseload import write_csv_atomic
 
-        write_csv_atomic([df.T.reset_index(drop=True).T], output, list(df.columns))
+        write_csv_atomic([df], output, [str(c) for c in df.columns])
     else:
         _print_table(df, as_json)
 

@@ -26,7 +26,12 @@ __all__ = [
     "school_localities",
 ]
 
-_TRUE = {"y", "yes", "true", "1", "x", "consent", "consented", "given", "recorded", "✓"}
+#: Values that mark recorded consent or a risk-of-harm flag (after trimming and lower-casing).
+_TRUE = {"y", "yes", "true", "t", "1", "x", "consent", "consented", "given", "recorded", "✓", "✔"}
+#: Values that clearly mark no consent / no flag. Anything else that is not empty is *unclear*: it is
+#: treated as no (never released) and counted in the summary so someone can check the column.
+_FALSE = {"", "n", "no", "false", "f", "0", "none", "not recorded", "not given", "refused", "declined",
+          "withdrawn", "-", "n/a", "na", "unknown", "✗", "✘"}
 
 
 def school_localities(profile):
@@ -92,13 +97,18 @@ class LinkReport:
     ----------
     summary : dict
         Counts only: ``rows``, ``cross_locality``, ``council_wide_pupils``, ``unknown_school``,
-        ``no_home_team``, ``released``, ``withheld``.
+        ``no_home_team``, ``released`` (= ``released_consent`` + ``released_risk_of_harm``),
+        ``withheld``, ``consent_column`` / ``risk_column`` (whether the column was there),
+        ``consent_unclear`` / ``risk_unclear`` (values neither clearly yes nor clearly no: treated as
+        no, counted so someone can check them).
     links : pandas.DataFrame
         For each council-wide school and each team its pupils live in: ``pupils`` (count). Who must
         link with whom.
     detail : pandas.DataFrame
-        Family-level rows released under the consent rule only, with ``shared_because``
-        ({"consent", "risk_of_harm"}).
+        Family-level rows released under the consent rule only: ``row`` (1-based row of the input),
+        the input's columns, ``link_*`` columns and ``shared_because`` ({"consent", "risk_of_harm"}).
+        A row with both is shared because of ``risk_of_harm``: that ground holds whatever the state
+        of consent.
     withheld : int
         Rows that count in ``links`` but are not in ``detail`` (no consent, no risk flag).
     """
@@ -109,8 +119,19 @@ class LinkReport:
     withheld: int
 
 
+def _flags(col: pd.Series | None, n: int) -> tuple[np.ndarray, int]:
+    """(marked yes, number of unclear values) for a consent or risk column; None means no column."""
+    if col is None:
+        return np.zeros(n, bool), 0
+    text = col.astype(object).where(col.notna(), "").astype(str).str.strip().str.lower()
+    text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 1.0 from a spreadsheet
+    yes = text.isin(_TRUE).to_numpy()
+    unclear = int((~yes & ~text.isin(_FALSE).to_numpy()).sum())
+    return yes, unclear
+
+
 def _truthy(col: pd.Series) -> np.ndarray:
-    return col.fillna("").astype(str).str.strip().str.lower().isin(_TRUE).to_numpy()
+    return _flags(col, len(col))[0]
 
 
 def links_from_enrolments(
@@ -137,7 +158,8 @@ def links_from_enrolments(
         Column names. Give ``postcode``, or ``x`` and ``y`` (with ``crs``).
     consent, risk : str or None
         Columns marking recorded consent and a child-protection risk-of-harm flag ("yes", "y", "true",
-        "1", "x"...). Missing columns count as no consent / no flag.
+        "1", "x"...). Missing columns count as no consent / no flag; so does any value not clearly
+        yes ("Yes - verbal", "pending"...), counted in ``summary`` as unclear.
 
     Returns
     -------
@@ -152,6 +174,14 @@ def links_from_enrolments(
     >>> r.links[["school", "team", "pupils"]].to_dict("records")
     [{'school': 'St Test RC Academy', 'team': 'North', 'pupils': 1}]
     """
+    if enrolments.columns.duplicated().any():
+        from .caseload import dedupe_names
+
+        enrolments = enrolments.copy()
+        enrolments.columns = dedupe_names([str(c) for c in enrolments.columns])
+    for what, col in (("consent", consent), ("risk", risk)):
+        if col is not None and col in (school, postcode, x, y):
+            raise InputError(f"the {what} column {col!r} is also the school or location column")
     if school not in enrolments.columns:
         raise InputError(
             f"enrolment table has no school column {school!r}; columns are {list(enrolments.columns)}"
@@ -197,14 +227,19 @@ def links_from_enrolments(
     )
     links["same_locality"] = links["team"] == links["school_team"]
     links = links.sort_values(["school", "pupils"], ascending=[True, False]).reset_index(drop=True)
-    has_consent = _truthy(enrolments[consent]) if consent and consent in enrolments.columns else np.zeros(n, bool)
-    has_risk = _truthy(enrolments[risk]) if risk and risk in enrolments.columns else np.zeros(n, bool)
+    has_consent, consent_unclear = _flags(
+        enrolments[consent] if consent and consent in enrolments.columns else None, n)
+    has_risk, risk_unclear = _flags(enrolments[risk] if risk and risk in enrolments.columns else None, n)
     release = has_consent | has_risk
     detail = enrolments[release].copy()
-    detail.insert(0, "row", np.flatnonzero(release) + 1)
+
+    def free(name: str) -> str:  # never overwrite an input column of the same name
+        return name if name not in detail.columns else f"{name}_heart_geo"
+
+    detail.insert(0, free("row"), np.flatnonzero(release) + 1)
     for c in ("school", "school_team", "home_team", "home_status", "cross_locality"):
-        detail[f"link_{c}"] = pupils[c].to_numpy()[release]
-    detail["shared_because"] = np.where(has_risk[release], "risk_of_harm", "consent")
+        detail[free(f"link_{c}")] = pupils[c].to_numpy()[release]
+    detail[free("shared_because")] = np.where(has_risk[release], "risk_of_harm", "consent")
     summary = {
         "rows": n,
         "cross_locality": int(pupils["cross_locality"].sum()),
@@ -212,7 +247,13 @@ def links_from_enrolments(
         "unknown_school": int((~found).sum()),
         "no_home_team": int(pupils["home_team"].isna().sum()),
         "released": int(release.sum()),
+        "released_consent": int((has_consent & ~has_risk).sum()),
+        "released_risk_of_harm": int(has_risk.sum()),
         "withheld": int((~release).sum()),
+        "consent_column": bool(consent and consent in enrolments.columns),
+        "risk_column": bool(risk and risk in enrolments.columns),
+        "consent_unclear": consent_unclear,
+        "risk_unclear": risk_unclear,
     }
     return LinkReport(summary=summary, links=links, detail=detail.reset_index(drop=True),
                       withheld=int((~release).sum()))

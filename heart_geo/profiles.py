@@ -385,10 +385,10 @@ class Profile:
             if row["status"] == "invalid_coordinates":
                 raise InputError(f"coordinates rejected: {row['detail']}")
             row["query"] = query
-            return row
+            return _no_nan(row)
         pc = normalise_postcode(value)
         if pc is None or pc not in self._pc_index:
-            return self.allocate([query]).iloc[0].to_dict()
+            return _no_nan(self.allocate([query]).iloc[0].to_dict())
         i = self._pc_index.get_loc(pc)
         r = self._pc_result
         status = STATUSES[r.status[i]]
@@ -512,6 +512,11 @@ _DETAIL = {
     "invalid_coordinates": "coordinates cannot be right",
     "missing_location": "no postcode or coordinates given",
 }
+
+
+def _no_nan(row: dict) -> dict:
+    """A result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
+    return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
 
 
 def _take(r: PointResult, idx: np.ndarray) -> PointResult:

@@ -180,6 +180,14 @@ def _repair_frame(gdf: gpd.GeoDataFrame, *, what: str, source: str) -> gpd.GeoDa
                 f"reach {xmax:.0f}, {ymax:.0f}: they look like metres; declare the right CRS "
                 f"(British National Grid is EPSG:27700)"
             )
+    else:
+        xmin, ymin, xmax, ymax = gdf.total_bounds
+        if max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90:
+            raise CRSMismatchError(
+                f"{what} file {source!r} declares {gdf.crs.to_string()} (metres) but every coordinate "
+                f"lies within ±180, ±90: they look like degrees; declare the right CRS (longitude and "
+                f"latitude are EPSG:4326)"
+            )
     gdf = gdf.to_crs(CRS)
     xmin, ymin, xmax, ymax = gdf.total_bounds
     if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and -1e5 < xmin and xmax < 8e5
@@ -227,7 +235,14 @@ def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     target = str(path)
     if path.suffix.lower() == ".zip":
         target = f"/vsizip/{path}"
-    layers = pyogrio.list_layers(target)
+    try:
+        layers = pyogrio.list_layers(target)
+    except pyogrio.errors.DataSourceError:
+        raise DataFormatError(
+            f"file {str(path)!r} is not a vector file GDAL can read (empty, damaged, or another "
+            "format); expected GeoPackage, GeoJSON, Shapefile (with its .shx, .dbf and .prj) or a "
+            ".zip of one"
+        ) from None
     names = [str(n) for n in layers[:, 0]]
     use = None
     if layer is not None and layer in names:
@@ -239,7 +254,13 @@ def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
                 f"catchment file {str(path)!r} has no layer {layer!r}; layers are {names}"
             )
         use = matches[0]
-    return gpd.read_file(target, layer=use, engine="pyogrio")
+    try:
+        gdf = gpd.read_file(target, layer=use, engine="pyogrio")
+    except pyogrio.errors.DataSourceError:  # a damaged file: no message details, they can be long
+        raise DataFormatError(f"file {str(path)!r} could not be read as vector data: damaged?") from None
+    if len(gdf) == 0:
+        raise DataFormatError(f"file {str(path)!r} has no features; expected one polygon per area")
+    return gdf
 
 
 def read_catchments(

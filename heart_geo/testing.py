@@ -43,6 +43,13 @@ POSTCODES = {
     "TT101AA": (X0 + 1200, Y0 + 1800, CODE, "4-character outward code in 7-character form: East"),
 }
 
+#: Extra rows written only in the ONS Postcode Directory form (``write_test_data(onspd=True)``):
+#: postcode -> (easting, northing, council code, date terminated "YYYYMM" or "")
+ONSPD_TERMINATED = {
+    "TT1 9ZA": (X0 + 600, Y0 + 400, CODE, "201903"),  # terminated, last inside C: South
+    "TT2 9ZB": (X0 + 5100, Y0 + 5100, "S99000002", "202001"),  # terminated, another council
+}
+
 SCHOOLS = [
     # seed, name, type, denomination, easting, northing
     ("8000001", "North Academy", "Secondary", "Non-denominational", X0 + 400, Y0 + 1600),
@@ -140,8 +147,12 @@ def _square(i: int, j: int) -> shapely.Polygon:
     return shapely.box(X0 + i * 1000, Y0 + j * 1000, X0 + (i + 1) * 1000, Y0 + (j + 1) * 1000)
 
 
-def write_test_data(folder: str | Path) -> Path:
-    """Write Testshire's data folder and profile; return the profile TOML path."""
+def write_test_data(folder: str | Path, *, onspd: bool = False) -> Path:
+    """Write Testshire's data folder and profile; return the profile TOML path.
+
+    ``onspd=True`` writes the postcodes as an ONS Postcode Directory CSV (header row; ``pcds``,
+    ``oseast1m``, ``osnrth1m``, ``oslaua``, ``doterm``) with :data:`ONSPD_TERMINATED` added.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     a_halves = shapely.MultiPolygon(
@@ -164,11 +175,19 @@ def write_test_data(folder: str | Path) -> Path:
                                crs="EPSG:27700").to_crs("EPSG:4326")
     council.to_file(folder / "council.geojson", driver="GeoJSON")
     (folder / "postcodes").mkdir(exist_ok=True)
-    with open(folder / "postcodes" / "tt.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
-        for pc, (e, n, code, _) in POSTCODES.items():
-            seven = pc.replace(" ", "") if len(pc.replace(" ", "")) == 7 else pc  # Code-Point form
-            w.writerow([seven, 10, int(e), int(n), "S92000003", "", "S08000099", "", code, "S13009999"])
+    if onspd:
+        with open(folder / "postcodes" / "onspd_tt.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["pcd", "pcd2", "pcds", "dointr", "doterm", "oseast1m", "osnrth1m", "osgrdind",
+                        "oslaua", "ctry"])
+            rows = [(pc, e, n, code, "") for pc, (e, n, code, _) in POSTCODES.items()]
+            rows += [(pc, e, n, code, t) for pc, (e, n, code, t) in ONSPD_TERMINATED.items()]
+            for pc, e, n, code, term in rows:
+                grid = (str(int(e)), str(int(n))) if e else ("", "")
+                w.writerow([pc.replace(" ", "").ljust(7), pc, pc, "198001", term, *grid,
+                            "1" if e else "9", code, "S92000003"])
+    else:
+        _write_codepoint(folder)
     with open(folder / "school_roll.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=_SG_COLUMNS)
         w.writeheader()
@@ -183,7 +202,15 @@ def write_test_data(folder: str | Path) -> Path:
     return toml
 
 
-def make_profile(folder: str | Path | None = None):
+def _write_codepoint(folder: Path) -> None:
+    with open(folder / "postcodes" / "tt.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+        for pc, (e, n, code, _) in POSTCODES.items():
+            seven = pc.replace(" ", "") if len(pc.replace(" ", "")) == 7 else pc  # Code-Point form
+            w.writerow([seven, 10, int(e), int(n), "S92000003", "", "S08000099", "", code, "S13009999"])
+
+
+def make_profile(folder: str | Path | None = None, *, onspd: bool = False):
     """Build Testshire's files (in ``folder`` or a new temporary folder) and load its profile.
 
     Examples
@@ -195,7 +222,7 @@ def make_profile(folder: str | Path | None = None):
     from .profiles import load_profile
 
     folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="testshire-"))
-    toml = write_test_data(folder)
+    toml = write_test_data(folder, onspd=onspd)
     return load_profile(toml, data_dir=folder, cache=False)
 
 

@@ -1,0 +1,237 @@
+"""Writing safely: atomic outputs, formula neutralising in every CSV written, the derived-data cache
+rebuilt when corrupt; and the command line's everyday behaviour."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+
+import pandas as pd
+import pytest
+
+from heart_geo import caseload
+from heart_geo.cli import main
+from heart_geo.testing import write_test_data
+
+
+@pytest.fixture(scope="module")
+def ts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli_ts")
+    write_test_data(d)
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def prof(d):
+    return ["--profile", d / "testshire.toml", "--data-dir", d]
+
+
+def caseload_file(tmp_path, n=10):
+    src = tmp_path / "in.csv"
+    src.write_text("name,postcode\r\n" + "".join(f"p{i},TT1 1AA\r\n" for i in range(n)), encoding="utf-8")
+    return src
+
+
+# --------------------------------------------------------------------------------------------------
+# atomic writing
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fail_on", [1, 3])
+@pytest.mark.parametrize("existing", [False, True])
+def test_failure_mid_way_leaves_no_partial_file(ts, tmp_path, capsys, monkeypatch, fail_on, existing):
+    src = caseload_file(tmp_path, 10)
+    out = tmp_path / "out.csv"
+    if existing:
+        out.write_bytes(b"previous results\r\n")
+    real = caseload.allocate_frame
+    calls = {"n": 0}
+
+    def flaky(profile, chunk, loc):
+        calls["n"] += 1
+        if calls["n"] == fail_on:
+            raise MemoryError("simulated failure while allocating")
+        return real(profile, chunk, loc)
+
+    monkeypatch.setattr(caseload, "allocate_frame", flaky)
+    code, _, err = run(["assign", *prof(ts), src, "-o", out, "--chunk-size", "3"], capsys)
+    assert code == 1 and "unexpected failure (MemoryError" in err and "simulated" not in err
+    assert calls["n"] == fail_on
+    if existing:
+        assert out.read_bytes() == b"previous results\r\n"
+    else:
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.csv", "cache"] + (["out.csv"] if existing else []))
+
+
+def test_interrupt_leaves_no_partial_file(ts, tmp_path, capsys, monkeypatch):
+    src = caseload_file(tmp_path, 10)
+
+    def stop(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(caseload, "allocate_frame", stop)
+    code, _, err = run(["assign", *prof(ts), src, "-o", tmp_path / "out.csv"], capsys)
+    assert code == 130 and "interrupted" in err
+    assert not list(tmp_path.glob("*out.csv*"))
+
+
+def test_bad_row_late_in_file_leaves_no_output(ts, tmp_path, capsys):
+    src = caseload_file(tmp_path, 10)
+    with open(src, "a", encoding="utf-8") as fh:
+        fh.write("p11,TT1 1AA,surplus\r\n")
+    code, _, err = run(["assign", *prof(ts), src, "-o", tmp_path / "out.csv", "--chunk-size", "2"], capsys)
+    assert code == 2 and "row 11 (line 12) has 3 cells" in err
+    assert not list(tmp_path.glob("*out.csv*"))
+
+
+def test_output_is_private_and_input_untouched(ts, tmp_path, capsys):
+    src = caseload_file(tmp_path)
+    before = src.read_bytes()
+    code, _, _ = run(["assign", *prof(ts), src, "-o", tmp_path / "out.csv"], capsys)
+    assert code == 0 and src.read_bytes() == before
+    assert stat.S_IMODE(os.stat(tmp_path / "out.csv").st_mode) == 0o600
+
+
+def test_existing_output_symlink_is_replaced_not_followed(ts, tmp_path, capsys):
+    src = caseload_file(tmp_path)
+    other = tmp_path / "other.csv"
+    other.write_text("keep me")
+    os.symlink(other, tmp_path / "out.csv")
+    code, _, _ = run(["assign", *prof(ts), src, "-o", tmp_path / "out.csv"], capsys)
+    assert code == 0 and other.read_text() == "keep me"
+    assert not (tmp_path / "out.csv").is_symlink()
+
+
+# --------------------------------------------------------------------------------------------------
+# formulas neutralised in every CSV written
+# --------------------------------------------------------------------------------------------------
+RISKY = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", "=", "-", "+"]
+SAFE = ["-5", "+3.2", "-1e3", "5", "", "Zoë", "a=b", " =1"]
+
+
+def test_neutralise_cells():
+    df = pd.DataFrame({"v": RISKY + SAFE, "n": range(len(RISKY + SAFE))})
+    out = caseload.neutralise_formulas(df)
+    assert out["v"].tolist() == ["'" + v for v in RISKY] + SAFE
+    assert out["n"].tolist() == df["n"].tolist()
+    assert [caseload.neutralise_cell(v) for v in RISKY + SAFE] == ["'" + v for v in RISKY] + SAFE
+
+
+def test_csv_bytes_for_downloads():
+    df = pd.DataFrame({"=col": ["=HYPERLINK(1)", "ok"], "n": [-1, 2], "c": pd.Categorical(["@x", "y"])})
+    rows = list(csv.reader(io.StringIO(caseload.csv_bytes(df).decode("utf-8"), newline="")))
+    assert rows == [["'=col", "n", "c"], ["'=HYPERLINK(1)", "-1", "'@x"], ["ok", "2", "y"]]
+
+
+def test_links_outputs_neutralised(tmp_path, capsys):
+    d = tmp_path / "evil"
+    write_test_data(d)
+    roll = (d / "school_roll.csv").read_text(encoding="utf-8").replace("St Test RC Academy", "=EVIL()")
+    (d / "school_roll.csv").write_text(roll, encoding="utf-8")
+    code, _, err = run(["links", *prof(d), "-o", tmp_path / "cw.csv"], capsys)
+    assert code == 0, err
+    assert "'=EVIL()" in (tmp_path / "cw.csv").read_text(encoding="utf-8")
+    enrol = tmp_path / "enrol.csv"
+    enrol.write_text('school,postcode,consent,name\r\n8000009,TT1 1AA,yes,"@SUM(1)"\r\n', encoding="utf-8")
+    code, _, err = run(["links", *prof(d), "--enrolments", enrol, "-o", tmp_path / "l.csv", "--detail-output",
+                        tmp_path / "det.csv"], capsys)
+    assert code == 0, err
+    links = list(csv.reader(io.StringIO((tmp_path / "l.csv").read_text(encoding="utf-8"))))
+    det = list(csv.DictReader(io.StringIO((tmp_path / "det.csv").read_text(encoding="utf-8"))))
+    assert links[1][0] == "'=EVIL()"
+    assert det[0]["name"] == "'@SUM(1)" and det[0]["link_school"] == "'=EVIL()"
+
+
+# --------------------------------------------------------------------------------------------------
+# the derived-data cache
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "wrong-object"])
+def test_corrupt_cache_is_rebuilt(ts, tmp_path, monkeypatch, caplog, damage):
+    import pickle
+
+    from heart_geo.profiles import load_profile
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HEART_GEO_CACHE", str(cache))
+    p1 = load_profile(ts / "testshire.toml", data_dir=ts)
+    [pkl] = list(cache.glob("*.pkl"))
+    good = pkl.read_bytes()
+    pkl.write_bytes({"garbage": b"\x80\x05not a pickle at all", "truncated": good[: len(good) // 2],
+                     "empty": b"", "wrong-object": pickle.dumps({"_digest": "someone else's"})}[damage])
+    p2 = load_profile(ts / "testshire.toml", data_dir=ts)
+    assert "unreadable" in caplog.text and "rebuilding" in caplog.text
+    pd.testing.assert_frame_equal(p1.allocate(["TT1 1AA", "TT1 1AD"]), p2.allocate(["TT1 1AA", "TT1 1AD"]))
+    assert pkl.read_bytes() != b"" and len(list(cache.glob("*.pkl"))) == 1
+    p3 = load_profile(ts / "testshire.toml", data_dir=ts)  # and the rebuilt file is good
+    assert p3.lookup("TT1 1AA")["team"] == "North"
+
+
+def test_corrupt_cache_through_the_cli(ts, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    code, _, _ = run(["lookup", *prof(ts), "TT1 1AA"], capsys)
+    [pkl] = list(cache.glob("*.pkl"))
+    pkl.write_bytes(pkl.read_bytes()[:100])
+    code, out, err = run(["lookup", *prof(ts), "TT1 1AA"], capsys)
+    assert code == 0 and "North" in out and "rebuilding" in err
+
+
+# --------------------------------------------------------------------------------------------------
+# everyday behaviour
+# --------------------------------------------------------------------------------------------------
+def test_assign_summary_progress_and_quiet(ts, tmp_path, capsys):
+    src = caseload_file(tmp_path, 5)
+    code, out, err = run(["assign", *prof(ts), src, "-o", tmp_path / "o.csv", "--progress"], capsys)
+    assert code == 0 and out == ""
+    assert "allocating" in err and "Allocated 5 rows" in err and "North" in err
+    code, out, err = run(["assign", *prof(ts), src, "-o", tmp_path / "o.csv", "-q", "--progress"], capsys)
+    assert code == 0 and out == "" and err == ""
+
+
+def test_header_only_gives_header_and_note(ts, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("name,postcode\r\n")
+    code, _, err = run(["assign", *prof(ts), src, "-o", tmp_path / "o.csv"], capsys)
+    assert code == 0 and "Allocated 0 rows" in err and "note: the file has a header but no rows" in err
+    assert (tmp_path / "o.csv").read_text().splitlines() == [
+        "name,postcode,team,status,method,catchment_school,distance_m,near_boundary,postcode_heart_geo,"
+        "easting,northing,detail"]
+
+
+def test_lookup_text_and_json(ts, capsys):
+    code, out, _ = run(["lookup", *prof(ts), "tt1 1aa"], capsys)
+    assert code == 0 and out.startswith("tt1 1aa: North (allocated)")
+    code, out, _ = run(["lookup", *prof(ts), "--json", "TT1 1AD"], capsys)
+    row = json.loads(out)
+    assert code == 0 and row["team"] == "East" and row["status"] == "nearest_team" and row["distance_m"] == 300.0
+    code, out, _ = run(["lookup", *prof(ts), "--json", "TT9 9ZZ"], capsys)
+    assert code == 0 and json.loads(out)["team"] is None
+
+
+def test_lookup_negative_coordinates_are_a_query(ts, capsys):
+    code, _, err = run(["lookup", *prof(ts), "-4.26,55.45"], capsys)
+    assert code == 2 and "swapped" in err
+
+
+def test_allocate_caseload_to_file_like(testshire):
+    buf = io.StringIO()
+    s = caseload.allocate_caseload(testshire, b"postcode\r\nTT1 1AB\r\n", buf)
+    assert s["rows"] == 1 and s["team"] == {"East": 1} and "East" in buf.getvalue()
+
+
+def test_read_caseload_frame_dedupes(tmp_path):
+    src = tmp_path / "e.csv"
+    src.write_bytes(b"a,b,a,a.1\r\n1,2,3,4\r\n")
+    df = caseload.read_caseload_frame(src)
+    assert df.columns.is_unique and df.iloc[0].tolist() == ["1", "2", "3", "4"]
