@@ -1,0 +1,747 @@
+"""Building blocks for the map dashboard (``app/dashboard.py``): the coverage map and the answers.
+
+Everything the dashboard shows is computed here, so the Streamlit app stays a thin layout and the
+same functions can be used from a notebook or tested without a browser:
+
+* :func:`coverage_map`: a folium map of the teams, the council outline, the gaps no team covers
+  and the schools, that works with **no internet** (Leaflet embedded, see :mod:`heart_geo._offline`).
+* :func:`lookup_answer` / :func:`click_answer`: one query or one map click, answered as a dict with
+  the team's services and link workers and a one-line ``answer`` ("KA18 1FQ → Barony").
+* :func:`allocate_caseload_bytes`: the ``heart-geo assign`` logic on an uploaded file held in
+  memory (nothing is written to disk or logged); :func:`enrolment_links_bytes`: the
+  ``heart-geo links --enrolments`` logic likewise.
+* :func:`team_details`, :func:`data_notes`: the team panel and the data notes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import weakref
+from dataclasses import dataclass, field
+
+import folium
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from jinja2 import Template
+
+from . import caseload as _caseload
+from ._offline import make_offline
+from .errors import InputError
+from .links import LinkReport, links_from_enrolments, school_localities
+from .services import services_table
+from .settings import WGS84
+
+__all__ = [
+    "KIND_STYLES",
+    "CaseloadResult",
+    "allocate_caseload_bytes",
+    "click_answer",
+    "coverage_map",
+    "data_notes",
+    "enrolment_links_bytes",
+    "lookup_answer",
+    "map_payload_bytes",
+    "plural_unit",
+    "team_details",
+]
+
+#: Geometry is simplified by this many metres (EPSG:27700) before it goes to the browser.
+SIMPLIFY_M = 20.0
+#: Decimal places kept in longitude/latitude (5 ≈ 1 m).
+_DECIMALS = 5
+
+#: How each kind of school is drawn: (fill, stroke, radius, legend label).
+KIND_STYLES: dict[str, tuple[str, str, int, str]] = {
+    "secondary": ("#ffffff", "#08306b", 7, "Secondary (catchment school)"),
+    "primary": ("#ffffff", "#404040", 4, "Primary"),
+    "faith": ("#111111", "#ffd92f", 8, "RC / faith: serves the whole council"),
+    "asn": ("#b2182b", "#ffffff", 7, "ASN / special: serves the whole council"),
+    "other": ("#bdbdbd", "#404040", 4, "Other school"),
+}
+_KIND_NAMES = {
+    "secondary": "secondary",
+    "primary": "primary",
+    "faith": "Roman Catholic / faith",
+    "asn": "ASN / special",
+    "other": "other",
+}
+GAP_FILL = "#9e9e9e"
+_LEGEND_PAD = 230
+_TIP_STYLE = "font-size:12px; max-width:320px; white-space:normal;"
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def plural_unit(profile) -> str:
+    """'teams' or 'localities' (the profile's unit in the plural)."""
+    unit = getattr(profile, "unit", "team") or "team"
+    return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
+
+
+# --------------------------------------------------------------------------------------------------
+# map layers (computed once per profile and simplification, kept while the profile lives)
+# --------------------------------------------------------------------------------------------------
+def _to_wgs84(geoms, simplify_m: float) -> list:
+    """EPSG:27700 geometries -> simplified, rounded EPSG:4326 geometries (empty ones dropped as None)."""
+    import geopandas as gpd
+
+    s = gpd.GeoSeries(list(geoms), crs="EPSG:27700")
+    if simplify_m > 0:
+        s = s.simplify(simplify_m, preserve_topology=True)
+    s = s.to_crs(WGS84)
+    out = []
+    for g in s:
+        if g is None or g.is_empty:
+            out.append(None)
+            continue
+        out.append(shapely.transform(g, lambda xy: np.round(xy, _DECIMALS)))
+    return out
+
+
+def _feature(geom, props: dict) -> dict:
+    return {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
+
+
+def _layers(profile, simplify_m: float) -> dict:
+    per_profile = _CACHE.setdefault(profile, {})
+    if simplify_m in per_profile:
+        return per_profile[simplify_m]
+    ta = profile.team_areas
+    summary = profile.team_summary()
+    unit_col = profile.unit
+    counts = dict(zip(summary[unit_col], summary["postcodes"], strict=True))
+    team_geoms = _to_wgs84(ta.geometry, simplify_m)
+    teams = []
+    for (_, r), g in zip(ta.iterrows(), team_geoms, strict=True):
+        if g is None:
+            continue
+        teams.append(
+            _feature(
+                g,
+                {
+                    "team": r["team"],
+                    "colour": r["colour"],
+                    "catchment": r["schools"],
+                    "area": f"{r.geometry.area / 1e6:.1f} km²",
+                    "postcodes": f"{counts.get(r['team'], 0):,}",
+                },
+            )
+        )
+    labels = []
+    for _, r in ta.iterrows():
+        if r.geometry is None or r.geometry.is_empty:
+            continue
+        # label the largest part, so a team split in two gets its name on the main piece
+        part = max(shapely.get_parts(r.geometry), key=lambda p: p.area)
+        pt = _to_wgs84([part.representative_point()], 0)[0]
+        labels.append((r["team"], pt.y, pt.x))
+
+    council = None
+    if profile.council_boundary is not None:
+        cg = _to_wgs84(profile.council_boundary.geometry, simplify_m)[0]
+        if cg is not None:
+            council = _feature(cg, {"name": profile.name})
+
+    gaps = []
+    gdf = profile.gaps
+    for (_, r), g in zip(gdf.iterrows(), _to_wgs84(gdf.geometry, simplify_m), strict=True):
+        if g is None:
+            continue
+        what = (
+            "Gap: no team catchment covers this area"
+            if r["kind"] == "gap"
+            else "Catchment of a school in another council: no team covers it"
+        )
+        gaps.append(
+            _feature(g, {"kind": r["kind"], "what": what, "note": r["note"], "area": f"{r['area_km2']:.2f} km²"})
+        )
+
+    schools = []
+    if profile.schools is not None:
+        s = school_localities(profile)
+        s = s.assign(_order=s["kind"].map({"primary": 0, "other": 1, "secondary": 2, "asn": 3, "faith": 4}))
+        s = s.sort_values("_order", kind="stable")
+        pts = _to_wgs84(s.geometry, 0)
+        for (_, r), p in zip(s.iterrows(), pts, strict=True):
+            if p is None:
+                continue
+            kind = r["kind"] if r["kind"] in KIND_STYLES else "other"
+            schools.append(
+                {
+                    "name": str(r["name"]),
+                    "kind": kind,
+                    "team": r["team"] if isinstance(r["team"], str) else None,
+                    "council_wide": bool(r["council_wide"]),
+                    "lat": p.y,
+                    "lon": p.x,
+                }
+            )
+
+    minx, miny, maxx, maxy = shapely.total_bounds(
+        [f for f in (_to_wgs84([profile.council_area], max(simplify_m, 50))[0],) if f is not None]
+    )
+    out = {
+        "teams": teams,
+        "labels": labels,
+        "council": council,
+        "gaps": gaps,
+        "schools": schools,
+        "bounds": [[miny, minx], [maxy, maxx]],
+    }
+    per_profile[simplify_m] = out
+    return out
+
+
+class _Legend(MacroElement):
+    """An HTML legend as a Leaflet control (nothing to download, readable with no basemap)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: "topright"});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create("div", "hg-legend");
+                div.style.cssText = "background:rgba(255,255,255,0.93);padding:5px 8px;"
+                    + "font:11.5px/1.35 system-ui,sans-serif;border-radius:4px;"
+                    + "box-shadow:0 1px 4px rgba(0,0,0,.35);max-width:225px;color:#111";
+                div.innerHTML = {{ this.html_json }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html_text: str):
+        super().__init__()
+        import json
+
+        self._name = "HeartLegend"
+        self.html_json = json.dumps(html_text)
+
+
+class _Hatch(MacroElement):
+    """Fill the gap polygons (class ``hg-gap``) with a grey hatch drawn as an SVG pattern."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var css = document.createElement("style");
+            css.textContent = "path.hg-gap{fill:url(#hg-hatch)}";
+            document.head.appendChild(css);
+            function addHatch() {
+                var svg = map.getPanes().overlayPane.querySelector("svg");
+                if (!svg || svg.querySelector("#hg-hatch")) { return; }
+                var ns = "http://www.w3.org/2000/svg";
+                var defs = document.createElementNS(ns, "defs");
+                var pat = document.createElementNS(ns, "pattern");
+                pat.setAttribute("id", "hg-hatch");
+                pat.setAttribute("patternUnits", "userSpaceOnUse");
+                pat.setAttribute("width", "8");
+                pat.setAttribute("height", "8");
+                pat.setAttribute("patternTransform", "rotate(45)");
+                var bg = document.createElementNS(ns, "rect");
+                bg.setAttribute("width", "8"); bg.setAttribute("height", "8");
+                bg.setAttribute("fill", "{{ this.fill }}");
+                var line = document.createElementNS(ns, "rect");
+                line.setAttribute("width", "3"); line.setAttribute("height", "8");
+                line.setAttribute("fill", "#424242");
+                pat.appendChild(bg); pat.appendChild(line); defs.appendChild(pat);
+                svg.insertBefore(defs, svg.firstChild);
+            }
+            addHatch();
+            map.on("layeradd", addHatch);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, fill: str = GAP_FILL):
+        super().__init__()
+        self._name = "HeartHatch"
+        self.fill = fill
+
+
+def _legend_html(profile, layers: dict, highlight_team: str | None) -> str:
+    esc = html.escape
+    rows = [f"<b>{esc(profile.name)}: {esc(plural_unit(profile))}</b>"]
+    for t in profile.teams:
+        mark = " <b>◀ here</b>" if t.name == highlight_team else ""
+        rows.append(
+            f"<div class='hg-legend-team'><span style='display:inline-block;width:14px;height:11px;"
+            f"background:{esc(t.colour)};opacity:.85;border:1px solid #333;margin-right:5px;"
+            f"vertical-align:-1px'></span>{esc(t.name)}{mark}</div>"
+        )
+    if layers["gaps"]:
+        rows.append(
+            "<div><span style='display:inline-block;width:14px;height:11px;margin-right:5px;"
+            "vertical-align:-1px;border:1px dashed #333;background:repeating-linear-gradient("
+            f"45deg,#424242 0 2px,{GAP_FILL} 2px 6px)'></span>In no {html.escape(profile.unit)} catchment</div>"
+        )
+    kinds = {s["kind"] for s in layers["schools"]}
+    if kinds:
+        rows.append("<div style='margin-top:3px'><b>Schools</b></div>")
+    for kind in ("secondary", "primary", "faith", "asn", "other"):
+        if kind not in kinds:
+            continue
+        fill, stroke, radius, label = KIND_STYLES[kind]
+        size = 2 * min(radius, 6) + 2
+        rows.append(
+            f"<div><span style='display:inline-block;width:{size}px;height:{size}px;border-radius:50%;"
+            f"background:{fill};border:2px solid {stroke};box-shadow:0 0 0 1px #333;margin-right:5px;"
+            f"vertical-align:-1px'></span>{esc(label)}</div>"
+        )
+    return "".join(rows)
+
+
+def _school_feature(s: dict, unit: str) -> dict:
+    fill, stroke, radius, _label = KIND_STYLES[s["kind"]]
+    team = s["team"] or f"none (outside the {unit} catchments)"
+    serves = f"the whole council: links with every {unit}" if s["council_wide"] else f"its {unit}"
+    tip = s["name"] + (" (serves the whole council)" if s["council_wide"] else "")
+    return {
+        "type": "Feature",
+        "properties": {
+            "name": s["name"],
+            "kind_label": _KIND_NAMES.get(s["kind"], s["kind"]),
+            "team": team,
+            "serves": serves,
+            "tip": tip,
+            "fill": fill,
+            "stroke": stroke,
+            "radius": radius,
+        },
+        "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
+    }
+
+
+def _school_style(feature: dict) -> dict:
+    p = feature["properties"]
+    return {
+        "fillColor": p["fill"],
+        "color": p["stroke"],
+        "radius": p["radius"],
+        "weight": 2,
+        "fillOpacity": 1.0,
+        "opacity": 1.0,
+    }
+
+
+def coverage_map(
+    profile,
+    *,
+    highlight_team: str | None = None,
+    point: tuple[float, float] | None = None,
+    point_label: str | None = None,
+    simplify_m: float = SIMPLIFY_M,
+    height: int | None = None,
+) -> folium.Map:
+    """The council's team coverage as an offline folium map.
+
+    Parameters
+    ----------
+    profile : Profile
+    highlight_team : str, optional
+        Draw this team stronger (and the others fainter) and zoom to it.
+    point : (lat, lon), optional
+        Put a marker here (e.g. the postcode looked up), with ``point_label`` as its tooltip.
+    simplify_m : float
+        Simplification tolerance in metres (EPSG:27700) before projecting to WGS84.
+
+    Returns
+    -------
+    folium.Map
+        Teams in their profile colours with an HTML legend, the council outline, the gaps no team
+        covers (hatched grey), schools as circles by kind (council-wide schools marked as such),
+        team-name labels and a LayerControl. Leaflet is embedded (no CDN); only the
+        OpenStreetMap tiles need a network, and the map reads without them.
+    """
+    layers = _layers(profile, float(simplify_m))
+    unit = profile.unit
+    kw = {"height": height} if height else {}
+    m = folium.Map(location=None, tiles=None, control_scale=True, zoom_snap=0.25, zoom_delta=0.5, **kw)
+    try:
+        import xyzservices.providers as xyz
+
+        osm_attr = xyz.OpenStreetMap.Mapnik.html_attribution
+    except Exception:  # pragma: no cover - xyzservices ships with folium
+        osm_attr = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap basemap (needs internet)", attr=osm_attr, opacity=0.6).add_to(
+        m
+    )
+
+    def team_style(feature):
+        p = feature["properties"]
+        if highlight_team is None:
+            return {"fillColor": p["colour"], "color": "#333333", "weight": 1.2, "fillOpacity": 0.55}
+        if p["team"] == highlight_team:
+            return {"fillColor": p["colour"], "color": "#000000", "weight": 3.5, "fillOpacity": 0.7}
+        return {"fillColor": p["colour"], "color": "#555555", "weight": 0.8, "fillOpacity": 0.25}
+
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": layers["teams"]},
+        name=plural_unit(profile).capitalize(),
+        style_function=team_style,
+        highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["team", "catchment", "postcodes", "area"],
+            aliases=[f"{unit.capitalize()}:", "Catchment school:", "Postcodes:", "Area:"],
+            sticky=True,
+            style=_TIP_STYLE,
+        ),
+        zoom_on_click=False,
+    ).add_to(m)
+
+    if layers["gaps"]:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": layers["gaps"]},
+            name=f"Areas no {unit} catchment covers",
+            style_function=lambda _f: {
+                "fillColor": GAP_FILL,
+                "color": "#424242",
+                "weight": 1,
+                "dashArray": "4 3",
+                "fillOpacity": 0.75,
+                "className": "hg-gap",
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["what", "note", "area"], aliases=["", "Note:", "Area:"], sticky=True, style=_TIP_STYLE
+            ),
+        ).add_to(m)
+        _Hatch().add_to(m)
+
+    if layers["council"] is not None:
+        folium.GeoJson(
+            layers["council"],
+            name=f"{profile.name} boundary",
+            style_function=lambda _f: {"fill": False, "color": "#111111", "weight": 2.5},
+            interactive=False,
+        ).add_to(m)
+
+    labels = folium.FeatureGroup(name=f"{unit.capitalize()} names", show=True).add_to(m)
+    for name, lat, lon in layers["labels"]:
+        strong = "font-size:13px" if name == highlight_team else "font-size:12px"
+        folium.Marker(
+            [lat, lon],
+            icon=folium.DivIcon(
+                html=(
+                    f"<div style='{strong};font-weight:700;color:#111;white-space:nowrap;"
+                    "text-align:center;transform:translate(-50%,-50%);pointer-events:none;"
+                    "text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff'>"
+                    f"{html.escape(name)}</div>"
+                ),
+                icon_size=(0, 0),
+                icon_anchor=(0, 0),
+                class_name="hg-label",
+            ),
+            interactive=False,
+        ).add_to(labels)
+
+    # Schools as two GeoJson layers (one template each, however many schools): rendering a
+    # folium Popup/Tooltip per marker compiles Jinja templates per school and is slow.
+    for council_wide, name in ((False, "Schools"), (True, "Schools serving the whole council")):
+        feats = [_school_feature(s, unit) for s in layers["schools"] if s["council_wide"] is council_wide]
+        if not feats:
+            continue
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": feats},
+            name=name,
+            marker=folium.CircleMarker(radius=5, weight=2, fill=True, fill_opacity=1.0),
+            style_function=_school_style,
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, style=_TIP_STYLE),
+            popup=folium.GeoJsonPopup(
+                fields=["name", "kind_label", "team", "serves"],
+                aliases=["School", "Kind", unit.capitalize(), "Serves"],
+                max_width=280,
+            ),
+            zoom_on_click=False,
+        ).add_to(m)
+
+    if point is not None:
+        folium.Marker(
+            list(point),
+            tooltip=point_label or "looked up",
+            popup=folium.Popup(html.escape(point_label or "looked up"), max_width=260),
+        ).add_to(m)
+
+    bounds = layers["bounds"]
+    if highlight_team is not None:
+        tb = [f for f in layers["teams"] if f["properties"]["team"] == highlight_team]
+        if tb:
+            minx, miny, maxx, maxy = shapely.geometry.shape(tb[0]["geometry"]).bounds
+            bounds = [[miny, minx], [maxy, maxx]]
+    # keep the area clear of the legend (top right)
+    m.fit_bounds(bounds, padding_top_left=(10, 10), padding_bottom_right=(_LEGEND_PAD, 10))
+    _Legend(_legend_html(profile, layers, highlight_team)).add_to(m)
+    folium.LayerControl(collapsed=True, position="topleft").add_to(m)
+    return make_offline(m)
+
+
+def map_payload_bytes(profile, **kwargs) -> int:
+    """Size in bytes of the rendered HTML of :func:`coverage_map` (what the browser is sent)."""
+    m = coverage_map(profile, **kwargs)
+    return len(m.get_root().render().encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------------
+# answers
+# --------------------------------------------------------------------------------------------------
+def _team_services(profile, team: str | None) -> tuple[list[str], list[dict]]:
+    if not team or team not in profile.team_names:
+        return [], []
+    t = services_table(profile)
+    t = t[t["team"] == team]
+    in_team = t.loc[t["mode"] == "team", "service"].tolist()
+    links = [
+        {
+            "service": r["service"],
+            "shared_with": [
+                c.strip() for c in str(r["link_worker_covers"]).split(",") if c.strip() and c.strip() != team
+            ],
+            "description": r["description"],
+        }
+        for _, r in t[t["mode"] == "link_worker"].iterrows()
+    ]
+    return in_team, links
+
+
+def _latlon(easting, northing) -> tuple[float, float] | None:
+    if easting is None or northing is None or pd.isna(easting) or pd.isna(northing):
+        return None
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs("EPSG:27700", WGS84, always_xy=True).transform(easting, northing)
+    return float(lat), float(lon)
+
+
+def _answer_line(query: str, row: dict, unit: str) -> str:
+    team, status = row.get("team"), row["status"]
+    if team:
+        extra = ""
+        if status == "nearest_team" and row.get("distance_m") is not None:
+            extra = f" (nearest {unit}, {row['distance_m']:,.0f} m away: check by hand)"
+        elif status != "allocated":
+            extra = f" ({status.replace('_', ' ')})"
+        return f"{query} → {team}{extra}"
+    return f"{query} → no {unit} ({status.replace('_', ' ')})"
+
+
+def _clean(v):
+    if isinstance(v, float | np.floating):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def lookup_answer(profile, query: str) -> dict:
+    """Answer one query from the "Postcode or address" box.
+
+    Returns
+    -------
+    dict
+        :meth:`Profile.lookup`'s fields (``team`` ``status`` ``distance_m`` ``detail``...) plus
+        ``answer`` ("<query> → <team>"), ``ok`` (a team was found), ``latlon`` (for a map marker,
+        or None), ``services_in_team`` and ``link_workers`` (list of {service, shared_with}).
+        Coordinates that cannot be right give ``status`` "invalid_coordinates" with the reason
+        in ``detail``; nothing is raised for bad input.
+    """
+    q = str(query or "").strip()
+    if not q:
+        row = {
+            "query": q,
+            "team": None,
+            "status": "missing_location",
+            "distance_m": None,
+            "detail": "type a postcode, an address containing one, or 'lat, lon'",
+        }
+    else:
+        try:
+            row = {k: _clean(v) for k, v in profile.lookup(q).items()}
+        except InputError as exc:
+            row = {"query": q, "team": None, "status": "invalid_coordinates", "distance_m": None, "detail": str(exc)}
+    row["query"] = q
+    row["team"] = row.get("team") if isinstance(row.get("team"), str) else None
+    row["ok"] = row["team"] is not None
+    row["answer"] = _answer_line(q, row, profile.unit)
+    row["latlon"] = _latlon(row.get("easting"), row.get("northing"))
+    row["services_in_team"], row["link_workers"] = _team_services(profile, row["team"])
+    return row
+
+
+def click_answer(profile, lat: float, lon: float) -> dict:
+    """Which team covers a clicked point (latitude, longitude in WGS84)."""
+    res = profile.allocate_points([lon], [lat], crs=WGS84).iloc[0].to_dict()
+    row = {k: _clean(v) for k, v in res.items()}
+    row["team"] = row["team"] if isinstance(row.get("team"), str) else None
+    label = f"{lat:.5f}, {lon:.5f}"
+    row["query"] = label
+    row["ok"] = row["team"] is not None
+    row["answer"] = _answer_line(label, row, profile.unit)
+    return row
+
+
+# --------------------------------------------------------------------------------------------------
+# uploads, in memory only
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class CaseloadResult:
+    """An uploaded caseload allocated in memory (``csv_bytes`` is what ``heart-geo assign`` writes)."""
+
+    rows: int
+    encoding: str
+    location: str
+    csv_bytes: bytes
+    status_counts: dict[str, int] = field(default_factory=dict)
+    team_counts: dict[str, int] = field(default_factory=dict)
+    blank_lines: int = 0
+    note: str = ""
+
+    def by_team(self, team_names: list[str]) -> pd.DataFrame:
+        order = [t for t in [*team_names, "(none)"] if t in self.team_counts]
+        return pd.DataFrame({"team": order, "rows": [self.team_counts[t] for t in order]})
+
+    def by_status(self) -> pd.DataFrame:
+        order = sorted(self.status_counts, key=lambda s: -self.status_counts[s])
+        return pd.DataFrame({"status": order, "rows": [self.status_counts[s] for s in order]})
+
+
+def allocate_caseload_bytes(
+    profile,
+    data: bytes,
+    *,
+    name: str = "upload.csv",
+    postcode: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    crs: str | None = None,
+) -> CaseloadResult:
+    """``heart-geo assign`` on a CSV held in memory: the same reading, columns, rows and safety.
+
+    A thin wrapper of :func:`heart_geo.caseload.allocate_csv_bytes` (the code the CLI runs): every
+    input row and column is kept, in order, with the result columns added; cells a spreadsheet
+    would run as formulas are neutralised. Nothing is written to disk and no cell is logged.
+
+    Raises
+    ------
+    InputError
+        Empty or non-CSV file, no location column, a malformed row (the message says which).
+    """
+    out, summary = _caseload.allocate_csv_bytes(
+        profile, data, name=name, postcode_col=postcode, x_col=x, y_col=y, crs=crs
+    )
+    return CaseloadResult(
+        rows=int(summary["rows"]),
+        encoding=str(summary.get("encoding", "")),
+        location=str(summary.get("location", "")),
+        csv_bytes=out,
+        status_counts=dict(summary.get("status", {})),
+        team_counts=dict(summary.get("team", {})),
+        blank_lines=int(summary.get("blank_lines", 0) or 0),
+        note=str(summary.get("note", "") or ""),
+    )
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _find_column(header: list[str], default: str, alternatives: tuple[str, ...]) -> str | None:
+    """A column by name (exactly, then ignoring case/spaces/punctuation), else by alternatives."""
+    if default in header:
+        return default
+    keys = {_key(h): h for h in reversed(header)}
+    for want in (default, *alternatives):
+        if _key(want) in keys:
+            return keys[_key(want)]
+    return None
+
+
+def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv") -> LinkReport:
+    """``heart-geo links --enrolments`` on a CSV held in memory (consent rule applied).
+
+    Columns are found as the CLI finds them by default: the school (seed code or name), the home
+    location (postcode, address or coordinates), recorded consent and a risk-of-harm flag. The
+    report's ``detail`` holds only rows released under the consent rule, with ``shared_because``;
+    every other row counts in ``links`` only.
+    """
+    df = _caseload.read_caseload_frame(data, name=name)
+    header = [str(c) for c in df.columns]
+    scol = _find_column(header, "school", ("schoolname", "seedcode", "schoolseedcode", "schoolattended"))
+    if scol is None:
+        raise InputError(
+            f"no school column in {name}: expected 'school' (a seed code or name); {_caseload.describe_columns(header)}"
+        )
+    loc = _caseload.find_location_columns(header, source=name)
+    kw: dict = (
+        {"postcode": None, "x": header[loc.x], "y": header[loc.y], "crs": loc.crs}
+        if loc.kind == "points"
+        else {"postcode": header[loc.postcode]}
+    )
+    consent = _find_column(header, "consent", ("consentgiven", "consentrecorded", "consented"))
+    risk = _find_column(header, "risk_of_harm", ("risk", "riskofharm", "childprotection", "cp", "cprisk", "riskflag"))
+    return links_from_enrolments(profile, df, school=scol, consent=consent, risk=risk, **kw)
+
+
+# --------------------------------------------------------------------------------------------------
+# panels
+# --------------------------------------------------------------------------------------------------
+def team_details(profile) -> list[dict]:
+    """Per team: postcodes, area, schools, services in the team, link-worker services, council-wide
+    schools it must link with (``Profile.team_summary`` joined to the services table)."""
+    summary = profile.team_summary()
+    out = []
+    for _, r in summary.iterrows():
+        team = r[profile.unit]
+        in_team, link = _team_services(profile, team)
+        colour = profile.teams[profile.team_names.index(team)].colour
+        out.append(
+            {
+                "team": team,
+                "colour": colour,
+                "catchment_schools": r["catchment_schools"],
+                "postcodes": int(r["postcodes"]),
+                "postcodes_nearest": int(r["postcodes_nearest"]),
+                "area_km2": float(r["area_km2"]),
+                "schools": int(r["schools"]) if "schools" in r else None,
+                "school_names": [s for s in str(r.get("school_names", "")).split(", ") if s],
+                "services_in_team": in_team,
+                "link_workers": link,
+                "council_wide_schools": [s for s in str(r.get("links_with_council_wide_schools", "")).split(", ") if s],
+            }
+        )
+    return out
+
+
+def data_notes(profile) -> dict:
+    """Where the data came from (sources, licences, attribution) and its known flaws."""
+    gaps = profile.gaps
+    by_kind = (
+        gaps.groupby("kind").agg(areas=("area_km2", "size"), km2=("area_km2", "sum")).reset_index()
+        if len(gaps)
+        else pd.DataFrame(columns=["kind", "areas", "km2"])
+    )
+    other = gaps[gaps["kind"] == "other_catchment"][["note", "area_km2"]].reset_index(drop=True)
+    largest = gaps[gaps["kind"] == "gap"].head(10)[["note", "area_km2"]].reset_index(drop=True)
+    return {
+        "council": profile.name,
+        "code": profile.code,
+        "effective_from": profile.effective_from,
+        "data_dir": str(profile.data_dir),
+        "sources": pd.DataFrame(profile.attribution()),
+        "gap_summary": by_kind,
+        "other_council": other,
+        "largest_gaps": largest,
+        "problems": list(profile.problems),
+    }

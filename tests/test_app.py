@@ -1,0 +1,291 @@
+"""The dashboard (app/dashboard.py) under Streamlit's AppTest, on the made-up Testshire council.
+
+No browser and no real data: the app is pointed at Testshire through ``HEART_GEO_PROFILE`` (the
+profile TOML path) and ``HEART_GEO_DATA`` (the folder :func:`write_test_data` fills).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from heart_geo import explore
+from heart_geo._offline import assert_no_remote_assets
+from heart_geo.testing import make_profile, write_test_data
+
+APP = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
+TEAMS = ["North", "East", "South"]
+
+CASELOAD = (
+    "Case ID,Post Code,Notes\r\n"
+    "1,tt1 1aa,ok\r\n"
+    "2,,blank postcode\r\n"
+    '3,"12 Test Road, Testtown TT11AB","=HYPERLINK(""http://x"")"\r\n'
+    "4,TT2 9ZZ,@SUM(A1)\r\n"
+    "5,not a postcode,-5\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def testshire_dir(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("testshire_app")
+    toml = write_test_data(folder)
+    return folder, toml
+
+
+@pytest.fixture
+def app(testshire_dir, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    folder, toml = testshire_dir
+    monkeypatch.setenv("HEART_GEO_PROFILE", str(toml))
+    monkeypatch.setenv("HEART_GEO_DATA", str(folder))
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in (*at.success, *at.warning, *at.error, *at.info)]
+    return "\n".join(str(p) for p in parts)
+
+
+def _frame(at, *columns: str) -> pd.DataFrame:
+    """The first dataframe on the page holding all ``columns`` (AppTest keeps no dataframe keys)."""
+    for df in at.dataframe:
+        if all(c in df.value.columns for c in columns):
+            return df.value
+    raise AssertionError(f"no dataframe with columns {columns}")
+
+
+def _open_tab(at, label: str):
+    """Open a tab (the app's tabs are lazy: only the open tab runs)."""
+    at.session_state["tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _lookup(at, query: str):
+    at.text_input(key="query").input(query).run()
+    assert not at.exception, at.exception
+    return _texts(at)
+
+
+def test_first_view_names_every_team(app) -> None:
+    text = _texts(app)
+    for t in TEAMS:
+        assert t in text
+    assert "Testshire" in app.title[0].value
+    assert [t.label for t in app.tabs] == ["Map & lookup", "Teams", "Caseload", "Links", "Data notes"]
+    assert app.text_input(key="query").label == "Postcode or address"
+
+
+def test_lookup_allocated(app) -> None:
+    text = _lookup(app, "tt1 1aa")
+    assert "tt1 1aa → North" in text
+    assert "Status: allocated" in text
+    assert "Social work" in text  # the team's services
+    assert "Speech and language therapy (link worker shared with East)" in text
+
+
+def test_lookup_nearest_team_with_distance(app) -> None:
+    text = _lookup(app, "TT1 1AE")
+    assert "TT1 1AE → North" in text
+    assert "nearest_team" in text
+    assert "300 m" in text
+
+
+def test_lookup_outside_area(app) -> None:
+    text = _lookup(app, "TT2 9ZZ")
+    assert "TT2 9ZZ → no team (outside area)" in text
+    assert "Status: outside_area" in text
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("hello there", "invalid_postcode"), ("-4.26, 55.45", "invalid_coordinates")],
+)
+def test_lookup_invalid(app, query, status) -> None:
+    text = _lookup(app, query)
+    assert f"{query} → no team" in text
+    assert f"Status: {status} (invalid input)" in text
+    if status == "invalid_coordinates":
+        assert "swapped" in text  # the library's own error message is shown
+
+
+def test_teams_panel_lists_every_team(app) -> None:
+    _open_tab(app, "Teams")
+    overview = _frame(app, "Team", "Area km²")
+    assert overview["Team"].tolist() == TEAMS
+    labels = [e.label for e in app.expander]
+    for t in TEAMS:
+        assert any(lbl.startswith(f"{t}:") for lbl in labels)
+    text = _texts(app)
+    assert "St Test RC Academy" in text  # council-wide school every team links with
+
+
+def test_caseload_upload_keeps_every_row(app) -> None:
+    _open_tab(app, "Caseload")
+    app.file_uploader(key="caseload_file").upload("cases.csv", CASELOAD.encode(), "text/csv").run()
+    assert not app.exception, app.exception
+    assert "Allocated 5 rows" in _texts(app)
+    by_team = _frame(app, "team", "rows")
+    assert by_team["rows"].sum() == 5
+    _key, result = app.session_state["_caseload_result"]
+    rows = list(csv.reader(io.StringIO(result.csv_bytes.decode("utf-8"))))
+    assert len(rows) == 6  # header + every input row
+    assert rows[0][:3] == ["Case ID", "Post Code", "Notes"]
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
+    assert rows[3][2].startswith("'=")  # formula neutralised
+    assert rows[4][2] == "'@SUM(A1)"
+    assert rows[5][2] == "-5"  # a plain number is left alone
+    status = dict(zip(rows[0], zip(*rows[1:], strict=True), strict=False))["status"]
+    assert status == ("allocated", "missing_location", "allocated", "outside_area", "invalid_postcode")
+
+
+def test_caseload_same_bytes_as_cli(tmp_path, testshire_dir) -> None:
+    folder, toml = testshire_dir
+    src = tmp_path / "cases.csv"
+    src.write_bytes(CASELOAD.encode("utf-8"))
+    out = tmp_path / "out.csv"
+    env_cmd = [
+        sys.executable,
+        "-m",
+        "heart_geo",
+        "assign",
+        str(src),
+        "-o",
+        str(out),
+        "-q",
+        "--profile",
+        str(toml),
+        "--data-dir",
+        str(folder),
+    ]
+    done = subprocess.run(
+        env_cmd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HEART_GEO_CACHE": str(tmp_path / "c")},
+    )
+    assert done.returncode == 0, done.stderr
+    p = make_profile(tmp_path / "ts")
+    mem = explore.allocate_caseload_bytes(p, CASELOAD.encode("utf-8"), name="cases.csv")
+    assert mem.csv_bytes == out.read_bytes()
+    # cp1252 input (not UTF-8) is read as the CLI reads it
+    mem2 = explore.allocate_caseload_bytes(p, "id,postcode\r\n1,TT1 1AB £\r\n".encode("cp1252"))
+    assert mem2.encoding == "cp1252" and mem2.team_counts == {"East": 1}
+
+
+def test_caseload_dropped_when_leaving_the_tab(app) -> None:
+    _open_tab(app, "Caseload")
+    app.file_uploader(key="caseload_file").upload("cases.csv", CASELOAD.encode(), "text/csv").run()
+    assert "_caseload_result" in app.session_state
+    _open_tab(app, "Teams")
+    assert "_caseload_result" not in app.session_state
+    _open_tab(app, "Caseload")
+    assert app.file_uploader(key="caseload_file").value is None
+    assert "Allocated" not in _texts(app)
+
+
+def test_caseload_bad_file_is_an_error_not_a_crash(app) -> None:
+    _open_tab(app, "Caseload")
+    app.file_uploader(key="caseload_file").upload("x.csv", b"a,b\r\n1,2\r\n", "text/csv").run()
+    assert not app.exception
+    assert any("no location column" in e.value for e in app.error)
+
+
+def test_links_from_enrolments_consent_rule(app) -> None:
+    _open_tab(app, "Links")
+    app.radio(key="links_source").set_value("An enrolment file (pupils' home postcodes)").run()
+    enrol = (
+        "school,postcode,consent,risk_of_harm,name\r\n"
+        "8000009,TT1 1AA,yes,,Child A\r\n"
+        "8000009,TT1 1AB,,,Child B\r\n"
+        "St Test RC Academy,TT1 1AC,,yes,Child C\r\n"
+    )
+    app.file_uploader(key="enrolment_file").upload("e.csv", enrol.encode(), "text/csv").run()
+    assert not app.exception, app.exception
+    detail = _frame(app, "shared_because")
+    assert detail["name"].tolist() == ["Child A", "Child C"]  # Child B withheld
+    assert detail["shared_because"].tolist() == ["consent", "risk_of_harm"]
+    links = _frame(app, "pupils", "team")
+    assert links["pupils"].sum() == 3
+    assert "1 rows withheld" in _texts(app)
+
+
+def test_council_wide_links_table(app) -> None:
+    _open_tab(app, "Links")
+    table = _frame(app, "school", "kind")
+    assert set(table["school"]) == {"St Test RC Academy", "Test Special School"}
+    assert {"North", "East", "South"} <= set(table.columns)
+
+
+def test_data_notes(app) -> None:
+    _open_tab(app, "Data notes")
+    text = _texts(app)
+    assert "Made-up test data." in text
+    assert "Catchments of schools in another council" in text
+    assert "repaired catchment NORTH ACADEMY" in text
+
+
+def test_profile_switch_lists_councils(app) -> None:
+    sel = app.selectbox(key="profile")
+    assert sel.options[0] == "Testshire"
+    assert "East Ayrshire" in sel.options and "North Ayrshire" in sel.options
+
+
+def test_coverage_map_offline_and_small(testshire) -> None:
+    m = explore.coverage_map(testshire, highlight_team="North", point=(55.0, -3.0))
+    html = m.get_root().render()
+    assert_no_remote_assets(html)
+    for t in TEAMS:
+        assert t in html
+    assert "serves the whole council" in html.lower()
+    assert "hg-gap" in html
+    assert explore.map_payload_bytes(testshire) < 2_000_000
+
+
+def test_click_answer(testshire) -> None:
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(300500, 601500)
+    a = explore.click_answer(testshire, lat, lon)
+    assert a["team"] == "North" and a["status"] == "allocated"
+    b = explore.lookup_answer(testshire, f"{lat}, {lon}")
+    assert b["team"] == "North"
+    assert pd.notna(b["latlon"][0])
+
+
+@pytest.mark.realdata
+def test_profile_switch_follows_everything(data_dir, monkeypatch, tmp_path) -> None:
+    """East Ayrshire by default; switching to North Ayrshire changes teams, lookups and notes."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("HEART_GEO_PROFILE", "east_ayrshire")
+    monkeypatch.setenv("HEART_GEO_DATA", str(data_dir))
+    if not os.environ.get("HEART_GEO_CACHE"):
+        monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    for team in ["Stewarton", "William McIlvanney", "Grange", "Loudon", "Barony", "Doon Valley"]:
+        assert team in text
+    assert "KA18 1FQ → Barony" in _lookup(at, "KA18 1FQ")
+    at.selectbox(key="profile").set_value("north_ayrshire").run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert "6 localities" in text and "Three Towns" in text and "Stewarton" not in text
+    assert "KA18 1FQ → no locality (outside area)" in text  # the query follows the profile
