@@ -682,7 +682,8 @@ def allocate_caseload(
     except BaseException:
         case.chunks.close()
         raise
-    log.info("Reading %s (%s, %r separated); locating rows by %s", case.name, case.encoding,
+    # the file name is not logged: case files are often named after the family
+    log.info("Reading the input (%s, %r separated); locating rows by %s", case.encoding,
              case.delimiter, loc.describe(header))
     out_header = header + result_names(header)
     status_counts: dict[str, int] = {}

@@ -41,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     common.add_argument("-q", "--quiet", action="count", default=0, help="less output; no progress bar")
 
+    # The same options on every subcommand, without defaults: a subparser's defaults would
+    # overwrite values given before the subcommand ("heart-geo --profile X lookup ...").
+    sub_common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    for action in common._actions:
+        kw = {"help": action.help}
+        if isinstance(action, argparse._CountAction):
+            kw["action"] = "count"
+        sub_common.add_argument(*action.option_strings, dest=action.dest, **kw)
+
     p = _Parser(prog="heart-geo", description="Which locality team supports a family, from where it lives.",
                 parents=[common])
     from . import __version__
@@ -48,11 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"heart-geo {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    s = sub.add_parser("lookup", parents=[common], help="team for one postcode, address or 'lat,lon'")
+    s = sub.add_parser("lookup", parents=[sub_common], help="team for one postcode, address or 'lat,lon'")
     s.add_argument("query", help="postcode (any spelling), an address containing one, 'lat,lon' or 'easting,northing'")
     s.add_argument("--json", action="store_true", help="print JSON")
 
-    s = sub.add_parser("assign", parents=[common], help="add team columns to every row of a CSV")
+    s = sub.add_parser("assign", parents=[sub_common], help="add team columns to every row of a CSV")
     s.add_argument("input", help="caseload CSV")
     s.add_argument("-o", "--output", required=True, help="output CSV (never the input)")
     s.add_argument("--postcode-col", help="column holding postcodes or addresses (found by itself if omitted)")
@@ -63,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--progress", action="store_true",
                    help="show the progress bar even when stderr is not a terminal")
 
-    s = sub.add_parser("links", parents=[common], help="cross-locality links for council-wide schools")
+    s = sub.add_parser("links", parents=[sub_common], help="cross-locality links for council-wide schools")
     s.add_argument("--enrolments", help="CSV of pupils: school (seed code or name) and home postcode")
     s.add_argument("--school-col", help="column of school seed codes or names (default: 'school')")
     s.add_argument("--postcode-col", help="column of home postcodes (found by itself if omitted)")
@@ -74,30 +83,30 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--detail-output", help="write family-level rows released under the consent rule here")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("validate", parents=[common], help="report data problems for the profile")
+    s = sub.add_parser("validate", parents=[sub_common], help="report data problems for the profile")
     s.add_argument("--json", action="store_true")
     s.add_argument("--all", action="store_true", help="validate every profile")
 
-    s = sub.add_parser("teams", parents=[common], help="teams with postcodes, area, schools, services")
+    s = sub.add_parser("teams", parents=[sub_common], help="teams with postcodes, area, schools, services")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("services", parents=[common], help="services in each team and link workers")
+    s = sub.add_parser("services", parents=[sub_common], help="services in each team and link workers")
     s.add_argument("--json", action="store_true")
 
-    sub.add_parser("profiles", parents=[common], help="list the council profiles")
+    sub.add_parser("profiles", parents=[sub_common], help="list the council profiles")
 
-    s = sub.add_parser("dashboard", parents=[common], help="start the map dashboard (Streamlit)")
+    s = sub.add_parser("dashboard", parents=[sub_common], help="start the map dashboard (Streamlit)")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--address", default="127.0.0.1")
 
-    s = sub.add_parser("data", parents=[common], help="where the data is; fetch it where a network exists")
+    s = sub.add_parser("data", parents=[sub_common], help="where the data is; fetch it where a network exists")
     dsub = s.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    d = dsub.add_parser("fetch", parents=[common], help="download the profile's official files into the cache")
+    d = dsub.add_parser("fetch", parents=[sub_common], help="download the profile's official files into the cache")
     d.add_argument("--dest", help="folder to download into (default: the user cache)")
     d.add_argument("--url", action="append", default=[], metavar="SOURCE=URL", help="override a source URL")
     d.add_argument("--sha256", action="append", default=[], metavar="SOURCE=HEX", help="expected checksum")
     d.add_argument("--only", action="append", help="fetch only this source (repeatable)")
-    dsub.add_parser("where", parents=[common], help="print the data folder in use")
+    dsub.add_parser("where", parents=[sub_common], help="print the data folder in use")
     return p
 
 
@@ -423,7 +432,7 @@ def cmd_dashboard(args) -> int:
     if args.data_dir:
         env["HEART_GEO_DATA"] = str(Path(args.data_dir).resolve())
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.address", args.address, "--server.headless", "true",
+           "--server.address", args.address, "--server.headless", "true", "--client.toolbarMode", "viewer",
            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
     print(f"HEART dashboard on http://{args.address}:{args.port}  (Ctrl+C to stop)", file=sys.stderr)
     return subprocess.call(cmd, env=env)

@@ -235,3 +235,15 @@ def test_read_caseload_frame_dedupes(tmp_path):
     src.write_bytes(b"a,b,a,a.1\r\n1,2,3,4\r\n")
     df = caseload.read_caseload_frame(src)
     assert df.columns.is_unique and df.iloc[0].tolist() == ["1", "2", "3", "4"]
+
+
+def test_global_options_before_the_subcommand_are_kept(capsys, tmp_path):
+    """Regression: `heart-geo --profile X lookup ...` used to fall back to the default profile."""
+    from heart_geo.cli import main
+    from heart_geo.testing import write_test_data
+
+    toml = write_test_data(tmp_path)
+    for argv in (["--profile", str(toml), "--data-dir", str(tmp_path), "lookup", "TT1 1AA"],
+                 ["lookup", "TT1 1AA", "--profile", str(toml), "--data-dir", str(tmp_path)]):
+        assert main(argv) == 0
+        assert "North (allocated)" in capsys.readouterr().out
