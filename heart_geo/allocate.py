@@ -4,10 +4,23 @@ Two paths give identical answers:
 
 * the **exact path** tests points against the prepared catchment polygons (``intersects_xy``),
   in profile order;
-* the **grid path** (the default for batches) looks points up in a precomputed grid. A cell whose
-  centre is further than ``near_m`` + half a cell diagonal from every boundary lies wholly in one
-  catchment (or wholly outside the council) and answers at once; every other cell (near a boundary,
-  in a gap, or touching an override polygon) falls back to the exact path.
+* the **grid path** (the default for batches) looks points up in a precomputed two-level grid.
+  A coarse cell (``cell`` metres) that no edge comes within ``reach`` of (half the cell diagonal
+  plus a metre) lies wholly in one catchment, in a gap or outside the council; if its centre is
+  within ``near_m - reach`` of a team boundary every point in it is ``near_boundary``, if further
+  than ``near_m + reach`` none is. Such a cell answers at once. Any other coarse cell points to a
+  block of ``sub`` x ``sub`` fine cells classified the same way. A cell that is still ambiguous:
+
+  - in one team catchment but straddling the ``near_m`` band: ``near_boundary`` by GEOS ``dwithin``;
+  - in a gap (inside the council, no team catchment): nearest team from the cell's candidate
+    segments (every team-boundary segment within ``d(centre) + 2 reach`` of the centre, which must
+    include the nearest segment of any point in the cell), point-to-segment distances computed as
+    GEOS does; ties between teams within 1e-6 m, or a distance within 1e-6 m of ``near_m``, are
+    handed to :meth:`Allocator.nearest_team`, so the answer is the exact path's;
+  - crossed by an edge: the exact path (with the cell's candidate segments where it touches a gap);
+  - touching an override polygon (coarse cells only): the exact path.
+
+  The grid is a dict of numpy arrays (picklable, cached by the profile with ``origin``).
 
 Rules, documented in the README:
 
@@ -34,9 +47,6 @@ ALLOCATED, NEAREST, OUTSIDE = 0, 1, 2
 INVALID_COORDS, MISSING = 6, 7
 # method codes (index into settings.METHODS)
 M_CATCHMENT, M_OVERRIDE, M_NEAREST, M_NONE = 0, 1, 2, 3
-
-_GRID_MIXED = -1
-_GRID_OUTSIDE = -2
 
 
 @dataclass
@@ -84,7 +94,12 @@ class Allocator:
     near_m : float
         Distance that makes a point ``near_boundary``.
     cell : float
-        Grid cell size in metres.
+        Coarse grid cell size in metres.
+    grid, origin
+        A grid built earlier by this class (``allocator.grid``, ``allocator.origin``), e.g. from a
+        cache; built when None, and rebuilt when it does not match these parameters.
+    sub : int
+        Each ambiguous coarse cell is split into ``sub`` x ``sub`` fine cells.
     """
 
     catchments: list
@@ -93,9 +108,10 @@ class Allocator:
     council_area: shapely.Geometry
     overrides: list = field(default_factory=list)
     near_m: float = 100.0
-    cell: float = 100.0
-    grid: np.ndarray | None = None
+    cell: float = 200.0
+    grid: dict | None = None
     origin: tuple[float, float] | None = None
+    sub: int = 16
 
     def __post_init__(self) -> None:
         self.catchment_team = np.asarray(self.catchment_team, dtype=np.int32)
@@ -112,7 +128,7 @@ class Allocator:
         self.team_boundary = shapely.union_all([shapely.boundary(t) for t in teams if not t.is_empty])
         shapely.prepare(self.team_boundary)
         self._segments = None
-        if self.grid is None:
+        if not self._grid_ok():
             self.grid, self.origin = self._build_grid()
 
     # ----------------------------------------------------------------------------------------------
@@ -120,17 +136,15 @@ class Allocator:
     # ----------------------------------------------------------------------------------------------
     def exact(self, x: np.ndarray, y: np.ndarray) -> PointResult:
         """Allocate points with exact prepared-polygon tests (no grid)."""
+        return self._exact(x, y, None)
+
+    def _exact(self, x, y, nearest) -> PointResult:
+        """:meth:`exact`; ``nearest(i)`` (if given) replaces :meth:`nearest_team` for points i."""
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         n = len(x)
         res = PointResult.empty(n)
-        cat = res.catchment
-        for k, poly in enumerate(self.catchments):
-            idx = np.flatnonzero(cat < 0)
-            if idx.size == 0:
-                break
-            hit = shapely.intersects_xy(poly, x[idx], y[idx])
-            cat[idx[hit]] = k
+        cat = res.catchment = self._catchment_of(x, y)
         has = cat >= 0
         res.team[has] = self.catchment_team[cat[has]]
         in_team = res.team >= 0
@@ -146,7 +160,10 @@ class Allocator:
             inside = (cat[rest] >= 0) | shapely.intersects_xy(self.council_area, x[rest], y[rest])
             gap = rest[inside]
             if gap.size:
-                team, dist = self.nearest_team(x[gap], y[gap])
+                if nearest is None:
+                    team, dist = self.nearest_team(x[gap], y[gap])
+                else:
+                    team, dist = nearest(gap)
                 res.team[gap] = team
                 res.distance[gap] = dist
                 res.status[gap] = NEAREST
@@ -154,6 +171,17 @@ class Allocator:
                 res.near[gap] = dist <= self.near_m
         self._apply_overrides(x, y, res)
         return res
+
+    def _catchment_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Index of the first catchment (profile order) intersecting each point, -1 for none."""
+        cat = np.full(len(x), -1, np.int32)
+        for k, poly in enumerate(self.catchments):
+            idx = np.flatnonzero(cat < 0)
+            if idx.size == 0:
+                break
+            hit = shapely.intersects_xy(poly, x[idx], y[idx])
+            cat[idx[hit]] = k
+        return cat
 
     def _apply_overrides(self, x, y, res: PointResult) -> None:
         for poly, team in self.overrides:
@@ -167,13 +195,8 @@ class Allocator:
     def nearest_team(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest team polygon and the distance to it (metres) for points outside every team."""
         if self._segments is None:
-            segs, owner = [], []
-            for t, poly in enumerate(self.team_polygons):
-                for ring in shapely.get_rings(poly) if not poly.is_empty else []:
-                    c = shapely.get_coordinates(ring)
-                    segs.append(shapely.linestrings(np.stack([c[:-1], c[1:]], axis=1)))
-                    owner.append(np.full(len(c) - 1, t, np.int32))
-            self._segments = (shapely.STRtree(np.concatenate(segs)), np.concatenate(owner))
+            seg, owner = self._team_segments()
+            self._segments = (_segment_tree(seg), owner)
         tree, owner = self._segments
         pts = shapely.points(x, y)
         (qi, ti), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
@@ -186,54 +209,493 @@ class Allocator:
     # ----------------------------------------------------------------------------------------------
     # grid path
     # ----------------------------------------------------------------------------------------------
-    def _build_grid(self) -> tuple[np.ndarray, tuple[float, float]]:
+    def _team_segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every segment of every team polygon ring, (n, 4) as ax, ay, bx, by, and its team."""
+        segs, owner = [np.empty((0, 4))], [np.empty(0, np.int32)]
+        for t, poly in enumerate(self.team_polygons):
+            s = _ring_segments([poly])
+            segs.append(s)
+            owner.append(np.full(len(s), t, np.int32))
+        return np.concatenate(segs), np.concatenate(owner)
+
+    def _region(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Catchment index (first in order, as :meth:`exact`) and whether in the council."""
+        cat = self._catchment_of(x, y)
+        inside = cat >= 0
+        rest = np.flatnonzero(~inside)
+        if rest.size:
+            inside[rest] = shapely.intersects_xy(self.council_area, x[rest], y[rest])
+        return cat, inside
+
+    def _grid_ok(self) -> bool:
+        g = self.grid
+        return (
+            isinstance(g, dict)
+            and g.get("format") == _GRID_FORMAT
+            and g.get("cell") == float(self.cell)
+            and g.get("sub") == int(self.sub)
+            and g.get("near_m") == float(self.near_m)
+            and g.get("n_catchments") == len(self.catchments)
+            and self.origin is not None
+        )
+
+    def _build_grid(self) -> tuple[dict, tuple[float, float]]:
+        """Build the two-level lookup grid (see the module docstring)."""
+        cs, sub = float(self.cell), int(self.sub)
+        fs = cs / sub
+        near_m = float(self.near_m)
+        ncat = len(self.catchments)
         geoms = list(self.catchments) + [self.council_area] + [p for p, _ in self.overrides]
         xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
-        pad = self.near_m + 2 * self.cell
-        x0 = np.floor((xmin - pad) / self.cell) * self.cell
-        y0 = np.floor((ymin - pad) / self.cell) * self.cell
-        nx = int(np.ceil((xmax + pad - x0) / self.cell))
-        ny = int(np.ceil((ymax + pad - y0) / self.cell))
-        cx = x0 + (np.arange(nx) + 0.5) * self.cell
-        cy = y0 + (np.arange(ny) + 0.5) * self.cell
-        gx, gy = np.meshgrid(cx, cy)  # shape (ny, nx)
-        gx, gy = gx.ravel(), gy.ravel()
-        # every edge that can change an answer: catchments, council outline, overrides
-        edges = shapely.union_all([shapely.boundary(g) for g in geoms if not g.is_empty])
-        shapely.prepare(edges)
-        reach = self.near_m + self.cell * np.sqrt(0.5) + 1.0  # +1 m for rounding
-        mixed = shapely.dwithin(edges, shapely.points(gx, gy), reach)
-        # override polygons always go through the exact path
+        pad = near_m + 2 * cs
+        x0 = float(np.floor((xmin - pad) / cs) * cs)
+        y0 = float(np.floor((ymin - pad) / cs) * cs)
+        nx = int(np.ceil((xmax + pad - x0) / cs))
+        ny = int(np.ceil((ymax + pad - y0) / cs))
+        # reach: a point assigned to a cell is within reach of its centre (half diagonal, +1 m
+        # for rounding of the cell index; every bound below also adds a metre or more)
+        rc = cs * np.sqrt(0.5) + _MARGIN
+        rf = fs * np.sqrt(0.5) + _MARGIN
+        edges = _ring_segments(geoms)  # every edge that can change a region
+        tseg, towner = self._team_segments()
+        have_teams = len(tseg) > 0
+
+        # leaf codes: 0 outside; 1 + 2k + near allocated to catchment k; NC0 + k catchment k with
+        # near_boundary decided per point; EXACT; GAP0 + j gap cell j (nearest team per point)
+        nc0 = 1 + 2 * ncat
+        exact_code = nc0 + ncat
+        gap0 = exact_code + 1
+
+        # ---- coarse level ------------------------------------------------------------------------
+        ccx = x0 + (np.arange(nx) + 0.5) * cs
+        ccy = y0 + (np.arange(ny) + 0.5) * cs
+        gx, gy = (a.ravel() for a in np.meshgrid(ccx, ccy))  # row-major (ny, nx)
+        amb = _raster_min(edges, rc, x0, y0, cs, nx, ny, None, nx * ny) <= rc
+        dt = _raster_min(tseg, near_m + rc, x0, y0, cs, nx, ny, None, nx * ny)
+        near = np.where(dt <= near_m - rc, 1, np.where(dt > near_m + rc, 0, -1)).astype(np.int8)
+        forced = np.zeros(nx * ny, bool)  # cells touching an override polygon: exact path
         for poly, _ in self.overrides:
-            mixed |= shapely.dwithin(poly, shapely.points(gx, gy), reach)
-        grid = np.full(gx.size, _GRID_MIXED, np.int32)
-        clear = np.flatnonzero(~mixed)
-        r = self.exact(gx[clear], gy[clear])
-        code = np.where(r.status == ALLOCATED, r.catchment, _GRID_MIXED)
-        code = np.where(r.status == OUTSIDE, _GRID_OUTSIDE, code)
-        grid[clear] = code
-        return grid.reshape(ny, nx), (float(x0), float(y0))
+            forced |= shapely.dwithin(poly, shapely.points(gx, gy), rc + _MARGIN)
+        cat = np.full(nx * ny, -1, np.int32)
+        ins = np.zeros(nx * ny, bool)
+        known = np.flatnonzero(~amb & ~forced)
+        cat[known], ins[known] = self._region(gx[known], gy[known])
+        kind = _kinds(cat, ins, self.catchment_team)
+        kind[amb] = _K_UNKNOWN
+
+        coarse = np.full(nx * ny, -1, np.int64)  # -1: refine to a block
+        coarse[forced] = exact_code
+        free = ~forced
+        coarse[free & (kind == _K_OUTSIDE)] = 0
+        direct = free & (kind == _K_TEAM) & (near >= 0)
+        coarse[direct] = 1 + 2 * cat[direct] + near[direct]
+        gap_cells = np.flatnonzero(free & (kind == _K_GAP))
+        if not have_teams:
+            coarse[gap_cells] = exact_code
+            gap_cells = gap_cells[:0]
+        # coarse gap cells whose candidate lists are short stay coarse; the rest are refined
+        c_ptr, c_seg = _gap_candidates(tseg, gx[gap_cells], gy[gap_cells], rc)
+        short = np.diff(c_ptr) <= _MAX_GAP_CANDIDATES
+        keep = gap_cells[short]
+        gap_ptr_parts, gap_seg_parts = [], []
+        lens = np.diff(c_ptr)[short]
+        gap_seg_parts.append(c_seg[_ranges(c_ptr[:-1][short], lens)])
+        gap_ptr_parts.append(lens)
+        coarse[keep] = gap0 + np.arange(keep.size)
+        gap_cat = [cat[keep]]
+        n_gap = keep.size
+        gap_blocks = gap_cells[~short]  # refined into gsub x gsub cells, all in the gap
+        coarse[gap_blocks] = -2
+
+        # ---- fine level: blocks of sub x sub cells -----------------------------------------------
+        blocks = np.flatnonzero(coarse == -1)
+        nb = blocks.size
+        block_of = np.full(nx * ny, -1, np.int64)
+        block_of[blocks] = np.arange(nb)
+        nfine = nb * sub * sub
+        bi, bj = blocks % nx, blocks // nx
+        loc = np.arange(sub * sub)
+        fi = (bi[:, None] * sub + loc[None, :] % sub).ravel()
+        fj = (bj[:, None] * sub + loc[None, :] // sub).ravel()
+        fx = x0 + (fi + 0.5) * fs
+        fy = y0 + (fj + 0.5) * fs
+        fcat = np.repeat(cat[blocks], sub * sub)
+        fkind = np.repeat(kind[blocks], sub * sub)
+        fnear = np.repeat(near[blocks], sub * sub)
+        # region: from the fine cells' own edge distances where the block was ambiguous
+        amb_b = kind[blocks] == _K_UNKNOWN
+        slots = _block_slots(block_of, amb_b, nx, sub)
+        famb = _raster_min(edges, rf, x0, y0, fs, nx * sub, ny * sub, slots, nfine) <= rf
+        famb &= np.repeat(amb_b, sub * sub)
+        todo = np.flatnonzero((fkind == _K_UNKNOWN) & ~famb)
+        c2, i2 = self._region(fx[todo], fy[todo])
+        fcat[todo] = c2
+        fkind[todo] = _kinds(c2, i2, self.catchment_team)
+        # near_boundary state where the block's was undecided
+        und_b = near[blocks] < 0
+        if und_b.any():
+            slots = _block_slots(block_of, und_b, nx, sub)
+            fdt = _raster_min(tseg, near_m + rf, x0, y0, fs, nx * sub, ny * sub, slots, nfine)
+            st = np.where(fdt <= near_m - rf, 1, np.where(fdt > near_m + rf, 0, -1))
+            und = np.repeat(und_b, sub * sub)
+            fnear[und] = st[und]
+        fine = np.full(nfine, exact_code, np.int64)
+        fine[fkind == _K_OUTSIDE] = 0
+        t = fkind == _K_TEAM
+        d = t & (fnear >= 0)
+        fine[d] = 1 + 2 * fcat[d] + fnear[d]
+        u = t & (fnear < 0)
+        fine[u] = nc0 + fcat[u]
+        fg = np.flatnonzero(fkind == _K_GAP)
+        if have_teams and fg.size:
+            f_ptr, f_seg = _gap_candidates(tseg, fx[fg], fy[fg], rf)
+            gap_seg_parts.append(f_seg)
+            gap_ptr_parts.append(np.diff(f_ptr))
+            fine[fg] = gap0 + n_gap + np.arange(fg.size)
+            gap_cat.append(fcat[fg])
+            n_gap += fg.size
+        # gap blocks: coarser sub-cells, all gap, each with its candidate segments
+        gsub = max(1, sub // _GAP_SUB_DIV)
+        gs = cs / gsub
+        ng = gap_blocks.size
+        gloc = np.arange(gsub * gsub)
+        gfx = x0 + ((gap_blocks % nx)[:, None] * gsub + gloc % gsub + 0.5).ravel() * gs
+        gfy = y0 + ((gap_blocks // nx)[:, None] * gsub + gloc // gsub + 0.5).ravel() * gs
+        g_ptr, g_seg = _gap_candidates(tseg, gfx, gfy, gs * np.sqrt(0.5) + _MARGIN)
+        gap_seg_parts.append(g_seg)
+        gap_ptr_parts.append(np.diff(g_ptr))
+        gfine = gap0 + n_gap + np.arange(gfx.size)
+        gap_cat.append(np.repeat(cat[gap_blocks], gsub * gsub))
+        n_gap += gfx.size
+        # fine cells on the exact path that may hold gap points also get candidate segments
+        n_plain_gap = n_gap
+        fe = np.flatnonzero(fine == exact_code)
+        if have_teams and fe.size:
+            gap_area = shapely.difference(self.council_area, shapely.union_all(self.team_polygons))
+            if not gap_area.is_empty:
+                shapely.prepare(gap_area)
+                fe = fe[shapely.dwithin(gap_area, shapely.points(fx[fe], fy[fe]), rf + _MARGIN)]
+                f_ptr, f_seg = _gap_candidates(tseg, fx[fe], fy[fe], rf)
+                gap_seg_parts.append(f_seg)
+                gap_ptr_parts.append(np.diff(f_ptr))
+                fine[fe] = gap0 + n_gap + np.arange(fe.size)
+                gap_cat.append(np.full(fe.size, -1, np.int32))
+                n_gap += fe.size
+        coarse[blocks] = -1 - np.arange(nb)
+        coarse[gap_blocks] = -1 - (nb + np.arange(ng))
+        fine = np.concatenate([fine, gfine])
+        block_sub = np.concatenate([np.full(nb, sub), np.full(ng, gsub)]).astype(np.intp)
+        block_off = np.concatenate([np.arange(nb) * sub * sub, nfine + np.arange(ng) * gsub * gsub])
+
+        # ---- leaf tables -------------------------------------------------------------------------
+        nleaf = gap0 + n_gap
+        gcat = np.concatenate(gap_cat) if gap_cat else np.empty(0, np.int32)
+        lcat = np.full(nleaf, -1, np.int32)
+        lcat[1:nc0] = np.repeat(np.arange(ncat), 2)
+        lcat[nc0:exact_code] = np.arange(ncat)
+        lcat[gap0:] = gcat
+        lteam = np.full(nleaf, -1, np.int32)
+        lteam[1:exact_code] = self.catchment_team[lcat[1:exact_code]]
+        lstatus = np.full(nleaf, OUTSIDE, np.int8)
+        lstatus[1:exact_code] = ALLOCATED
+        lstatus[gap0:] = NEAREST
+        lmethod = np.full(nleaf, M_NONE, np.int8)
+        lmethod[1:exact_code] = M_CATCHMENT
+        lmethod[gap0:] = M_NEAREST
+        lnear = np.zeros(nleaf, bool)
+        lnear[2:nc0:2] = True
+        ptr = np.zeros(n_gap + 1, np.int64)
+        if gap_ptr_parts:
+            np.cumsum(np.concatenate(gap_ptr_parts), out=ptr[1:])
+        padded = np.zeros((ny + 2, nx + 2), np.int32)  # a ring of "outside" cells round the grid
+        padded[1:-1, 1:-1] = coarse.reshape(ny, nx)
+        grid = {
+            "format": _GRID_FORMAT,
+            "cell": cs,
+            "sub": sub,
+            "near_m": near_m,
+            "n_catchments": ncat,
+            "shape": (ny, nx),
+            "coarse": padded,
+            "fine": fine.astype(np.int32),
+            "block_sub": block_sub,
+            "block_off": block_off.astype(np.intp),
+            "leaf_catchment": lcat,
+            "leaf_team": lteam,
+            "leaf_status": lstatus,
+            "leaf_method": lmethod,
+            "leaf_near": lnear,
+            "nc0": nc0,
+            "exact": exact_code,
+            "gap0": gap0,
+            "exact0": gap0 + n_plain_gap,  # cell leaves from here on take the exact path
+            "gap_ptr": ptr,
+            "gap_seg": (np.concatenate(gap_seg_parts) if gap_seg_parts else np.empty(0)).astype(np.int32),
+            "seg": tseg,
+            "seg_team": towner,
+        }
+        return grid, (x0, y0)
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> PointResult:
-        """Allocate points through the grid, falling back to :meth:`exact` near boundaries."""
-        x = np.asarray(x, dtype=float)
-        y = np.asarray(y, dtype=float)
+        """Allocate points through the grid; same answers as :meth:`exact`, much faster in bulk."""
+        x = np.ascontiguousarray(x, dtype=float)
+        y = np.ascontiguousarray(y, dtype=float)
         n = len(x)
-        ny, nx = self.grid.shape
+        if n > _CHUNK:  # in cache-sized pieces: faster, and temporaries stay small
+            res = PointResult.empty(n)
+            for s in range(0, n, _CHUNK):
+                part = self._locate(x[s : s + _CHUNK], y[s : s + _CHUNK])
+                for name in ("catchment", "team", "status", "method", "distance", "near"):
+                    getattr(res, name)[s : s + _CHUNK] = getattr(part, name)
+            return res
+        return self._locate(x, y)
+
+    def _locate(self, x: np.ndarray, y: np.ndarray) -> PointResult:
+        n = len(x)
+        g = self.grid
+        ny, nx = g["shape"]
+        cs = g["cell"]
         x0, y0 = self.origin
-        ix = np.floor((x - x0) * (1.0 / self.cell))
-        iy = np.floor((y - y0) * (1.0 / self.cell))
-        ingrid = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-        code = np.full(n, _GRID_OUTSIDE, np.int32)
-        code[ingrid] = self.grid[iy[ingrid].astype(np.intp), ix[ingrid].astype(np.intp)]
-        res = PointResult.empty(n)  # default: outside, method none
-        inner = code >= 0
-        ci = code[inner]
-        res.catchment[inner] = ci
-        res.team[inner] = self.catchment_team[ci]
-        res.status[inner] = ALLOCATED
-        res.method[inner] = M_CATCHMENT
-        mixed = np.flatnonzero(code == _GRID_MIXED)
-        if mixed.size:
-            res.put(mixed, self.exact(x[mixed], y[mixed]))
+        inv = 1.0 / cs
+        # cell coordinates + 1 (the grid has a ring of "outside" cells), clipped into the ring
+        fx = x * inv
+        fx += 1.0 - x0 * inv
+        np.clip(fx, 0.0, nx + 1.0, out=fx)
+        fy = y * inv
+        fy += 1.0 - y0 * inv
+        np.clip(fy, 0.0, ny + 1.0, out=fy)
+        bad = np.flatnonzero(np.isnan(fx) | np.isnan(fy)) if np.isnan(fx.sum() + fy.sum()) else None
+        if bad is not None:
+            fx[bad] = 0.0
+            fy[bad] = 0.0
+        ix = fx.astype(np.intp)
+        iy = fy.astype(np.intp)
+        flat = iy * (nx + 2)
+        flat += ix
+        code = g["coarse"].ravel().take(flat).astype(np.intp)
+        del flat
+        blk = np.flatnonzero(code < 0)
+        if blk.size:
+            b = -1 - code[blk]
+            s = g["block_sub"].take(b)
+            lx = ((fx[blk] - ix[blk]) * s).astype(np.intp)
+            ly = ((fy[blk] - iy[blk]) * s).astype(np.intp)
+            s1 = s - 1
+            np.minimum(lx, s1, out=lx)
+            np.minimum(ly, s1, out=ly)
+            ly *= s
+            ly += lx
+            ly += g["block_off"].take(b)
+            code[blk] = g["fine"].take(ly)
+        del fx, fy, ix, iy
+        if bad is not None:
+            code[bad] = 0  # NaN: outside, as exact() says
+        res = PointResult(
+            catchment=g["leaf_catchment"].take(code),
+            team=g["leaf_team"].take(code),
+            status=g["leaf_status"].take(code),
+            method=g["leaf_method"].take(code),
+            distance=np.full(n, np.nan),
+            near=g["leaf_near"].take(code),
+        )
+        nc0, ex, gap0, ex0 = g["nc0"], g["exact"], g["gap0"], g["exact0"]
+        spec = np.flatnonzero(code >= nc0)
+        if spec.size:
+            sc = code[spec]
+            nc = spec[sc < ex]
+            if nc.size:
+                res.near[nc] = shapely.dwithin(self.team_boundary, shapely.points(x[nc], y[nc]), self.near_m)
+            gp = (sc >= gap0) & (sc < ex0)
+            if gp.any():
+                i, c = spec[gp], sc[gp] - gap0
+                t, d = self._gap_nearest(x[i], y[i], c)
+                res.team[i] = t
+                res.distance[i] = d
+                res.near[i] = d <= self.near_m
+            xc = sc >= ex0
+            if xc.any():  # exact path, with the cell's candidates for points in a gap
+                i, c = spec[xc], sc[xc] - gap0
+                xi, yi = x[i], y[i]
+                res.put(i, self._exact(xi, yi, lambda k: self._gap_nearest(xi[k], yi[k], c[k])))
+            xe = spec[sc == ex]
+            if xe.size:
+                res.put(xe, self.exact(x[xe], y[xe]))
         return res
+
+    def _gap_nearest(self, x, y, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`nearest_team` for points in gap cells, from the cells' candidate segments."""
+        g = self.grid
+        ptr = g["gap_ptr"]
+        start = ptr[cell]
+        cnt = ptr[cell + 1] - start
+        off = np.cumsum(cnt) - cnt
+        si = g["gap_seg"][_ranges(start, cnt)]
+        pi = np.repeat(np.arange(x.size), cnt)
+        s = g["seg"][si]
+        d = _point_segment_distance(x[pi], y[pi], s[:, 0], s[:, 1], s[:, 2], s[:, 3])
+        dmin = np.minimum.reduceat(d, off)
+        own = g["seg_team"][si]
+        close = d <= np.repeat(dmin, cnt) + _TIE_M
+        big = np.iinfo(np.int32).max
+        tlo = np.minimum.reduceat(np.where(close, own, big), off)
+        thi = np.maximum.reduceat(np.where(close, own, -1), off)
+        # equidistant teams, or a distance at the near_boundary threshold: ask GEOS, as exact() does
+        unsure = (tlo != thi) | (np.abs(dmin - self.near_m) <= _TIE_M)
+        if unsure.any():
+            u = np.flatnonzero(unsure)
+            tlo[u], dmin[u] = self.nearest_team(x[u], y[u])
+        return tlo.astype(np.int32), dmin
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers for the grid
+# --------------------------------------------------------------------------------------------------
+_GRID_FORMAT = 2
+_CHUNK = 1 << 18  # points per piece in locate()
+_MARGIN = 1.0  # metres added to every reach (cell index rounding, buffer arithmetic)
+_TIE_M = 1e-6  # distances closer than this are treated as ties and resolved by GEOS
+_MAX_GAP_CANDIDATES = 24  # coarse gap cells with more candidate segments are refined
+_GAP_SUB_DIV = 4  # gap blocks are split sub // 4 times each way (candidates are per cell)
+_K_OUTSIDE, _K_TEAM, _K_GAP, _K_UNKNOWN = 0, 1, 2, 3
+
+
+def _kinds(cat: np.ndarray, inside: np.ndarray, catchment_team: np.ndarray) -> np.ndarray:
+    team = np.where(cat >= 0, catchment_team[np.maximum(cat, 0)], -1)
+    return np.where(team >= 0, _K_TEAM, np.where(inside, _K_GAP, _K_OUTSIDE)).astype(np.int8)
+
+
+def _ring_segments(geoms) -> np.ndarray:
+    """All segments of all rings of the (multi)polygons, (n, 4): ax, ay, bx, by."""
+    out = [np.empty((0, 4))]
+    for geom in geoms:
+        if geom is None or geom.is_empty:
+            continue
+        for ring in shapely.get_rings(shapely.get_parts(geom)):
+            c = shapely.get_coordinates(ring)
+            if len(c) > 1:
+                out.append(np.hstack([c[:-1], c[1:]]))
+    return np.concatenate(out)
+
+
+def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(start[i], start[i] + count[i])."""
+    count = np.asarray(count, np.int64)
+    total = int(count.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    off = np.cumsum(count) - count
+    return np.arange(total, dtype=np.int64) + np.repeat(np.asarray(start, np.int64) - off, count)
+
+
+def _point_segment_distance(px, py, ax, ay, bx, by) -> np.ndarray:
+    """Distance from points to segments, computed as GEOS does (``Distance::pointToSegment``)."""
+    dx = bx - ax
+    dy = by - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = ((px - ax) * dx + (py - ay) * dy) / len2
+        s = ((ay - py) * dx - (ax - px) * dy) / len2
+        d = np.abs(s) * np.sqrt(len2)
+    da = np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+    db = np.sqrt((px - bx) ** 2 + (py - by) ** 2)
+    d = np.where(r >= 1.0, db, d)
+    return np.where((r <= 0.0) | (len2 == 0), da, d)
+
+
+def _split_long(seg: np.ndarray, max_len: float) -> np.ndarray:
+    """Split segments longer than max_len (for rasterising; distances are unchanged)."""
+    length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
+    k = np.maximum(np.ceil(length / max_len), 1).astype(np.int64)
+    if (k == 1).all():
+        return seg
+    rep = np.repeat(np.arange(len(seg)), k)
+    j = _ranges(np.zeros(len(seg), np.int64), k)
+    t0 = j / k[rep]
+    t1 = (j + 1) / k[rep]
+    s = seg[rep]
+    out = np.empty_like(s)
+    out[:, 0] = s[:, 0] + (s[:, 2] - s[:, 0]) * t0
+    out[:, 1] = s[:, 1] + (s[:, 3] - s[:, 1]) * t0
+    out[:, 2] = s[:, 0] + (s[:, 2] - s[:, 0]) * t1
+    out[:, 3] = s[:, 1] + (s[:, 3] - s[:, 1]) * t1
+    return out
+
+
+def _block_slots(block_of: np.ndarray, wanted: np.ndarray, nx: int, sub: int):
+    """A function mapping fine cell indices (i, j) to positions in the fine array (-1: not wanted)."""
+    bo = np.where(block_of >= 0, block_of, -1)
+    bo[bo >= 0] = np.where(wanted[bo[bo >= 0]], bo[bo >= 0], -1)
+
+    def slot(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        b = bo[(j // sub) * nx + i // sub]
+        return np.where(b >= 0, b * sub * sub + (j % sub) * sub + i % sub, -1)
+
+    return slot
+
+
+def _raster_min(seg, radius, x0, y0, cs, nx, ny, slot, size, chunk=2_000_000) -> np.ndarray:
+    """Distance from each cell centre to the nearest segment, for cells within radius (else inf).
+
+    ``slot(i, j)`` maps cell column/row to an index into the output (-1: skip); None means the
+    row-major index ``j * nx + i``.
+    """
+    out = np.full(size, np.inf)
+    if len(seg) == 0 or size == 0:
+        return out
+    seg = _split_long(seg, max(2 * radius, 4 * cs))
+    lo_x = np.minimum(seg[:, 0], seg[:, 2]) - radius
+    hi_x = np.maximum(seg[:, 0], seg[:, 2]) + radius
+    lo_y = np.minimum(seg[:, 1], seg[:, 3]) - radius
+    hi_y = np.maximum(seg[:, 1], seg[:, 3]) + radius
+    i0 = np.clip(np.ceil((lo_x - x0) / cs - 0.5) - 1, 0, nx).astype(np.int64)
+    i1 = np.clip(np.floor((hi_x - x0) / cs - 0.5) + 1, -1, nx - 1).astype(np.int64)
+    j0 = np.clip(np.ceil((lo_y - y0) / cs - 0.5) - 1, 0, ny).astype(np.int64)
+    j1 = np.clip(np.floor((hi_y - y0) / cs - 0.5) + 1, -1, ny - 1).astype(np.int64)
+    w = np.maximum(i1 - i0 + 1, 0)
+    h = np.maximum(j1 - j0 + 1, 0)
+    cnt = w * h
+    cum = np.cumsum(cnt)
+    a = 0
+    while a < len(seg):
+        b = int(np.searchsorted(cum, (cum[a - 1] if a else 0) + chunk, side="right"))
+        b = max(b, a + 1)
+        sl = slice(a, b)
+        k = _ranges(np.zeros(b - a, np.int64), cnt[sl])
+        rep = np.repeat(np.arange(a, b), cnt[sl])
+        ww = w[rep]
+        i = i0[rep] + k % ww
+        j = j0[rep] + k // ww
+        idx = j * nx + i if slot is None else slot(i, j)
+        keep = idx >= 0
+        if not keep.all():
+            idx, i, j, rep = idx[keep], i[keep], j[keep], rep[keep]
+        s = seg[rep]
+        d = _point_segment_distance(x0 + (i + 0.5) * cs, y0 + (j + 0.5) * cs, s[:, 0], s[:, 1], s[:, 2], s[:, 3])
+        near = d <= radius
+        np.minimum.at(out, idx[near], d[near])
+        a = b
+    return out
+
+
+def _gap_candidates(seg: np.ndarray, cx: np.ndarray, cy: np.ndarray, reach: float):
+    """For cells (centre, reach) every segment that can be nearest to a point of the cell: CSR.
+
+    For p within reach of c, the segment nearest p is within d(c) + 2 reach of c.
+    """
+    if cx.size == 0 or len(seg) == 0:
+        return np.zeros(cx.size + 1, np.int64), np.empty(0, np.int64)
+    tree = _segment_tree(seg)
+    pts = shapely.points(cx, cy)
+    (qi, _), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    dc = np.empty(cx.size)
+    dc[qi] = dist
+    qi, ti = tree.query(pts, predicate="dwithin", distance=dc + 2 * reach + _MARGIN)
+    order = np.lexsort((ti, qi))
+    qi, ti = qi[order], ti[order]
+    ptr = np.zeros(cx.size + 1, np.int64)
+    np.cumsum(np.bincount(qi, minlength=cx.size), out=ptr[1:])
+    return ptr, ti.astype(np.int64)
+
+
+def _segment_tree(seg: np.ndarray) -> shapely.STRtree:
+    return shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))
