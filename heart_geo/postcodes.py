@@ -66,6 +66,8 @@ def normalise_postcodes(values: pd.Series | list) -> tuple[pd.Series, pd.Series]
         or text with no postcode in it.
     """
     s = pd.Series(values, dtype=object).reset_index(drop=True)
+    if len(s) <= 64:  # a handful: plain Python beats pandas' string machinery
+        return _normalise_few(s)
     text = s.where(s.notna(), "").astype(str)
     upper = text.str.upper()
     compact = upper.str.replace(r"\s+", "", regex=True)
@@ -83,6 +85,29 @@ def normalise_postcodes(values: pd.Series | list) -> tuple[pd.Series, pd.Series]
         out[found.index[ok]] = found[ok]
         kind[found.index[ok]] = "address"
     return out, kind
+
+
+def _normalise_few(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    out, kind = [], []
+    for v in s:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or not _SPACE.sub("", str(v)):
+            out.append(None)
+            kind.append("empty")
+            continue
+        text = str(v).upper()
+        m = _FULL.match(_SPACE.sub("", text))
+        if m:
+            out.append(f"{m.group(1)} {m.group(2)}")
+            kind.append("postcode")
+            continue
+        found = _IN_TEXT.findall(text)
+        if found:
+            out.append(f"{found[-1][0]} {found[-1][1]}")
+            kind.append("address")
+        else:
+            out.append(None)
+            kind.append("invalid")
+    return pd.Series(out, dtype=object), pd.Series(kind, dtype=object)
 
 
 def postcode_sector(postcode: str) -> str:

@@ -205,6 +205,9 @@ class Profile:
             origin=built["origin"],
         )
         self._pc_index = pd.Index(self.postcodes["postcode"].to_numpy())
+        self._pc_east = self.postcodes["easting"].to_numpy(dtype=float)
+        self._pc_north = self.postcodes["northing"].to_numpy(dtype=float)
+        self._pc_council = self.postcodes["council_code"].to_numpy(dtype=object)
         self._school_names = self.catchments["school_name"].to_numpy(dtype=object)
         cats = list(dict.fromkeys(self._school_names))
         self._school_categories = (cats, np.array([cats.index(s) for s in self._school_names]))
@@ -299,23 +302,27 @@ class Profile:
         res = PointResult.empty(n)
         east = np.full(n, np.nan)
         north = np.full(n, np.nan)
-        pos = self._pc_index.get_indexer(pcs.where(pcs.notna(), "").to_numpy())
+        if n <= 64:  # a few: hash look-ups one by one beat building an indexer
+            pos = np.array([self._pc_index.get_loc(v) if v is not None and v in self._pc_index else -1
+                            for v in pcs], dtype=np.intp)
+        else:
+            pos = self._pc_index.get_indexer(pcs.where(pcs.notna(), "").to_numpy())
         found = pos >= 0
         fi = np.flatnonzero(found)
         res.put(fi, _take(self._pc_result, pos[fi]))
-        east[fi] = self.postcodes["easting"].to_numpy()[pos[fi]]
-        north[fi] = self.postcodes["northing"].to_numpy()[pos[fi]]
+        east[fi] = self._pc_east[pos[fi]]
+        north[fi] = self._pc_north[pos[fi]]
         kinds = kind.to_numpy()
         res.status[~found & (kinds == "empty")] = MISSING
         res.status[~found & (kinds == "invalid")] = INVALID_PC
         res.status[~found & np.isin(kinds, ["postcode", "address"])] = UNKNOWN
-        out = self._frame(res, east, north, pcs.to_numpy())
+        out = self._frame(res, east, north, pcs.to_numpy(), query=values.to_numpy())
         nogrid = found & (res.status == MISSING)
         if nogrid.any():
             det = out["detail"].to_numpy(dtype=object)
             det[nogrid] = "postcode has no grid reference in the postcode data"
             out["detail"] = det
-        council = self.postcodes["council_code"].to_numpy()
+        council = self._pc_council
         outside = found & (res.status == OUTSIDE)
         if outside.any():
             det = out["detail"].to_numpy(dtype=object)
@@ -324,7 +331,6 @@ class Profile:
                 + f", not {self.name} ({self.code})"
             )
             out["detail"] = det
-        out.insert(0, "query", pd.Series(values.to_numpy(), dtype=object))
         return out
 
     def allocate_points(self, x, y, *, crs: str = CRS, exact: bool = False) -> pd.DataFrame:
@@ -353,10 +359,13 @@ class Profile:
         xe, ye, bad, detail = _to_bng(x, y, crs)
         n = len(xe)
         ok = np.flatnonzero(bad == 0)
-        res = PointResult.empty(n)
-        if ok.size:
-            fn = self.allocator.exact if exact else self.allocator.locate
-            res.put(ok, fn(xe[ok], ye[ok]))
+        fn = self.allocator.exact if exact else self.allocator.locate
+        if ok.size == n:  # every point usable: no copy
+            res = fn(xe, ye)
+        else:
+            res = PointResult.empty(n)
+            if ok.size:
+                res.put(ok, fn(xe[ok], ye[ok]))
         res.status[bad == 1] = MISSING
         res.status[bad == 2] = INVALID_XY
         out = self._frame(res, np.where(bad == 0, xe, np.nan), np.where(bad == 0, ye, np.nan), None)
@@ -413,24 +422,39 @@ class Profile:
             "detail": detail,
         }
 
-    def _frame(self, res: PointResult, east, north, pcs) -> pd.DataFrame:
+    @cached_property
+    def _dtypes(self) -> dict:
+        """Categorical dtypes built once: building them per call costs more than a lookup."""
+        cats, _ = self._school_categories
+        return {
+            "team": pd.CategoricalDtype(self.team_names),
+            "school": pd.CategoricalDtype(cats),
+            "status": pd.CategoricalDtype(list(STATUSES)),
+            "method": pd.CategoricalDtype(list(METHODS)),
+            "detail": pd.CategoricalDtype([_DETAIL[s] for s in STATUSES] + [_OVERRIDE_DETAIL]),
+        }
+
+    def _frame(self, res: PointResult, east, north, pcs, *, query=None) -> pd.DataFrame:
         n = len(res.team)
-        teams = pd.Categorical.from_codes(res.team, categories=self.team_names, validate=False)
-        cats, school_code = self._school_categories
+        first = {} if query is None else {"query": pd.Series(query, dtype=object)}
+        dt = self._dtypes
+        teams = pd.Categorical.from_codes(res.team, dtype=dt["team"], validate=False)
+        _, school_code = self._school_categories
         codes = np.where(res.catchment >= 0, school_code[np.maximum(res.catchment, 0)], -1)
-        schools = pd.Categorical.from_codes(codes, categories=cats)
-        status = pd.Categorical.from_codes(res.status, categories=list(STATUSES))
-        detail = pd.Categorical.from_codes(res.status, categories=[_DETAIL[s] for s in STATUSES]).astype(object)
-        detail = np.where(res.method == METHODS.index("override"), _OVERRIDE_DETAIL, detail)
+        schools = pd.Categorical.from_codes(codes, dtype=dt["school"], validate=False)
+        status = pd.Categorical.from_codes(res.status, dtype=dt["status"], validate=False)
+        detail_code = np.where(res.method == METHODS.index("override"), len(STATUSES), res.status)
+        detail = pd.Categorical.from_codes(detail_code, dtype=dt["detail"], validate=False)
         return pd.DataFrame(
             {
+                **first,
                 "team": teams,
                 "status": status,
-                "method": pd.Categorical.from_codes(res.method, categories=list(METHODS)),
+                "method": pd.Categorical.from_codes(res.method, dtype=dt["method"], validate=False),
                 "catchment_school": schools,
                 "distance_m": np.round(res.distance, 1),
                 "near_boundary": res.near,
-                "postcode": pcs if pcs is not None else np.full(n, None, dtype=object),
+                "postcode": pd.Series(pcs if pcs is not None else np.full(n, None, dtype=object), dtype=object),
                 "easting": east,
                 "northing": north,
                 "detail": detail,
@@ -537,20 +561,27 @@ def _to_bng(x, y, crs: str):
     def blank(s: pd.Series) -> np.ndarray:  # nothing given: None, NaN, "" or spaces
         return (s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
 
-    try:
-        xs, ys = pd.Series(x, dtype=object), pd.Series(y, dtype=object)
-        xa = np.asarray(pd.to_numeric(xs, errors="coerce"), dtype=float)
-        ya = np.asarray(pd.to_numeric(ys, errors="coerce"), dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"coordinates must be one-dimensional lists of numbers ({type(exc).__name__})"
-                         ) from None
+    xn, yn = np.asarray(x), np.asarray(y)
+    numeric = (xn.ndim == 1 and yn.ndim == 1 and np.issubdtype(xn.dtype, np.number)
+               and np.issubdtype(yn.dtype, np.number))
+    if numeric:  # the bulk path: numbers already, NaN means missing
+        xa, ya = xn.astype(float, copy=False), yn.astype(float, copy=False)
+    else:
+        try:
+            xs, ys = pd.Series(x, dtype=object), pd.Series(y, dtype=object)
+            xa = np.asarray(pd.to_numeric(xs, errors="coerce"), dtype=float)
+            ya = np.asarray(pd.to_numeric(ys, errors="coerce"), dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"coordinates must be one-dimensional lists of numbers ({type(exc).__name__})"
+            ) from None
     if xa.shape != ya.shape:
         raise InputError(f"x and y differ in length: {xa.size} and {ya.size}")
     n = xa.size
     bad = np.zeros(n, np.int8)
     detail = np.full(n, "", dtype=object)
     miss = np.isnan(xa) | np.isnan(ya)
-    given = ~blank(xs) & ~blank(ys)
+    given = np.zeros(n, bool) if numeric else (~blank(xs) & ~blank(ys))
     bad[miss] = np.where(given[miss], 2, 1)
     detail[miss] = np.where(given[miss], "coordinate is not a number", "coordinate missing")
     crs_norm = str(crs).upper()
