@@ -14,7 +14,7 @@ import logging
 import os
 import pickle
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 

@@ -190,8 +190,8 @@ def _repair_frame(gdf: gpd.GeoDataFrame, *, what: str, source: str) -> gpd.GeoDa
             )
     gdf = gdf.to_crs(CRS)
     xmin, ymin, xmax, ymax = gdf.total_bounds
-    if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and -1e5 < xmin and xmax < 8e5
-            and -1e5 < ymin and ymax < 1.4e6):
+    if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and xmin > -1e5 and xmax < 8e5
+            and ymin > -1e5 and ymax < 1.4e6):
         raise CRSMismatchError(
             f"{what} file {source!r} does not fall in Great Britain once read as "
             f"{gdf.crs.to_string()}: the declared CRS is probably wrong"

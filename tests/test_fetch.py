@@ -16,8 +16,11 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     (root / "codepo_gb.zip").write_bytes(b"PK-not-really-a-zip" * 1000)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *_args):  # keep test output clean
+            pass
+
+    handler = partial(Quiet, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()

@@ -59,6 +59,7 @@ def test_repair_keeps_area_where_make_valid_would_not():
     assert note == ""
 
 
+@pytest.mark.filterwarnings("ignore:.crs. was not provided")
 def test_catchment_file_without_crs_is_an_error(tmp_path):
     gdf = gpd.GeoDataFrame({"school_nam": ["X"]}, geometry=[shapely.box(X0, Y0, X0 + 10, Y0 + 10)])
     gdf.to_file(tmp_path / "nocrs.shp")
@@ -78,7 +79,8 @@ def test_non_polygon_and_empty_geometry_reported_together(tmp_path):
                            geometry=[shapely.Point(X0, Y0), shapely.Polygon(), shapely.box(X0, Y0, X0 + 1, Y0 + 1)],
                            crs="EPSG:27700")
     gdf.to_file(tmp_path / "mixed.gpkg")
-    with pytest.raises(DataFormatError, match=r"row 1: Point .*row 2: empty geometry|row 2: empty geometry.*row 1: Point"):
+    both = r"row 1: Point .*row 2: empty geometry|row 2: empty geometry.*row 1: Point"
+    with pytest.raises(DataFormatError, match=both):
         read_catchments(tmp_path / "mixed.gpkg")
 
 
