@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -206,3 +207,15 @@ def streamlit_server(tmp_path: Path) -> Iterator[Callable[[Path], StreamlitServe
             return stack.enter_context(running_streamlit(Path(app), tmp_path))
 
         yield start
+
+
+TILE_URL = re.compile(r"/\d+/\d+/\d+\.png(\?.*)?$")
+
+
+def assert_only_tiles_were_missing(log: NetworkLog) -> None:
+    """Only basemap tile images may be missing offline: no script, style or JS error."""
+    not_tiles = [(t, u) for t, u in log.aborted if not (t == "image" and TILE_URL.search(u))]
+    assert not not_tiles, f"non-tile requests left the machine: {not_tiles}"
+    errors = [e for e in log.console_errors if "net::ERR_INTERNET_DISCONNECTED" not in e]
+    assert not errors, f"console errors: {errors}"
+    assert not log.page_errors, f"uncaught JS errors: {log.page_errors}"

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import folium
 import pytest
-from browser_harness import (  # noqa: F401 (streamlit_server is a fixture)
+from browser_harness import (
     ARTIFACTS,
-    NetworkLog,
+    assert_only_tiles_were_missing,  # noqa: F401 (streamlit_server is a fixture)
     offline_browser,
     requires_chromium,
-    streamlit_server,
 )
 
 from heart_geo._offline import make_offline
@@ -26,18 +25,9 @@ pytestmark = [pytest.mark.browser, requires_chromium]
 
 APP = Path(__file__).resolve().parent / "apps" / "offline_map_app.py"
 IFRAME = "iframe[title='streamlit_folium.st_folium']"
-TILE_URL = re.compile(r"/\d+/\d+/\d+\.png(\?.*)?$")
 POLYGON = "path.leaflet-interactive[stroke='#3388ff']"
 CIRCLE = "path.leaflet-interactive[stroke='red']"
 CLICK_RE = re.compile(r"LAST_CLICK lat=(-?\d+\.\d+) lng=(-?\d+\.\d+)")
-
-
-def assert_only_tiles_were_missing(log: NetworkLog) -> None:
-    not_tiles = [(t, u) for t, u in log.aborted if not (t == "image" and TILE_URL.search(u))]
-    assert not not_tiles, f"non-tile requests left the machine: {not_tiles}"
-    errors = [e for e in log.console_errors if "net::ERR_INTERNET_DISCONNECTED" not in e]
-    assert not errors, f"console errors: {errors}"
-    assert not log.page_errors, f"uncaught JS errors: {log.page_errors}"
 
 
 def test_streamlit_folium_map_works_offline(streamlit_server) -> None:  # noqa: F811

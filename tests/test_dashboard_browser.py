@@ -22,10 +22,10 @@ import pytest
 from browser_harness import (
     ARTIFACTS,
     REPO_ROOT,
-    NetworkLog,
     StreamlitServer,
     _stop,
     _wait_healthy,
+    assert_only_tiles_were_missing,
     free_port,
     offline_browser,
     requires_chromium,
@@ -44,7 +44,6 @@ pytestmark = [
 ]
 
 IFRAME = "iframe[title='streamlit_folium.st_folium']"
-TILE_URL = re.compile(r"/\d+/\d+/\d+\.png(\?.*)?$")
 EAST_AYRSHIRE_TEAMS = ["Stewarton", "William McIlvanney", "Grange", "Loudon", "Barony", "Doon Valley"]
 LOOKUPS = [("KA18 1FQ", "Barony"), ("ka6 7sj", "Doon Valley"), ("KA3 5QF", "Stewarton")]
 #: Warm first view budget (seconds); raise it on a slow or busy machine.
@@ -81,14 +80,6 @@ def heart_geo_dashboard(log_dir: Path, profile: str = "east_ayrshire") -> Iterat
         yield server
     finally:
         _stop(process)
-
-
-def assert_only_tiles_were_missing(log: NetworkLog) -> None:
-    not_tiles = [(t, u) for t, u in log.aborted if not (t == "image" and TILE_URL.search(u))]
-    assert not not_tiles, f"non-tile requests left the machine: {not_tiles}"
-    errors = [e for e in log.console_errors if "net::ERR_INTERNET_DISCONNECTED" not in e]
-    assert not errors, f"console errors: {errors}"
-    assert not log.page_errors, f"uncaught JS errors: {log.page_errors}"
 
 
 def open_first_view(page, url: str, timeout_ms: int = 90_000) -> float:
