@@ -41,3 +41,7 @@ def north(data_dir):
     from heart_geo import load_profile
 
     return load_profile("north_ayrshire", data_dir=data_dir)
+
+
+# the Streamlit server fixture of the browser tests, shared by every test module
+from browser_harness import streamlit_server  # noqa: E402, F401

@@ -14,7 +14,7 @@ import folium
 import pytest
 from browser_harness import (
     ARTIFACTS,
-    assert_only_tiles_were_missing,  # noqa: F401 (streamlit_server is a fixture)
+    assert_only_tiles_were_missing,
     offline_browser,
     requires_chromium,
 )
@@ -30,7 +30,7 @@ CIRCLE = "path.leaflet-interactive[stroke='red']"
 CLICK_RE = re.compile(r"LAST_CLICK lat=(-?\d+\.\d+) lng=(-?\d+\.\d+)")
 
 
-def test_streamlit_folium_map_works_offline(streamlit_server) -> None:  # noqa: F811
+def test_streamlit_folium_map_works_offline(streamlit_server) -> None:
     server = streamlit_server(APP)
     ARTIFACTS.mkdir(exist_ok=True)
     with offline_browser() as (context, log):
