@@ -8,7 +8,9 @@ council-specific lives in code.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
@@ -326,10 +328,7 @@ class Profile:
         outside = found & (res.status == OUTSIDE)
         if outside.any():
             det = out["detail"].to_numpy(dtype=object)
-            det[outside] = (
-                "postcode is in council " + council[pos[outside]].astype(object)
-                + f", not {self.name} ({self.code})"
-            )
+            det[outside] = [self._outside_detail(c) for c in council[pos[outside]]]
             out["detail"] = det
         return out
 
@@ -407,7 +406,7 @@ class Profile:
         if status == "missing_location":
             detail = "postcode has no grid reference in the postcode data"
         if status == "outside_area":
-            detail = f"postcode is in council {self.postcodes['council_code'].iat[i]}, not {self.name} ({self.code})"
+            detail = self._outside_detail(self._pc_council[i])
         return {
             "query": query,
             "team": self.team_names[team] if team >= 0 else None,
@@ -433,6 +432,11 @@ class Profile:
             "method": pd.CategoricalDtype(list(METHODS)),
             "detail": pd.CategoricalDtype([_DETAIL[s] for s in STATUSES] + [_OVERRIDE_DETAIL]),
         }
+
+    def _outside_detail(self, code: str) -> str:
+        name = _council_names().get(code)
+        where = f"{name} ({code})" if name else (f"council {code}" if code else "another council")
+        return f"postcode is in {where}, not {self.name} ({self.code})"
 
     def _frame(self, res: PointResult, east, north, pcs, *, query=None) -> pd.DataFrame:
         n = len(res.team)
@@ -541,6 +545,16 @@ _DETAIL = {
 def _no_nan(row: dict) -> dict:
     """A result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
     return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _council_names() -> dict[str, str]:
+    """GSS council area codes to names (``boundaries/council_areas.csv``), for messages."""
+    path = profiles_dir() / "council_areas.csv"
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        return {r["code"]: r["name"] for r in csv.DictReader(fh)}
 
 
 def _take(r: PointResult, idx: np.ndarray) -> PointResult:
