@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 import urllib.parse
 import urllib.request
@@ -125,10 +124,3 @@ def fetch_sources(profile_config: dict, dest_dir: str | os.PathLike, *, urls: di
         out[name] = fetch_file(url, target, sha256=checksums.get(name) or src.get("sha256"),
                                progress=progress)
     return out
-
-
-def copy_into(src: str | os.PathLike, dest_dir: str | os.PathLike) -> Path:
-    """Copy a local folder of official files into the data cache (for machines with no network)."""
-    dest = Path(dest_dir)
-    shutil.copytree(src, dest, dirs_exist_ok=True)
-    return dest

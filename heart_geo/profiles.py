@@ -27,7 +27,7 @@ import shapely
 
 from . import sources
 from .allocate import ALLOCATED, MISSING, NEAREST, OUTSIDE, Allocator, PointResult
-from .errors import DataFormatError, InputError, ProfileError
+from .errors import InputError, ProfileError
 from .postcodes import normalise_postcode, normalise_postcodes
 from .settings import CACHE_ENV, CRS, METHODS, NEAR_BOUNDARY_M, STATUSES
 
@@ -859,10 +859,3 @@ def load_profile(
     log.info("Loaded profile %s: %d %s, %d catchments, %d postcodes", key, len(prof.teams),
              prof.unit_plural, len(prof.catchments), len(prof.postcodes))
     return prof
-
-
-def check_columns(df: pd.DataFrame, needed: list[str], *, what: str) -> None:
-    """Raise DataFormatError naming missing columns and the columns present."""
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise DataFormatError(f"{what} lacks columns {missing}; columns are {list(df.columns)}")
