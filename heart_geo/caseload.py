@@ -55,6 +55,7 @@ __all__ = [
     "csv_bytes",
     "describe_columns",
     "detect_encoding",
+    "find_column",
     "find_location_columns",
     "iter_caseload",
     "neutralise_formulas",
@@ -117,6 +118,34 @@ class LocationColumns:
         if self.kind == "points":
             return f"coordinates from columns {header[self.x]!r}, {header[self.y]!r} ({self.crs})"
         return f"{self.kind} from column {header[self.postcode]!r}"
+
+
+#: Other spellings accepted for the enrolment columns (compared ignoring case and punctuation).
+SCHOOL_NAMES = ("school", "schoolname", "seedcode", "schoolseedcode", "schoolattended")
+CONSENT_NAMES = ("consentgiven", "consentrecorded", "consented")
+RISK_NAMES = ("risk", "riskofharm", "childprotection", "cp", "cprisk", "riskflag")
+
+
+def find_column(header: list[str], given: str | None, default: str, alternatives: tuple[str, ...] = (), *,
+                what: str = "", option: str = "", source: str = "input") -> str | None:
+    """Resolve a column name: exactly, then ignoring case/spaces/punctuation, then alternatives.
+
+    A column the user named (``given``) that is not there is an error; a default that is not there
+    gives None.
+    """
+    want = given if given is not None else default
+    if want in header:
+        return want
+    keys = {_key(h): h for h in reversed(header)}
+    if _key(want) in keys:
+        return keys[_key(want)]
+    if given is not None:
+        raise InputError(f"{what} column {given!r} ({option}) not found in {source}; "
+                         f"{describe_columns(header)}")
+    for alt in alternatives:
+        if _key(alt) in keys:
+            return keys[_key(alt)]
+    return None
 
 
 def find_location_columns(

@@ -250,29 +250,6 @@ def cmd_assign(args) -> int:
     return EXIT_OK
 
 
-def _column(header: list[str], given: str | None, default: str, alternatives: tuple[str, ...], *,
-            what: str, option: str, source: str) -> str | None:
-    """Resolve a column name: exactly, then ignoring case/spaces/punctuation, then alternatives.
-
-    A column the user named that is not there is an error; a default that is not there gives None.
-    """
-    from .caseload import _key, describe_columns
-
-    want = given if given is not None else default
-    if want in header:
-        return want
-    keys = {_key(h): h for h in reversed(header)}
-    if _key(want) in keys:
-        return keys[_key(want)]
-    if given is not None:
-        raise InputError(f"{what} column {given!r} ({option}) not found in {source}; "
-                         f"{describe_columns(header)}")
-    for alt in alternatives:
-        if alt in keys:
-            return keys[alt]
-    return None
-
-
 def cmd_links(args) -> int:
     from .links import council_wide_links, links_from_enrolments
 
@@ -303,27 +280,25 @@ def cmd_links(args) -> int:
         raise InputError("--output and --detail-output are the same file; choose two paths")
     df = caseload.read_caseload_frame(src)
     header = list(df.columns)
-    scol = _column(header, args.school_col, "school",
-                   ("school", "schoolname", "seedcode", "schoolseedcode", "schoolattended"),
-                   what="school", option="--school-col", source=src.name)
+    scol = caseload.find_column(header, args.school_col, "school", caseload.SCHOOL_NAMES,
+                                what="school", option="--school-col", source=src.name)
     if scol is None:
         raise InputError(f"no school column in {src.name}: expected 'school' (a seed code or name) "
                          f"or name one with --school-col; {caseload.describe_columns(header)}")
     kw: dict = {}
     if args.postcode_col is not None:
-        kw["postcode"] = _column(header, args.postcode_col, "postcode", (), what="postcode",
-                                 option="--postcode-col", source=src.name)
+        kw["postcode"] = caseload.find_column(header, args.postcode_col, "postcode", what="postcode",
+                                              option="--postcode-col", source=src.name)
     else:
         loc = caseload.find_location_columns(header, source=src.name)
         if loc.kind == "points":
             kw.update(postcode=None, x=header[loc.x], y=header[loc.y], crs=loc.crs)
         else:
             kw["postcode"] = header[loc.postcode]
-    consent = _column(header, args.consent_col, "consent", ("consentgiven", "consentrecorded", "consented"),
-                      what="consent", option="--consent-col", source=src.name)
-    risk = _column(header, args.risk_col, "risk_of_harm", ("risk", "riskofharm", "childprotection", "cp",
-                                                           "cprisk", "riskflag"),
-                   what="risk-of-harm", option="--risk-col", source=src.name)
+    consent = caseload.find_column(header, args.consent_col, "consent", caseload.CONSENT_NAMES,
+                                   what="consent", option="--consent-col", source=src.name)
+    risk = caseload.find_column(header, args.risk_col, "risk_of_harm", caseload.RISK_NAMES,
+                                what="risk-of-harm", option="--risk-col", source=src.name)
     for col, opt, what in ((consent, "--consent-col", "recorded consent"), (risk, "--risk-col", "a risk of harm")):
         if col is None:
             print(f"heart-geo: note: no column marks {what} (name it with {opt}); no row is released "

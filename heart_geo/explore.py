@@ -16,7 +16,6 @@ same functions can be used from a notebook or tested without a browser:
 from __future__ import annotations
 
 import html
-import re
 import weakref
 from dataclasses import dataclass, field
 
@@ -653,21 +652,6 @@ def allocate_caseload_bytes(
     )
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
-
-
-def _find_column(header: list[str], default: str, alternatives: tuple[str, ...]) -> str | None:
-    """A column by name (exactly, then ignoring case/spaces/punctuation), else by alternatives."""
-    if default in header:
-        return default
-    keys = {_key(h): h for h in reversed(header)}
-    for want in (default, *alternatives):
-        if _key(want) in keys:
-            return keys[_key(want)]
-    return None
-
-
 def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv") -> LinkReport:
     """``heart-geo links --enrolments`` on a CSV held in memory (consent rule applied).
 
@@ -678,7 +662,7 @@ def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv")
     """
     df = _caseload.read_caseload_frame(data, name=name)
     header = [str(c) for c in df.columns]
-    scol = _find_column(header, "school", ("schoolname", "seedcode", "schoolseedcode", "schoolattended"))
+    scol = _caseload.find_column(header, None, "school", _caseload.SCHOOL_NAMES)
     if scol is None:
         raise InputError(
             f"no school column in {name}: expected 'school' (a seed code or name); {_caseload.describe_columns(header)}"
@@ -689,8 +673,8 @@ def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv")
         if loc.kind == "points"
         else {"postcode": header[loc.postcode]}
     )
-    consent = _find_column(header, "consent", ("consentgiven", "consentrecorded", "consented"))
-    risk = _find_column(header, "risk_of_harm", ("risk", "riskofharm", "childprotection", "cp", "cprisk", "riskflag"))
+    consent = _caseload.find_column(header, None, "consent", _caseload.CONSENT_NAMES)
+    risk = _caseload.find_column(header, None, "risk_of_harm", _caseload.RISK_NAMES)
     return links_from_enrolments(profile, df, school=scol, consent=consent, risk=risk, **kw)
 
 
