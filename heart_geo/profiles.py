@@ -14,7 +14,7 @@ import functools
 import hashlib
 import logging
 import os
-import pickle
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import sources
+from . import _cache, sources
 from .allocate import ALLOCATED, MISSING, NEAREST, OUTSIDE, Allocator, PointResult
 from .errors import InputError, ProfileError
 from .postcodes import normalise_postcode, normalise_postcodes
@@ -36,7 +36,7 @@ log.addHandler(logging.NullHandler())
 
 __all__ = ["Profile", "Team", "list_profiles", "load_profile", "profiles_dir"]
 
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
 TERMINATED = STATUSES.index("terminated_postcode")
 UNKNOWN = STATUSES.index("unknown_postcode")
 INVALID_PC = STATUSES.index("invalid_postcode")
@@ -148,7 +148,7 @@ def _cache_dir() -> Path:
 
 def _code_fingerprint() -> str:
     h = hashlib.sha256()
-    for name in ("allocate.py", "sources.py", "profiles.py", "postcodes.py", "settings.py"):
+    for name in ("allocate.py", "sources.py", "profiles.py", "postcodes.py", "settings.py", "_cache.py"):
         h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -833,28 +833,17 @@ def load_profile(
         + str(_CACHE_FORMAT).encode()
     ).hexdigest()[:24]
     built = None
-    cpath = _cache_dir() / f"{key}-{digest}.pkl"
-    if cache and cpath.is_file():
-        try:
-            with open(cpath, "rb") as fh:
-                built = pickle.load(fh)
-            if not isinstance(built, dict) or built.get("_digest") != digest:
-                raise ValueError("cache entry does not match its key")
-        except Exception as exc:  # a corrupt or partial cache file is rebuilt, never trusted
-            log.warning("Cache file %s unreadable (%s); rebuilding", cpath.name, type(exc).__name__)
-            built = None
+    cpath = _cache_dir() / f"{key}-{digest}{_cache.SUFFIX}"
+    if cache:
+        built = _cache.load(cpath, digest)  # data only (no pickle); digest checked before use
     if built is None:
         built = _build(conf, files)
         built["_digest"] = digest
         if cache:
             try:
-                cpath.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cpath.with_suffix(f".tmp{os.getpid()}")
-                with open(tmp, "wb") as fh:
-                    pickle.dump(built, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, cpath)
-            except OSError as exc:
-                log.warning("Could not write cache %s: %s", cpath, exc)
+                _cache.save(cpath, built, prune_pattern=rf"{re.escape(key)}-[0-9a-f]{{24}}\.(hgc|pkl)")
+            except (OSError, TypeError) as exc:
+                log.warning("Could not write cache %s: %s", cpath.name, exc)
     prof = Profile(key, conf, root, built, {k: [str(p) for p in v] for k, v in files.items()})
     log.info("Loaded profile %s: %d %s, %d catchments, %d postcodes", key, len(prof.teams),
              prof.unit_plural, len(prof.catchments), len(prof.postcodes))
