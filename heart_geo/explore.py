@@ -569,7 +569,8 @@ def lookup_answer(profile, query: str) -> dict:
         try:
             row = {k: _clean(v) for k, v in profile.lookup(q).items()}
         except InputError as exc:
-            row = {"query": q, "team": None, "status": "invalid_coordinates", "distance_m": None, "detail": str(exc)}
+            status = getattr(exc, "status", "invalid_coordinates")  # a query too long: invalid_postcode
+            row = {"query": q, "team": None, "status": status, "distance_m": None, "detail": str(exc)}
     row["query"] = q
     row["team"] = row.get("team") if isinstance(row.get("team"), str) else None
     row["ok"] = row["team"] is not None

@@ -7,13 +7,29 @@ and ``"The Barony Campus, Auchinleck Road, Cumnock KA18 1FQ"`` all normalise to 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
 
-_OUTWARD = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
+_OUTWARD = r"(?:GIR(?=\s*0AA)|[A-Z]{1,2}[0-9][A-Z0-9]?)"  # GIR 0AA: the one non-standard postcode
 _INWARD = r"[0-9][A-Z]{2}"
 _FULL = re.compile(rf"^({_OUTWARD})({_INWARD})$")
+_DASHES = str.maketrans({"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+                         "\u2014": "-", "\ufe63": "-", "\uff0d": "-"})
+
+
+def clean_text(text: str) -> str:
+    """Text as people paste it, made comparable: full-width and compatibility characters folded
+    (NFKC: "ＫＡ１８" -> "KA18"), invisible format characters (zero-width space and joiners, soft
+    hyphen, byte-order mark) removed, Unicode minus signs and dashes made "-". ASCII is returned
+    unchanged, at no cost."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text
 _IN_TEXT = re.compile(rf"(?<![A-Z0-9])({_OUTWARD})\s*({_INWARD})(?![A-Z0-9])")
 _SPACE = re.compile(r"\s+")
 
@@ -44,7 +60,7 @@ def normalise_postcode(text: object) -> str | None:
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return None
-    s = str(text).upper()
+    s = clean_text(str(text)).upper()
     m = _FULL.match(_SPACE.sub("", s))
     if m:
         return f"{m.group(1)} {m.group(2)}"
@@ -79,22 +95,23 @@ def normalise_postcodes(values: pd.Series | list) -> tuple[pd.Series, pd.Series]
     empty = compact.eq("")
     kind[empty] = "empty"
     rest = ~bare & ~empty
-    if rest.any():
-        found = upper[rest].map(normalise_postcode)
-        ok = found.notna()
-        out[found.index[ok]] = found[ok]
-        kind[found.index[ok]] = "address"
+    if rest.any():  # addresses, and text with full-width or invisible characters
+        idx = np.flatnonzero(rest.to_numpy())
+        found, how = _normalise_few(s.iloc[idx])
+        out.iloc[idx] = found.to_numpy()
+        kind.iloc[idx] = how.to_numpy()
     return out, kind
 
 
 def _normalise_few(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     out, kind = [], []
     for v in s:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or not _SPACE.sub("", str(v)):
+        text = "" if v is None or (isinstance(v, float) and np.isnan(v)) else clean_text(str(v))
+        if not _SPACE.sub("", text):
             out.append(None)
             kind.append("empty")
             continue
-        text = str(v).upper()
+        text = text.upper()
         m = _FULL.match(_SPACE.sub("", text))
         if m:
             out.append(f"{m.group(1)} {m.group(2)}")
