@@ -62,9 +62,10 @@ class _Writer:
         self.zf = zf
         self.n = 0
 
-    def member(self, data: bytes) -> str:
-        name = f"m{self.n}"
-        self.n += 1
+    def member(self, data: bytes, name: str | None = None) -> str:
+        if name is None:
+            name = f"m{self.n}"
+            self.n += 1
         self.zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
         return name
 
@@ -228,10 +229,10 @@ def save(path: str | os.PathLike, built: dict, *, digest: str | None = None,
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("header.json", json.dumps({"magic": _MAGIC, "format": FORMAT, "digest": digest}))
             w = _Writer(zf)
+            w.member(json.dumps({"magic": _MAGIC, "format": FORMAT, "digest": digest}).encode(), "header.json")
             tree = _enc(w, dict(built))
-            zf.writestr("tree.json", json.dumps(tree, allow_nan=True))
+            w.member(json.dumps(tree, allow_nan=True).encode(), "tree.json")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -26,12 +26,16 @@ A header row that looks like data (it holds a postcode, an e-mail address or a d
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import logging
 import os
 import re
+import signal
+import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -593,15 +597,54 @@ def write_csv_atomic(frames: Iterable[pd.DataFrame], path: str | os.PathLike, he
     personal data). ``inputs`` are paths ``path`` must not be.
     """
     path = check_output_path(path, *inputs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with open(fd, "w", encoding=encoding, newline="") as fh:
-            rows = write_csv(frames, fh, header)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if _is_special(path):  # a device, FIFO or socket (/dev/null, /dev/stdout): write into it, never replace it
+        with open(path, "w", encoding=encoding, newline="") as fh:
+            return write_csv(frames, fh, header)
+    with _signals_raise():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with open(fd, "w", encoding=encoding, newline="") as fh:
+                rows = write_csv(frames, fh, header)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return rows
+
+
+def _is_special(path: Path) -> bool:
+    """True for an existing path that is not a regular file or folder (a device, FIFO or socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """While writing personal data to a temporary file: SIGTERM and SIGHUP raise SystemExit (exit
+    status 128 + signal), so the ``finally`` clean-up removes the temporary file before the process
+    ends. Only in the main thread (signal handlers cannot be set elsewhere, e.g. in Streamlit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        with contextlib.suppress(ValueError, OSError):  # not settable here: go on without
+            old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8") -> bytes:

@@ -100,6 +100,16 @@ def _to_wgs84(geoms, simplify_m: float) -> list:
     return out
 
 
+def _text(value) -> str:
+    """Text from data files or the user, made safe to show as HTML.
+
+    Folium puts tooltip and popup values into the page as HTML, so every name that comes from a
+    data file (schools, catchments, services) or a query goes through here before it reaches a
+    feature property, a tooltip or a popup: a name holding markup shows as text, never runs.
+    """
+    return html.escape(str(value), quote=True)
+
+
 def _feature(geom, props: dict) -> dict:
     return {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
 
@@ -121,9 +131,10 @@ def _layers(profile, simplify_m: float) -> dict:
             _feature(
                 g,
                 {
-                    "team": r["team"],
+                    "team": r["team"],  # for styling only; tooltips show the escaped "team_text"
+                    "team_text": _text(r["team"]),
                     "colour": r["colour"],
-                    "catchment": r["schools"],
+                    "catchment": _text(r["schools"]),
                     "area": f"{r.geometry.area / 1e6:.1f} km²",
                     "postcodes": f"{counts.get(r['team'], 0):,}",
                 },
@@ -155,7 +166,7 @@ def _layers(profile, simplify_m: float) -> dict:
             else "Catchment of a school in another council: no team covers it"
         )
         gaps.append(
-            _feature(g, {"kind": r["kind"], "what": what, "note": r["note"], "area": f"{r['area_km2']:.2f} km²"})
+            _feature(g, {"kind": r["kind"], "what": what, "note": _text(r["note"]), "area": f"{r['area_km2']:.2f} km²"})
         )
 
     schools = []
@@ -309,12 +320,12 @@ def _school_feature(s: dict, unit: str) -> dict:
     tip = s["name"] + (" (serves the whole council)" if s["council_wide"] else "")
     return {
         "type": "Feature",
-        "properties": {
-            "name": s["name"],
-            "kind_label": _KIND_NAMES.get(s["kind"], s["kind"]),
-            "team": team,
-            "serves": serves,
-            "tip": tip,
+        "properties": {  # shown in tooltips and popups as HTML: every text escaped here
+            "name": _text(s["name"]),
+            "kind_label": _text(_KIND_NAMES.get(s["kind"], s["kind"])),
+            "team": _text(team),
+            "serves": _text(serves),
+            "tip": _text(tip),
             "fill": fill,
             "stroke": stroke,
             "radius": radius,
@@ -392,7 +403,7 @@ def coverage_map(
         style_function=team_style,
         highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(
-            fields=["team", "catchment", "postcodes", "area"],
+            fields=["team_text", "catchment", "postcodes", "area"],
             aliases=[f"{unit.capitalize()}:", "Catchment school:", "Postcodes:", "Area:"],
             sticky=True,
             style=_TIP_STYLE,
@@ -468,8 +479,8 @@ def coverage_map(
     if point is not None:
         folium.Marker(
             list(point),
-            tooltip=point_label or "looked up",
-            popup=folium.Popup(html.escape(point_label or "looked up"), max_width=260),
+            tooltip=folium.Tooltip(_text(point_label or "looked up")),
+            popup=folium.Popup(_text(point_label or "looked up"), max_width=260),
         ).add_to(m)
 
     bounds = layers["bounds"]

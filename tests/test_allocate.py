@@ -7,7 +7,6 @@ No timing assertions: see ``benchmarks/bench_allocate.py`` for speed.
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -188,9 +187,13 @@ def test_overlapping_catchments_and_overrides():
     check(a, v[:, 0], v[:, 1], "override vertices")
 
 
-def test_grid_pickles_and_is_reused():
+def test_grid_round_trips_through_the_cache_and_is_reused(tmp_path):
+    from heart_geo import _cache
+
     a = synthetic(200.0, 16)
-    grid, origin = pickle.loads(pickle.dumps((a.grid, a.origin)))
+    _cache.save(tmp_path / "g.hgc", {"grid": a.grid, "origin": a.origin}, digest="d")
+    back = _cache.load(tmp_path / "g.hgc", "d")
+    grid, origin = back["grid"], back["origin"]
     b = Allocator(
         catchments=a.catchments, catchment_team=a.catchment_team, n_teams=3,
         council_area=a.council_area, near_m=100.0, grid=grid, origin=origin,
@@ -199,7 +202,7 @@ def test_grid_pickles_and_is_reused():
     rng = np.random.default_rng(5)
     x = rng.uniform(X0 - 2000, X0 + 5000, 50_000)
     y = rng.uniform(Y0 - 2000, Y0 + 5000, 50_000)
-    assert_same(b.locate(x, y), a.exact(x, y), "pickled grid")
+    assert_same(b.locate(x, y), a.exact(x, y), "cached grid")
     # a grid that does not match the parameters (or an old format) is rebuilt
     c = Allocator(
         catchments=a.catchments, catchment_team=a.catchment_team, n_teams=3,

@@ -157,23 +157,27 @@ def test_links_outputs_neutralised(tmp_path, capsys):
 # --------------------------------------------------------------------------------------------------
 # the derived-data cache
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "wrong-object"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "wrong-digest", "a-pickle"])
 def test_corrupt_cache_is_rebuilt(ts, tmp_path, monkeypatch, caplog, damage):
     import pickle
 
+    from heart_geo import _cache
     from heart_geo.profiles import load_profile
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("HEART_GEO_CACHE", str(cache))
     p1 = load_profile(ts / "testshire.toml", data_dir=ts)
-    [pkl] = list(cache.glob("*.pkl"))
-    good = pkl.read_bytes()
-    pkl.write_bytes({"garbage": b"\x80\x05not a pickle at all", "truncated": good[: len(good) // 2],
-                     "empty": b"", "wrong-object": pickle.dumps({"_digest": "someone else's"})}[damage])
+    [entry] = list(cache.glob("*.hgc"))
+    good = entry.read_bytes()
+    if damage == "wrong-digest":
+        _cache.save(entry, {"_digest": "someone else's", "x": 1})
+    else:
+        entry.write_bytes({"garbage": b"PK\x03\x04not a zip at all", "truncated": good[: len(good) // 2],
+                           "empty": b"", "a-pickle": pickle.dumps({"_digest": "x"})}[damage])
     p2 = load_profile(ts / "testshire.toml", data_dir=ts)
     assert "unreadable" in caplog.text and "rebuilding" in caplog.text
     pd.testing.assert_frame_equal(p1.allocate(["TT1 1AA", "TT1 1AD"]), p2.allocate(["TT1 1AA", "TT1 1AD"]))
-    assert pkl.read_bytes() != b"" and len(list(cache.glob("*.pkl"))) == 1
+    assert entry.read_bytes() == good and len(list(cache.iterdir())) == 1
     p3 = load_profile(ts / "testshire.toml", data_dir=ts)  # and the rebuilt file is good
     assert p3.lookup("TT1 1AA")["team"] == "North"
 
@@ -181,8 +185,8 @@ def test_corrupt_cache_is_rebuilt(ts, tmp_path, monkeypatch, caplog, damage):
 def test_corrupt_cache_through_the_cli(ts, tmp_path, capsys):
     cache = tmp_path / "cache"
     code, _, _ = run(["lookup", *prof(ts), "TT1 1AA"], capsys)
-    [pkl] = list(cache.glob("*.pkl"))
-    pkl.write_bytes(pkl.read_bytes()[:100])
+    [entry] = list(cache.glob("*.hgc"))
+    entry.write_bytes(entry.read_bytes()[:100])
     code, out, err = run(["lookup", *prof(ts), "TT1 1AA"], capsys)
     assert code == 0 and "North" in out and "rebuilding" in err
 
