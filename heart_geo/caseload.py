@@ -117,6 +117,7 @@ class LocationColumns:
     y: int | None = None
     crs: str = "EPSG:27700"
     kind: str = "postcode"  # {"postcode", "address", "points"}
+    note: str = ""  # how a choice between several candidate columns was made (column names only)
 
     def describe(self, header: list[str]) -> str:
         if self.kind == "points":
@@ -202,16 +203,12 @@ def find_location_columns(
         xi, yi = find(x), find(y)
         guess = "EPSG:4326" if _key(x) in _LON_NAMES or _key(y) in _LAT_NAMES else "EPSG:27700"
         return LocationColumns(x=xi, y=yi, crs=crs or guess, kind="points")
-    i = first(_POSTCODE_NAMES)
-    if i is None:
-        i = next((j for j, k in enumerate(keys) if "postcode" in k), None)
-    if i is not None:
-        return LocationColumns(postcode=i, kind="postcode")
-    i = first(_ADDRESS_NAMES)
-    if i is None:
-        i = next((j for j, k in enumerate(keys) if "address" in k), None)
-    if i is not None:
-        return LocationColumns(postcode=i, kind="address")
+    earlier = previous_result_columns(header)
+    for kind, names, word in (("postcode", _POSTCODE_NAMES, "postcode"), ("address", _ADDRESS_NAMES, "address")):
+        cands = [j for j, k in enumerate(keys) if j not in earlier and (k in names or word in k)]
+        if cands:
+            i, note = _choose_column(header, cands, kind, source)
+            return LocationColumns(postcode=i, kind=kind, note=note)
     xi, yi = first(_X_NAMES), first(_Y_NAMES)
     if xi is not None and yi is not None:
         return LocationColumns(x=xi, y=yi, crs=crs or "EPSG:27700", kind="points")
@@ -223,6 +220,87 @@ def find_location_columns(
         f"an address column, or easting/northing or latitude/longitude columns (or name one with "
         f"--postcode-col, or --x-col and --y-col); {describe_columns(header)}"
     )
+
+
+#: Words in a column name that mark a place other than where the family lives now: such a column
+#: is never chosen automatically when another candidate exists, nor alone (name it to use it).
+_OTHER_PLACE = ("previous", "prev", "old", "former", "prior", "past", "earlier", "moved", "school",
+                "work", "employer", "gp", "surgery", "correspondence", "billing", "forwarding",
+                "emergency", "nextofkin", "kin", "placement", "birth", "origin", "pre")
+#: Words that mark the current home.
+_CURRENT_PLACE = ("current", "home", "present", "now", "residence", "residential", "living", "new",
+                  "latest", "curr")
+
+
+def _words(name: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower()))
+
+
+def _marks(name: str, words: tuple[str, ...]) -> bool:
+    w = _words(name)
+    k = _key(name)
+    return any(x in w or (len(x) >= 4 and x in k) for x in words)
+
+
+def _choose_column(header: list[str], cands: list[int], what: str, source: str) -> tuple[int, str]:
+    """One column among several that could locate the family, by an explicit rule.
+
+    Columns with the same name: the first (duplicates are kept, the first is used). Otherwise a
+    column whose name marks another place (previous, old, school, work...) is never chosen; of the
+    rest, one marked current (current, home, present...) or the only one left wins. Anything else
+    is ambiguous: an error asking the user to name the column.
+    """
+    names = [str(header[j]) for j in cands]
+    if len(set(names)) == 1:
+        note = "" if len(cands) == 1 else (f"{len(cands)} columns are named {names[0]!r}: the first is used")
+        return cands[0], note
+    other = [j for j in cands if _marks(header[j], _OTHER_PLACE)]
+    rest = [j for j in cands if j not in other]
+    current = [j for j in rest if _marks(header[j], _CURRENT_PLACE)]
+    shown = _safe_names(names)
+    pick = current if len(current) == 1 else rest
+    if len({str(header[j]) for j in pick}) == 1 and pick:
+        others = [str(header[j]) for j in cands if j != pick[0]]
+        return pick[0], (f"{len(cands)} columns could hold the {what}: used {str(header[pick[0]])!r}; "
+                         f"not {_safe_names(others)} (a column named previous, old, school, work... is never "
+                         "chosen automatically); name another with --postcode-col")
+    if not rest:
+        raise InputError(
+            f"the only {what} columns in {source}, {shown}, name a place other than the family's home "
+            "(previous, old, school, work...); expected the column of where the family lives: if it is "
+            "this one, name it with --postcode-col"
+        )
+    raise InputError(
+        f"{len(cands)} columns in {source} could hold the family's {what}: {shown}; expected one: name "
+        "the column of where the family lives now with --postcode-col (or name it 'current ...')"
+    )
+
+
+def _safe_names(names: list[str]) -> str:
+    """Column names for a message, unless one looks like data (then only the count)."""
+    if any(_LOOKS_LIKE_DATA.search(n) for n in names):
+        return f"{len(names)} columns (names not shown: they look like data)"
+    return str([n if len(n) <= 60 else n[:57] + "..." for n in names])
+
+
+_RESULT_KEYS = [_key(c) for c in RESULT_COLUMNS]
+_SUFFIX = re.compile(r"(heartgeo\d*)+$")
+
+
+def previous_result_columns(header: list[str]) -> set[int]:
+    """Positions of result columns from an earlier run of this tool (its output read again).
+
+    A block is the ten result columns (``team`` ... ``detail``), in order, each name as written or
+    with a ``_heart_geo`` suffix. They are kept in the output as they are, never used to locate a
+    row, and the new result columns get names not yet taken.
+    """
+    keys = [_SUFFIX.sub("", _key(h)) for h in header]
+    out: set[int] = set()
+    m = len(_RESULT_KEYS)
+    for i in range(len(keys) - m + 1):
+        if keys[i:i + m] == _RESULT_KEYS:
+            out.update(range(i, i + m))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,9 +334,30 @@ def _binary(data: bytes | None, path: Path | None) -> IO[bytes]:
     return io.BytesIO(data) if data is not None else open(path, "rb")  # noqa: SIM115
 
 
+#: Encoding name reported for UTF-8 text holding stray Windows-1252 bytes (read line by line: each
+#: byte that is not valid UTF-8 is read as Windows-1252, the rest as UTF-8).
+MIXED_ENCODING = "utf-8+cp1252"
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if isinstance(exc, UnicodeDecodeError):
+        return exc.object[exc.start:exc.end].decode("cp1252", errors="replace"), exc.end
+    raise exc
+
+
+codecs.register_error("heart_geo.cp1252", _cp1252_fallback)
+
+
 def detect_encoding(src: Source) -> str:
-    """'utf-16' for a UTF-16 byte-order mark, 'utf-8-sig' if all of it decodes as UTF-8 (with or
-    without a byte-order mark), else 'cp1252'."""
+    """'utf-16' for a UTF-16 byte-order mark; 'utf-8-sig' if all of it decodes as UTF-8 (with or
+    without a byte-order mark); :data:`MIXED_ENCODING` if it is UTF-8 with stray bytes that are not
+    (an edit in an older program): those bytes are read as Windows-1252, the rest as UTF-8; else
+    'cp1252' (no valid UTF-8 sequence beyond ASCII at all)."""
     data, path, _ = _as_bytes_or_path(src, None)
     with _binary(data, path) as fh:
         head = fh.read(4)
@@ -271,20 +370,131 @@ def detect_encoding(src: Source) -> str:
                 dec.decode(block)
             dec.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "cp1252"
+            fh.seek(0)
+            utf8 = head.startswith(codecs.BOM_UTF8) or any(
+                _UTF8_MULTIBYTE.search(block) for block in iter(lambda: fh.read(1 << 20), b""))
+            return MIXED_ENCODING if utf8 else "cp1252"
     return "utf-8-sig"
 
 
-def _sniff_delimiter(line: str) -> str:
-    counts = dict.fromkeys(_DELIMITERS, 0)
-    inq = False
-    for ch in line:
-        if ch == '"':
-            inq = not inq
-        elif not inq and ch in counts:
-            counts[ch] += 1
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
+def _text_codec(enc: str) -> tuple[str, str]:
+    """(codec, errors) for io.TextIOWrapper."""
+    if enc == MIXED_ENCODING:
+        return "utf-8-sig", "heart_geo.cp1252"
+    return enc, "replace"
+
+
+_SNIFF_LINES = 50
+_SNIFF_CHARS = 1 << 20
+_MARKUP = re.compile(r"\s*(<(!doctype|html|table|head|body|meta|tr|td|div|\?xml|workbook|style|x:)|\{\\rtf)",
+                     re.IGNORECASE)
+
+
+def _check_text(line: str, name: str) -> None:
+    """Refuse a first line that shows the file is not a CSV: NUL bytes, HTML/XML, RTF."""
+    if "\x00" in line:
+        raise InputError(f"{name} holds NUL bytes: it is not a text CSV file (a binary file, "
+                         "or UTF-16 without a byte-order mark); save it as 'CSV UTF-8'")
+    if _MARKUP.match(line.lstrip("\ufeff")):
+        raise InputError(f"{name} is a web page, XML or RTF document, not a CSV file (reports saved as "
+                         "'.xls' are often HTML): open it in a spreadsheet and save it as "
+                         "'CSV UTF-8 (comma delimited)'")
+
+
+def _parse_sample(lines: list[str], delimiter: str) -> list[list[str]]:
+    """The sample lines as CSV rows (blank rows left out; a record cut off at the end dropped)."""
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(lines, delimiter=delimiter):
+            if any(c.strip() for c in row):
+                rows.append(row)
+    except csv.Error:
+        pass
+    return rows
+
+
+def _merge_parentheses(cells: list[str], delimiter: str) -> list[str]:
+    """Header cells split inside parentheses joined again: ``Address (street, town)``."""
+    out: list[str] = []
+    depth = 0
+    for c in cells:
+        if depth > 0 and out:
+            out[-1] += delimiter + c
+        else:
+            out.append(c)
+        depth = max(0, depth + c.count("(") - c.count(")"))
+    return out
+
+
+def _sniff_delimiter(lines: str | list[str]) -> str:
+    """The separator that splits the header and the rows after it into the same number of cells.
+
+    Each candidate (``,`` ``;`` tab ``|``) parses the sample with the csv module; the header's
+    cells are counted with a separator inside parentheses not counting. The winner splits the header
+    into more than one cell and the most rows into the header's count (ties: the order above). If
+    none splits the header, the file has one column: a separator that appears nowhere is used, so
+    a comma inside a cell never splits it.
+    """
+    if isinstance(lines, str):
+        lines = [lines]
+    best, best_key = None, None
+    for pref, d in enumerate(_DELIMITERS):
+        rows = _parse_sample(lines, d)
+        if not rows:
+            continue
+        n = len(_merge_parentheses(rows[0], d))
+        data = [len(r) for r in rows[1:]]
+        fit = (sum(1 for c in data if c == n or (c > n and len(rows[0]) == c)) / len(data)) if data else 1.0
+        key = (n > 1, fit >= 0.9, fit, n if not data else 0, -pref)
+        if best_key is None or key > best_key:
+            best, best_key = d, key
+    if best is not None and best_key[0]:
+        return best
+    text = "".join(lines)
+    return next((d for d in _DELIMITERS if d not in text), ",")
+
+
+def _fit_header(header: list[str], rows: list[list[str]], delimiter: str) -> list[str]:
+    """The header with cells split inside parentheses joined, when that is what fits the rows."""
+    merged = _merge_parentheses(header, delimiter)
+    if len(merged) == len(header):
+        return header
+    counts = [len(r) for r in rows]
+    if not counts or sum(c <= len(merged) for c in counts) >= 0.9 * len(counts):
+        return merged
+    return header
+
+
+_LOCATION_KEYS = frozenset([*_POSTCODE_NAMES, *_ADDRESS_NAMES, *_X_NAMES, *_Y_NAMES, *_LON_NAMES, *_LAT_NAMES])
+_DATA_CELL = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{1,2}[0-9][A-Za-z0-9]?\s*[0-9][A-Za-z]{2}(?![A-Za-z0-9])"  # a postcode
+    r"|[^\s@]@[^\s@]+\.[A-Za-z]"  # an e-mail address
+    r"|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"  # a date
+    r"|^\s*\d{1,4}[A-Za-z]?(/\d{1,3})?,?\s+[A-Za-z]{2,}.*\b(st|street|road|rd|ave|avenue|drive|dr|"
+    r"lane|ln|court|crescent|place|terrace|gardens|way|close|view|park|square|wynd|brae|row)\b",  # an address
+    re.IGNORECASE,
+)
+_NUMBER_CELL = re.compile(r"^\s*[-+]?\d+([.,]\d+)?\s*$")
+
+
+def _first_row_is_data(first: list[str], rest: list[list[str]]) -> bool:
+    """Whether the first row is a family's details rather than a header, judged with the rows
+    after it: a header names at least one location column, or holds no postcode, e-mail address,
+    date or street address, and no number over a column of numbers."""
+    from .postcodes import clean_text
+
+    cells = [clean_text(str(c)) for c in first]
+    keys = [_key(c) for c in cells]
+    if any(k in _LOCATION_KEYS or "postcode" in k or "address" in k for k in keys):
+        return False
+    for j, cell in enumerate(cells):
+        if _DATA_CELL.search(cell):
+            return True
+        if _NUMBER_CELL.match(cell):
+            below = [r[j] for r in rest if j < len(r) and r[j].strip()]
+            if not below or sum(bool(_NUMBER_CELL.match(b)) for b in below) >= 0.8 * len(below):
+                return True
+    return False
 
 
 @dataclass
@@ -325,26 +535,32 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
     if csv.field_size_limit() < _FIELD_LIMIT:
         csv.field_size_limit(_FIELD_LIMIT)
 
-    def text() -> IO[str]:
-        return io.TextIOWrapper(_binary(data, path), encoding=enc, errors="replace", newline="")
+    codec, errors = _text_codec(enc)
 
-    # header: first non-blank line (after an Excel "sep=;" line)
+    def text() -> IO[str]:
+        return io.TextIOWrapper(_binary(data, path), encoding=codec, errors=errors, newline="")
+
+    # header: first non-blank line (after an Excel "sep=;" line); the separator is guessed from it
+    # and the lines after it together, and the first row is checked for looking like data
     delimiter = ","
     skip_sep = False
+    sample: list[str] = []
     with text() as fh:
         for line in fh:
-            if not line.strip():
+            if not sample and not line.strip():
                 continue
-            m = re.fullmatch(r'"?sep=(.)"?\s*', line.strip("\r\n"), flags=re.I)
+            m = None if sample else re.fullmatch(r'"?sep=(.)"?\s*', line.strip("\r\n"), flags=re.I)
             if m:
                 delimiter, skip_sep = m.group(1), True
                 continue
-            if "\x00" in line:
-                raise InputError(f"{name} holds NUL bytes: it is not a text CSV file (a binary file, "
-                                 "or UTF-16 without a byte-order mark); save it as 'CSV UTF-8'")
-            if not skip_sep:
-                delimiter = _sniff_delimiter(line)
-            break
+            if not sample:
+                _check_text(line, name)
+            sample.append(line)
+            if len(sample) >= _SNIFF_LINES or sum(map(len, sample)) > _SNIFF_CHARS:
+                break
+    if sample and not skip_sep:
+        delimiter = _sniff_delimiter(sample)
+    sample_rows = _parse_sample(sample, delimiter)
     fh = text()
     reader = csv.reader(fh, delimiter=delimiter)
     header = None
@@ -362,6 +578,14 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
         fh.close()
         raise InputError(f"{name} is empty: expected a header row naming the columns, then one row "
                          "per family")
+    header = _fit_header(header, sample_rows[1:], delimiter)
+    if _first_row_is_data(header, sample_rows[1:]):
+        fh.close()
+        raise InputError(
+            f"{name}: {len(header)} columns, not shown: the first row looks like data (a postcode, "
+            "address, date, number or e-mail address), not a header; expected a header row naming the "
+            "columns (e.g. 'name,address,postcode'): add one, so no family is taken for the header"
+        )
     n = len(header)
     case = Caseload(header=header, encoding=enc, delimiter=delimiter, name=name, chunks=iter(()))
 
@@ -675,10 +899,22 @@ def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns) -> pd.Dat
     return profile.allocate(chunk[loc.postcode].tolist()).drop(columns="query")
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, else ``name_heart_geo``, else ``name_heart_geo_2``, ``_3``...: the first not in
+    ``taken`` (which it joins)."""
+    cand, i = name, 1
+    while cand in taken:
+        cand = f"{name}_heart_geo" if i == 1 else f"{name}_heart_geo_{i}"
+        i += 1
+    taken.add(cand)
+    return cand
+
+
 def result_names(header: list[str]) -> list[str]:
-    """Result column names, suffixed where the input already uses the name."""
-    taken = set(header)
-    return [c if c not in taken else f"{c}_heart_geo" for c in RESULT_COLUMNS]
+    """Result column names, suffixed where the input already uses the name (a file that is this
+    tool's own output gets ``_heart_geo``, then ``_heart_geo_2``...: never a repeated name)."""
+    taken = {str(h) for h in header}
+    return [unique_name(c, taken) for c in RESULT_COLUMNS]
 
 
 def _fmt(values: np.ndarray, spec: str) -> np.ndarray:
@@ -781,7 +1017,13 @@ def allocate_caseload(
         rows = write_csv_atomic(frames(), out, out_header, inputs=inputs)
     if rows != case.stats["rows"]:  # pragma: no cover - a guard, never expected
         raise RuntimeError("row count changed during allocation")
-    note = "" if rows else "the file has a header but no rows: the output has the header only"
+    notes = [] if rows else ["the file has a header but no rows: the output has the header only"]
+    if loc.note:
+        notes.append(loc.note)
+    if previous_result_columns(header):
+        notes.append("the input holds result columns of an earlier run: kept as they are, not used to "
+                     "locate rows; the new results are in the columns after them")
+    note = "; ".join(notes)
     return {
         "rows": rows,
         "blank_lines": case.stats["blank_lines"],

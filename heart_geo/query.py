@@ -21,7 +21,7 @@ MAX_QUERY_CHARS = 300
 # One coordinate: optional hemisphere letter before or after, optional sign, a number with a point
 # or a comma as decimal mark, optional degree sign. Bounded quantifiers only, matched per token.
 _NUMBER = re.compile(
-    r"([NSEW])?\s?([+-]?)(\d{1,7})(?:[.,](\d{1,15}))?\s?°?\s?([NSEW])?", re.IGNORECASE
+    r"([NSEW])?\s?([+-]?)(\d{1,7})(?:[.,](\d{1,20}))?\s?°?\s?([NSEW])?", re.IGNORECASE
 )
 
 
