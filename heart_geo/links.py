@@ -12,6 +12,7 @@ rows marked with recorded consent or a risk-of-harm flag; every other row counts
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,7 +101,9 @@ class LinkReport:
         ``no_home_team``, ``released`` (= ``released_consent`` + ``released_risk_of_harm``),
         ``withheld``, ``consent_column`` / ``risk_column`` (whether the column was there),
         ``consent_unclear`` / ``risk_unclear`` (values neither clearly yes nor clearly no: treated as
-        no, counted so someone can check them).
+        no, counted so someone can check them), ``consent_conflicts`` / ``risk_conflicts`` (rows
+        withheld on that ground because two columns recording it, or two rows of the same pupil,
+        disagree), ``rows_of_repeated_pupils`` (rows of pupils listed more than once).
     links : pandas.DataFrame
         For each council-wide school and each team its pupils live in: ``pupils`` (count). Who must
         link with whom.
@@ -123,11 +126,82 @@ def _flags(col: pd.Series | None, n: int) -> tuple[np.ndarray, int]:
     """(marked yes, number of unclear values) for a consent or risk column; None means no column."""
     if col is None:
         return np.zeros(n, bool), 0
+    yes, unclear = _read_flags(col)
+    return yes, int(unclear.sum())
+
+
+def _read_flags(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(clearly yes, unclear) per row of one consent or risk column."""
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip().str.lower()
     text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 1.0 from a spreadsheet
     yes = text.isin(_TRUE).to_numpy()
-    unclear = int((~yes & ~text.isin(_FALSE).to_numpy()).sum())
-    return yes, unclear
+    return yes, ~yes & ~text.isin(_FALSE).to_numpy()
+
+
+def _same_columns(df: pd.DataFrame, col: str | None, alternatives: tuple[str, ...]) -> list:
+    """The column ``col`` and every other column that records the same thing: the same name
+    repeated (``consent``, ``consent.1``), another spelling or an accepted alternative name."""
+    from .caseload import _key
+
+    if col is None or col not in df.columns:
+        return []
+    own = _key(re.sub(r"\.\d+$", "", str(col)))
+    alts = {_key(a) for a in alternatives}
+    base = {own} | (alts if own in alts else set())  # a named column of its own: only its repeats
+    return [c for c in df.columns if _key(re.sub(r"\.\d+$", "", str(c))) in base]
+
+
+def _combined_flags(df: pd.DataFrame, cols: list, n: int, pupil_key: np.ndarray | None
+                    ) -> tuple[np.ndarray, int, int]:
+    """(yes, unclear rows, conflicting rows) for one ground (consent or risk) over every column that
+    records it and every row of the same pupil.
+
+    The safe side: a row counts as yes only if every column recording the ground says yes, and
+    every other row of the same pupil agrees. Any disagreement withholds the row on that ground and
+    counts it as a conflict; the first value seen never decides.
+    """
+    if not cols:
+        return np.zeros(n, bool), 0, 0
+    per = [_read_flags(df[c]) for c in cols]
+    yes_all = np.logical_and.reduce([y for y, _ in per])
+    yes_any = np.logical_or.reduce([y for y, _ in per])
+    unclear = np.logical_or.reduce([u for _, u in per])
+    conflict = yes_any & ~yes_all
+    yes = yes_all.copy()
+    if pupil_key is not None and n:
+        codes = pd.factorize(pd.Series(pupil_key, dtype=object))[0]
+        size = np.bincount(codes)
+        n_yes = np.bincount(codes, weights=yes.astype(float))
+        mixed = (size > 1) & (n_yes > 0) & (n_yes < size)
+        disagree = mixed[codes]
+        conflict |= disagree & yes_any
+        yes &= ~disagree
+    return yes, int(unclear.sum()), int(conflict.sum())
+
+
+#: Column names that identify a pupil (compared ignoring case and punctuation).
+PUPIL_ID_NAMES = ("pupilid", "scn", "scottishcandidatenumber", "candidatenumber", "childid", "studentid",
+                  "upn", "pupilnumber", "personid", "clientid", "id")
+
+
+def _pupil_key(df: pd.DataFrame, flag_cols: list) -> np.ndarray | None:
+    """Which rows are the same pupil: an identifier column when there is one, else every column
+    other than the consent and risk columns (rows alike in all of them are one pupil twice)."""
+    from .caseload import _key
+
+    for name in PUPIL_ID_NAMES:
+        for c in df.columns:
+            if _key(c) == name:
+                ids = df[c].astype(object).where(df[c].notna(), "").astype(str).str.strip()
+                blank = ids.eq("").to_numpy()
+                # a row with no identifier is its own pupil
+                return np.where(blank, "\x00row" + pd.Series(np.arange(len(df))).astype(str).to_numpy(),
+                                ids.to_numpy())
+    rest = [c for c in df.columns if c not in flag_cols]
+    if not rest:
+        return None
+    parts = df[rest].astype(object).where(df[rest].notna(), "").astype(str)
+    return parts.agg("\x1f".join, axis=1).to_numpy(dtype=object)
 
 
 def _truthy(col: pd.Series) -> np.ndarray:
@@ -227,14 +301,20 @@ def links_from_enrolments(
     )
     links["same_locality"] = links["team"] == links["school_team"]
     links = links.sort_values(["school", "pupils"], ascending=[True, False]).reset_index(drop=True)
-    has_consent, consent_unclear = _flags(
-        enrolments[consent] if consent and consent in enrolments.columns else None, n)
-    has_risk, risk_unclear = _flags(enrolments[risk] if risk and risk in enrolments.columns else None, n)
+    from .caseload import CONSENT_NAMES, RISK_NAMES, unique_name
+
+    consent_cols = _same_columns(enrolments, consent, (*CONSENT_NAMES, "consent"))
+    risk_cols = _same_columns(enrolments, risk, (*RISK_NAMES, "risk_of_harm"))
+    key = _pupil_key(enrolments, consent_cols + risk_cols)
+    has_consent, consent_unclear, consent_conflicts = _combined_flags(enrolments, consent_cols, n, key)
+    has_risk, risk_unclear, risk_conflicts = _combined_flags(enrolments, risk_cols, n, key)
+    repeated = int(pd.Series(key, dtype=object).duplicated(keep=False).sum()) if key is not None else 0
     release = has_consent | has_risk
     detail = enrolments[release].copy()
+    taken = {str(c) for c in detail.columns}
 
     def free(name: str) -> str:  # never overwrite an input column of the same name
-        return name if name not in detail.columns else f"{name}_heart_geo"
+        return unique_name(name, taken)
 
     detail.insert(0, free("row"), np.flatnonzero(release) + 1)
     for c in ("school", "school_team", "home_team", "home_status", "cross_locality"):
@@ -254,6 +334,9 @@ def links_from_enrolments(
         "risk_column": bool(risk and risk in enrolments.columns),
         "consent_unclear": consent_unclear,
         "risk_unclear": risk_unclear,
+        "consent_conflicts": consent_conflicts,
+        "risk_conflicts": risk_conflicts,
+        "rows_of_repeated_pupils": repeated,
     }
     return LinkReport(summary=summary, links=links, detail=detail.reset_index(drop=True),
                       withheld=int((~release).sum()))

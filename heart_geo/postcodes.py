@@ -64,11 +64,21 @@ def normalise_postcode(text: object) -> str | None:
     m = _FULL.match(_SPACE.sub("", s))
     if m:
         return f"{m.group(1)} {m.group(2)}"
-    found = _IN_TEXT.findall(s)
-    if found:
-        out, inw = found[-1]  # the postcode is normally the last thing in an address
-        return f"{out} {inw}"
-    return None
+    found = {f"{o} {i}" for o, i in _IN_TEXT.findall(s)}
+    if len(found) == 1:
+        return found.pop()
+    return None  # none, or two different postcodes: which is home cannot be known
+
+
+def postcodes_in_text(text: object) -> list[str]:
+    """Every different postcode in a text, in order of first appearance (normalised)."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return []
+    s = clean_text(str(text)).upper()
+    m = _FULL.match(_SPACE.sub("", s))
+    if m:
+        return [f"{m.group(1)} {m.group(2)}"]
+    return list(dict.fromkeys(f"{o} {i}" for o, i in _IN_TEXT.findall(s)))
 
 
 def normalise_postcodes(values: pd.Series | list) -> tuple[pd.Series, pd.Series]:
@@ -77,9 +87,10 @@ def normalise_postcodes(values: pd.Series | list) -> tuple[pd.Series, pd.Series]
     Returns
     -------
     postcodes : pandas.Series of str (None where no postcode)
-    kind : pandas.Series of {"postcode", "address", "empty", "invalid"}
+    kind : pandas.Series of {"postcode", "address", "empty", "invalid", "ambiguous"}
         How each value was read: a bare postcode, a postcode found inside longer text, nothing given,
-        or text with no postcode in it.
+        text with no postcode in it, or text holding two different postcodes (no postcode is taken:
+        which one is home cannot be known).
     """
     s = pd.Series(values, dtype=object).reset_index(drop=True)
     if len(s) <= 64:  # a handful: plain Python beats pandas' string machinery
@@ -117,13 +128,13 @@ def _normalise_few(s: pd.Series) -> tuple[pd.Series, pd.Series]:
             out.append(f"{m.group(1)} {m.group(2)}")
             kind.append("postcode")
             continue
-        found = _IN_TEXT.findall(text)
-        if found:
-            out.append(f"{found[-1][0]} {found[-1][1]}")
+        found = list(dict.fromkeys(f"{o} {i}" for o, i in _IN_TEXT.findall(text)))
+        if len(found) == 1:
+            out.append(found[0])
             kind.append("address")
-        else:
+        else:  # two different postcodes in one address: never pick one silently
             out.append(None)
-            kind.append("invalid")
+            kind.append("ambiguous" if found else "invalid")
     return pd.Series(out, dtype=object), pd.Series(kind, dtype=object)
 
 

@@ -316,9 +316,14 @@ class Profile:
         north[fi] = self._pc_north[pos[fi]]
         kinds = kind.to_numpy()
         res.status[~found & (kinds == "empty")] = MISSING
-        res.status[~found & (kinds == "invalid")] = INVALID_PC
+        res.status[~found & np.isin(kinds, ["invalid", "ambiguous"])] = INVALID_PC
         res.status[~found & np.isin(kinds, ["postcode", "address"])] = UNKNOWN
         out = self._frame(res, east, north, pcs.to_numpy(), query=values.to_numpy())
+        two = ~found & (kinds == "ambiguous")
+        if two.any():
+            det = out["detail"].to_numpy(dtype=object)
+            det[two] = _TWO_POSTCODES
+            out["detail"] = det
         nogrid = found & (res.status == MISSING)
         if nogrid.any():
             det = out["detail"].to_numpy(dtype=object)
@@ -528,6 +533,7 @@ class Profile:
         return out
 
 
+_TWO_POSTCODES = "two different postcodes in the text: give only the one where the family lives"
 _OVERRIDE_DETAIL = "placed in this team by an override rule in the council's profile (decided by hand)"
 
 _DETAIL = {

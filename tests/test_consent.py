@@ -61,6 +61,7 @@ def test_summary_counts_only(report):
         "rows": 9, "cross_locality": s["cross_locality"], "council_wide_pupils": 7, "unknown_school": 1,
         "no_home_team": 1, "released": 5, "released_consent": 3, "released_risk_of_harm": 2, "withheld": 4,
         "consent_column": True, "risk_column": True, "consent_unclear": 1, "risk_unclear": 1,
+        "consent_conflicts": 0, "risk_conflicts": 0, "rows_of_repeated_pupils": 0,
     }
     assert all(isinstance(v, int | bool) for v in s.values())
     text = json.dumps(s)
