@@ -20,6 +20,8 @@ from streamlit_folium import st_folium
 
 import heart_geo
 from heart_geo import explore
+from heart_geo.caseload import csv_bytes, neutralise_formulas
+from heart_geo.settings import UPLOAD_MAX_MB
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
 
@@ -256,7 +258,7 @@ def render_caseload_tab() -> None:
         "`heart-geo assign` writes; cells a spreadsheet would run as formulas are made safe."
     )
     st.info(PRIVACY)
-    upload = st.file_uploader("Caseload CSV", type=["csv", "txt"], key="caseload_file")
+    upload = st.file_uploader("Caseload CSV", type=["csv", "txt"], key="caseload_file", max_upload_size=UPLOAD_MAX_MB)
     if upload is not None:
         data = upload.getvalue()
         col_choice = st.text_input("Location column (leave empty to find it automatically)", key="caseload_col")
@@ -332,7 +334,11 @@ def render_links_tab() -> None:
             ).reset_index()
             pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
             pivot = pivot.rename(columns={"school_team": f"stands in {unit}"})
-            st.dataframe(pivot, hide_index=True, key="links_table")
+            st.dataframe(neutralise_formulas(pivot), hide_index=True, key="links_table")
+            st.download_button(
+                "Download this table (CSV)", data=csv_bytes(pivot), file_name=f"council_wide_links_{unit}s.csv",
+                mime="text/csv", key="links_table_download", on_click="ignore",
+            )
             st.caption(
                 f"Each council-wide school links with every {unit}. Upload an enrolment file "
                 f"for the {units} its pupils actually live in, with counts."
@@ -346,7 +352,8 @@ def render_links_tab() -> None:
         )
         st.info(PRIVACY)
         enrol = st.file_uploader(
-            "Enrolment CSV (school, postcode, consent, risk_of_harm)", type=["csv", "txt"], key="enrolment_file"
+            "Enrolment CSV (school, postcode, consent, risk_of_harm)", type=["csv", "txt"], key="enrolment_file",
+            max_upload_size=UPLOAD_MAX_MB,
         )
         if enrol is not None:
             try:
@@ -367,12 +374,27 @@ def render_links_tab() -> None:
                         f"{s['no_home_team']:,} rows have no home {unit}."
                     )
                 st.markdown(f"**School-to-{unit} links** (pupils of council-wide schools by home {unit})")
-                st.dataframe(rep.links, hide_index=True, key="enrol_links")
+                # every table shown and every download goes through the formula neutralising
+                st.dataframe(neutralise_formulas(rep.links), hide_index=True, key="enrol_links")
+                st.download_button(
+                    f"Download the school-to-{unit} links (CSV)", data=csv_bytes(rep.links),
+                    file_name=f"links_{unit}s.csv", mime="text/csv", key="enrol_links_download", on_click="ignore",
+                )
                 st.markdown("**Family-level rows released under the consent rule**")
                 if rep.detail.empty:
                     st.caption("None: no row has recorded consent or a risk-of-harm flag.")
                 else:
-                    st.dataframe(rep.detail, hide_index=True, key="enrol_detail")
+                    st.dataframe(neutralise_formulas(rep.detail), hide_index=True, key="enrol_detail")
+                    st.download_button(
+                        "Download the released rows (CSV)", data=csv_bytes(rep.detail), file_name="links_released.csv",
+                        mime="text/csv", key="enrol_detail_download", on_click="ignore",
+                    )
+                if s.get("consent_conflicts") or s.get("risk_conflicts"):
+                    st.warning(
+                        f"{s.get('consent_conflicts', 0):,} rows withheld because their consent values "
+                        f"disagree and {s.get('risk_conflicts', 0):,} because their risk-of-harm values "
+                        "disagree (two columns, or two rows of the same pupil): check them by hand."
+                    )
                 st.caption(
                     f"{rep.withheld:,} rows withheld: no consent and no risk-of-harm flag, so "
                     "they count in the link table only."

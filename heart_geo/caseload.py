@@ -673,13 +673,25 @@ def read_header(path: Source, encoding: str | None = None) -> list[str]:
     return c.header
 
 
-def read_caseload_frame(src: Source, *, name: str | None = None) -> pd.DataFrame:
+def _check_rows(case: Caseload, max_rows: int | None) -> None:
+    if max_rows is not None and case.stats["rows"] > max_rows:
+        case.chunks.close()
+        raise InputError(f"{case.name} has more than {max_rows:,} rows; expected at most {max_rows:,} "
+                         "here (results are held in memory): split the file, or use 'heart-geo assign', "
+                         "which streams any size to disk")
+
+
+def read_caseload_frame(src: Source, *, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
     """A whole caseload (small files: enrolment lists) as one DataFrame of strings.
 
-    Duplicate column names get ``.1``, ``.2`` suffixes so every column survives.
+    Duplicate column names get ``.1``, ``.2`` suffixes so every column survives. ``max_rows``: refuse
+    a file with more rows (InputError), as soon as they are read.
     """
-    c = read_caseload(src, name=name)
-    frames = list(c.chunks)
+    c = read_caseload(src, name=name, chunksize=min(100_000, max_rows + 1) if max_rows else 100_000)
+    frames = []
+    for f in c.chunks:
+        frames.append(f)
+        _check_rows(c, max_rows)
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=range(len(c.header)))
     df.columns = dedupe_names(c.header)
     return df
@@ -956,6 +968,7 @@ def allocate_caseload(
     chunk_size: int = 100_000,
     name: str | None = None,
     progress: Callable[[int], None] | None = None,
+    max_rows: int | None = None,
 ) -> dict:
     """Allocate every row of a caseload and write it with the result columns added.
 
@@ -970,6 +983,9 @@ def allocate_caseload(
         Location columns (found from the header when omitted).
     progress : callable, optional
         Called with the number of rows of each chunk as it is done.
+    max_rows : int, optional
+        Refuse (InputError) a file with more rows than this, as soon as they are read (for uploads
+        held in memory).
 
     Returns
     -------
@@ -999,6 +1015,7 @@ def allocate_caseload(
 
     def frames():
         for i, chunk in enumerate(case.chunks):
+            _check_rows(case, max_rows)
             res = allocate_frame(profile, chunk, loc)
             for k, v in res["status"].astype(str).value_counts().items():
                 status_counts[k] = status_counts.get(k, 0) + int(v)

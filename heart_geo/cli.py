@@ -398,6 +398,8 @@ def cmd_profiles(args) -> int:  # noqa: ARG001
 
 
 def cmd_dashboard(args) -> int:
+    from .settings import UPLOAD_MAX_MB
+
     app = Path(__file__).resolve().parent.parent / "app" / "dashboard.py"
     if not app.is_file():
         app = Path(__file__).resolve().parent / "app" / "dashboard.py"
@@ -408,7 +410,8 @@ def cmd_dashboard(args) -> int:
         env["HEART_GEO_DATA"] = str(Path(args.data_dir).resolve())
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true", "--client.toolbarMode", "viewer",
-           "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+           "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+           "--server.maxUploadSize", str(UPLOAD_MAX_MB), "--server.maxMessageSize", str(max(200, 4 * UPLOAD_MAX_MB))]
     print(f"HEART dashboard on http://{args.address}:{args.port}  (Ctrl+C to stop)", file=sys.stderr)
     return subprocess.call(cmd, env=env)
 

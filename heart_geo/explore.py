@@ -31,7 +31,7 @@ from ._offline import make_offline
 from .errors import InputError
 from .links import LinkReport, links_from_enrolments, school_localities
 from .services import services_table
-from .settings import WGS84
+from .settings import UPLOAD_MAX_ROWS, WGS84
 
 __all__ = [
     "KIND_STYLES",
@@ -637,6 +637,7 @@ def allocate_caseload_bytes(
     x: str | None = None,
     y: str | None = None,
     crs: str | None = None,
+    max_rows: int | None = UPLOAD_MAX_ROWS,
 ) -> CaseloadResult:
     """``heart-geo assign`` on a CSV held in memory: the same reading, columns, rows and safety.
 
@@ -650,7 +651,8 @@ def allocate_caseload_bytes(
         Empty or non-CSV file, no location column, a malformed row (the message says which).
     """
     out, summary = _caseload.allocate_csv_bytes(
-        profile, data, name=name, postcode_col=postcode, x_col=x, y_col=y, crs=crs
+        profile, data, name=name, postcode_col=postcode, x_col=x, y_col=y, crs=crs,
+        max_rows=max_rows, chunk_size=min(100_000, max_rows + 1) if max_rows else 100_000,
     )
     return CaseloadResult(
         rows=int(summary["rows"]),
@@ -664,7 +666,8 @@ def allocate_caseload_bytes(
     )
 
 
-def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv") -> LinkReport:
+def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv",
+                          max_rows: int | None = UPLOAD_MAX_ROWS) -> LinkReport:
     """``heart-geo links --enrolments`` on a CSV held in memory (consent rule applied).
 
     Columns are found as the CLI finds them by default: the school (seed code or name), the home
@@ -672,7 +675,7 @@ def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv")
     report's ``detail`` holds only rows released under the consent rule, with ``shared_because``;
     every other row counts in ``links`` only.
     """
-    df = _caseload.read_caseload_frame(data, name=name)
+    df = _caseload.read_caseload_frame(data, name=name, max_rows=max_rows)
     header = [str(c) for c in df.columns]
     scol = _caseload.find_column(header, None, "school", _caseload.SCHOOL_NAMES)
     if scol is None:

@@ -53,3 +53,11 @@ RESULT_COLUMNS = [
     "northing",
     "detail",
 ]
+
+#: Largest upload the dashboard accepts (MB; Streamlit's own default is 200 MB). ``heart-geo
+#: dashboard`` sets ``server.maxUploadSize`` to it and each upload widget checks it too.
+UPLOAD_MAX_MB = 50
+#: Most rows the dashboard allocates from one upload: its result is held in memory (about 150
+#: bytes a row whatever the input's size), so a file of tiny rows must not grow a hundredfold.
+#: ``heart-geo assign`` streams to disk and has no such limit.
+UPLOAD_MAX_ROWS = 500_000
