@@ -73,7 +73,7 @@ class _Writer:
         if a.dtype.hasobject:  # pragma: no cover - callers route object arrays elsewhere
             raise TypeError("object arrays are not stored as .npy")
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+        np.save(buf, a if a.flags.c_contiguous else np.ascontiguousarray(a), allow_pickle=False)
         return self.member(buf.getvalue())
 
 
@@ -150,6 +150,10 @@ def _enc(w: _Writer, v) -> object:
 
     if v is None or isinstance(v, bool | int | float | str):
         return v
+    if v is pd.NA:
+        return {"t": "NA"}
+    if v is pd.NaT:
+        return {"t": "NaT"}
     if isinstance(v, np.generic):
         return {"t": "np0", "m": _enc_array(w, np.asarray(v))}
     if isinstance(v, np.ndarray):
@@ -369,6 +373,10 @@ def _dec(r: _Reader, v):
     t = v["t"]
     if t in ("nd", "ndo"):
         return _dec_array(r, v)
+    if t == "NA":
+        return pd.NA
+    if t == "NaT":
+        return pd.NaT
     if t == "np0":
         return _dec_array(r, v["m"])[()]
     if t == "geom":
@@ -436,7 +444,10 @@ def load(path: str | os.PathLike, expected_digest: str) -> dict | None:
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a symlink (O_NOFOLLOW), no permission...: rebuilt and replaced
+        log.warning("Cache file %s unreadable (%s); rebuilding", path.name, exc.strerror or type(exc).__name__)
         return None
     try:
         with os.fdopen(fd, "rb") as fh:

@@ -251,7 +251,7 @@ def _choose_column(header: list[str], cands: list[int], what: str, source: str) 
     is ambiguous: an error asking the user to name the column.
     """
     names = [str(header[j]) for j in cands]
-    if len(set(names)) == 1:
+    if len(set(names)) == 1 and not _marks(names[0], _OTHER_PLACE):
         note = "" if len(cands) == 1 else (f"{len(cands)} columns are named {names[0]!r}: the first is used")
         return cands[0], note
     other = [j for j in cands if _marks(header[j], _OTHER_PLACE)]

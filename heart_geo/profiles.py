@@ -76,9 +76,12 @@ def _read_config(name: str | os.PathLike) -> tuple[str, dict, bytes]:
         if not path.is_file():
             # accept a council code or display name
             for cand in profiles_dir().glob("*.toml"):
-                conf = tomllib.loads(cand.read_text(encoding="utf-8"))
+                try:
+                    conf = tomllib.loads(cand.read_text(encoding="utf-8"))
+                except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                    continue  # reported when that profile itself is loaded
                 c = conf.get("council", {})
-                if str(name) in (c.get("code"), c.get("name")):
+                if isinstance(c, dict) and str(name) in (c.get("code"), c.get("name")):
                     path = cand
                     break
             else:
@@ -95,8 +98,82 @@ def _read_config(name: str | os.PathLike) -> tuple[str, dict, bytes]:
     return path.stem, conf, raw
 
 
+_STR = (str,)
+_STRS = "list of strings"
+_DATE = (dt.date,)
+#: Types of the profile keys the code reads: table path -> {key: expected}. "list of strings",
+#: "list of tables", or a tuple of types. Unknown keys are left alone (they are documentation).
+_SCHEMA: dict[str, dict[str, object]] = {
+    "": {"council": (dict,), "teams": "list of tables", "services": "list of tables",
+         "overrides": "list of tables", "sources": (dict,), "unassigned_catchments": "list of tables",
+         "council_wide_schools": (dict,), "practice_models": (dict,)},
+    "council": {"name": _STR, "code": _STR, "unit": _STR, "effective_from": _DATE, "model": _STR, "notes": _STR},
+    "teams": {"name": _STR, "schools": "list of tables", "colour": _STR},
+    "teams.schools": {"seed_code": (str, int), "name": _STR},
+    "services": {"name": _STR, "mode": _STR, "description": _STR, "link_workers": "list of tables"},
+    "services.link_workers": {"covers": _STRS},
+    "overrides": {"team": _STR, "postcode": _STR, "sector": _STR, "district": _STR, "wkt": _STR, "reason": _STR},
+    "unassigned_catchments": {"name": _STR, "note": _STR},
+    "council_wide_schools": {"faith": "list of tables", "asn": "list of tables", "asn_from_school_roll": (bool,)},
+    "council_wide_schools.faith": {"seed_code": (str, int), "name": _STR},
+    "council_wide_schools.asn": {"seed_code": (str, int), "name": _STR},
+    "practice_models": {"names": _STRS},
+    "sources.*": {"patterns": _STRS, "layer": _STR, "code_field": (str, list), "url": _STR, "sha256": _STR,
+                  "description": _STR, "publisher": _STR, "licence": _STR, "attribution": _STR},
+}
+
+
+def _type_name(v) -> str:
+    return {str: "a string", int: "a number", float: "a number", bool: "true/false", list: "a list",
+            dict: "a table", dt.date: "a date"}.get(type(v), type(v).__name__)
+
+
+def _type_problems(conf: dict) -> list[str]:
+    """Every value of the wrong type, named by its key (``teams[2].schools``), with what was expected."""
+    problems: list[str] = []
+
+    def check(table: dict, schema_key: str, where: str) -> None:
+        for key, want in _SCHEMA.get(schema_key, {}).items():
+            if key not in table:
+                continue
+            v = table[key]
+            name = f"{where}.{key}" if where else key
+            sub = f"{schema_key}.{key}" if schema_key else key
+            if want == "list of tables":
+                if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+                    problems.append(f"'{name}' is {_type_name(v)}, expected a list of tables ([[{name}]] or "
+                                    "[{ ... }, ...])")
+                    continue
+                for i, x in enumerate(v):
+                    check(x, sub, f"{name}[{i}]")
+            elif want == _STRS:
+                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                    problems.append(f"'{name}' is {_type_name(v)}, expected a list of strings ([\"...\", ...])")
+            elif isinstance(want, tuple):
+                bad_bool = isinstance(v, bool) and bool not in want
+                if not isinstance(v, want) or bad_bool:
+                    expected = " or ".join(dict.fromkeys(_type_name(t()) if t is not dt.date else "a date"
+                                                         for t in want))
+                    problems.append(f"'{name}' is {_type_name(v)}, expected {expected}")
+                elif isinstance(v, dict) and sub in _SCHEMA:
+                    check(v, sub, name)
+        if schema_key == "" and isinstance(table.get("sources"), dict):
+            for k, src in table["sources"].items():
+                if not isinstance(src, dict):
+                    problems.append(f"'sources.{k}' is {_type_name(src)}, expected a table ([sources.{k}])")
+                else:
+                    check(src, "sources.*", f"sources.{k}")
+
+    check(conf, "", "")
+    return problems
+
+
 def _check_config(conf: dict, path: Path) -> None:
-    """Report every problem in a profile at once."""
+    """Report every problem in a profile at once: values of the wrong type first (by key), then
+    what is missing or inconsistent."""
+    typed = _type_problems(conf)
+    if typed:
+        raise ProfileError(f"profile {str(path)!r}: " + "; ".join(typed))
     problems = []
     council = conf.get("council", {})
     for k in ("name", "code"):
