@@ -3,9 +3,12 @@
 Reading (:func:`read_caseload`, from a path, bytes or a binary file-like object):
 
 * UTF-8 with or without a byte-order mark, UTF-16 with a byte-order mark (Excel's "Unicode text"),
-  else Windows-1252 (names like "Zoë Ó'Brien" from older exports);
-* comma, semicolon, tab or pipe separated (guessed from the header row; Excel's ``sep=;`` line
-  honoured);
+  UTF-8 with a few stray Windows-1252 bytes (each read as Windows-1252, the rest as UTF-8), else
+  Windows-1252 (names like "Zoë Ó'Brien" from older exports);
+* comma, semicolon, tab or pipe separated (guessed from the header and the lines after it; a
+  separator inside parentheses in the header does not count; Excel's ``sep=;`` line honoured);
+* web pages, XML and RTF saved as ``.xls``/``.csv`` refused; a first row that looks like a family's
+  details rather than a header refused (never echoed);
 * headers in any common spelling ("Post Code", "POSTCODE", "postcode "), duplicate names kept;
 * multi-line quoted cells kept; blank lines (nothing, or only spaces in a file of several columns)
   skipped and counted; short rows padded with empty cells; a row with more non-empty cells than

@@ -20,6 +20,7 @@ import codecs
 import csv
 import errno
 import io
+import logging
 import os
 import pickle
 import signal
@@ -150,6 +151,7 @@ PLANTED = ["pickle", "pickle-named-pkl", "npy-with-objects", "npz-with-objects",
 def test_planted_cache_file_never_runs_code_and_is_rebuilt(ts, tmp_path, caplog, kind):
     from heart_geo.profiles import load_profile
 
+    caplog.set_level(logging.WARNING, logger="heart_geo")
     cache = tmp_path / "cache"
     good = load_profile(ts / "testshire.toml", data_dir=ts)
     entry = _entry(cache)
@@ -204,6 +206,7 @@ def test_cache_temp_file_never_follows_a_symlink(tmp_path, monkeypatch):
 def test_cache_full_disk_leaves_no_temp_file(ts, tmp_path, monkeypatch, caplog, fail_at):
     from heart_geo.profiles import load_profile
 
+    caplog.set_level(logging.WARNING, logger="heart_geo")
     def enospc(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
