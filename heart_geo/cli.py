@@ -106,7 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--url", action="append", default=[], metavar="SOURCE=URL", help="override a source URL")
     d.add_argument("--sha256", action="append", default=[], metavar="SOURCE=HEX", help="expected checksum")
     d.add_argument("--only", action="append", help="fetch only this source (repeatable)")
-    dsub.add_parser("where", parents=[sub_common], help="print the data folder in use")
+    d.add_argument("--authkey", action="append", default=[], metavar="SOURCE=KEY",
+                   help="a publisher's key (Spatial Hub: your free authkey; or set the variable the "
+                   "profile names, e.g. $SPATIALHUB_AUTHKEY); never printed")
+    dsub.add_parser("where", parents=[sub_common],
+                    help="print the data folder in use and the release of each dataset that answers")
     return p
 
 
@@ -416,11 +420,10 @@ def cmd_dashboard(args) -> int:
 def cmd_data(args) -> int:
     from .fetch import fetch_sources
     from .profiles import _read_config
-    from .sources import default_data_dir, resolve_data_dir
+    from .sources import default_data_dir
 
     if args.data_command == "where":
-        print(resolve_data_dir(args.data_dir))
-        return EXIT_OK
+        return _data_where(args)
     _key, conf, _raw = _read_config(args.profile)
 
     def pairs(items, what):
@@ -434,9 +437,33 @@ def cmd_data(args) -> int:
 
     dest = Path(args.dest) if args.dest else default_data_dir()
     got = fetch_sources(conf, dest, urls=pairs(args.url, "url"), checksums=pairs(args.sha256, "sha256"),
-                        only=args.only, progress=not args.quiet and sys.stderr.isatty())
-    for name, path in got.items():
-        print(f"{name}: {path}")
+                        only=args.only, authkeys=pairs(args.authkey, "authkey"),
+                        progress=not args.quiet and sys.stderr.isatty())
+    for name, f in got.items():
+        state = "new release" if f.new else "already present"
+        print(f"{name}: release {f.release} ({state}): {f.path}")
+    return EXIT_OK
+
+
+def _data_where(args) -> int:
+    """The data folder, then each dataset's releases: the newest answers, older ones give history."""
+    from .profiles import _locate_releases, _read_config
+    from .sources import resolve_data_dir
+
+    root = resolve_data_dir(args.data_dir)
+    print(root)
+    _key, conf, _raw = _read_config(args.profile)
+    for name, rels in _locate_releases(conf, root).items():
+        desc = conf["sources"][name].get("description", name)
+        if not rels:
+            print(f"{name}: not found ({desc})")
+            continue
+        new = rels[-1]
+        where = os.path.relpath(new.root, root)
+        line = f"{name}: {new.describe()} in {where} answers ({desc}; release from {new.how})"
+        if len(rels) > 1:
+            line += "; older: " + ", ".join(r.label for r in reversed(rels[:-1])) + " (history)"
+        print(line)
     return EXIT_OK
 
 
