@@ -204,6 +204,8 @@ def cmd_lookup(args) -> int:
             print(f"  catchment school: {row['catchment_school']}")
         if row.get("near_boundary"):
             print("  near a catchment boundary: addresses in this postcode may straddle it; check by hand")
+        if row.get("likely_team"):
+            print(f"  likely team: {row['likely_team']} (not given as the team: the postcode is not in the data)")
         print(f"  {row['detail']}")
     bad = row["status"] in ("invalid_postcode", "invalid_coordinates", "missing_location")
     return EXIT_USAGE if bad else EXIT_OK
@@ -242,6 +244,7 @@ def cmd_assign(args) -> int:
         blank = f"; {s['blank_lines']:,} blank lines skipped" if s["blank_lines"] else ""
         print(f"Allocated {s['rows']:,} rows from {src.name} to {args.output} ({p.name}; "
               f"{s['location']}{blank}):", file=sys.stderr)
+        print(f"  data: {p.data_in_use()}", file=sys.stderr)
         if s["note"]:
             print(f"  note: {s['note']}", file=sys.stderr)
         for k in sorted(s["status"], key=lambda k: -s["status"][k]):
@@ -345,6 +348,20 @@ def cmd_validate(args) -> int:
 
 def _print_report(r: dict) -> None:
     print(f"== {r['council']} [{r['profile']}]")
+    for name, rel in r.get("releases", {}).items():
+        older = f"; older kept for history: {', '.join(rel['older'])}" if rel.get("older") else ""
+        print(f"Data in use: {name}: {rel['in_use']}{older}")
+    ch = r.get("postcode_changes", {})
+    if ch.get("previous_release"):
+        print(f"Postcodes since {ch['previous_release']}: {ch['new_since_previous']:,} new, "
+              f"{ch['gone_since_previous']:,} gone (kept as terminated), {ch['moved_in_from_other_councils']:,} "
+              f"moved in from another council, {ch['moved_out_to_other_councils']:,} moved out, "
+              f"{ch['centroid_moved_over_50m']:,} centroids moved over 50 m ({ch['centroid_moved_over_200m']:,} "
+              "over 200 m)")
+    for a in r.get("override_areas", []):
+        print(f"Override area: {a['team']} in the {a['region']} ({a['postcodes']:,} postcodes, {a['km2']} km²)")
+    for x in r.get("override_conflicts", []):
+        print(f"  {x}")
     print(f"Postcodes: {r['postcodes']:,}, allocated by catchment or override: {r['postcodes_allocated']:,}")
     for k, v in r["postcodes_in_no_team"].items():
         print(f"  not allocated: {k}: {v}")
