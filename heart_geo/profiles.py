@@ -502,6 +502,20 @@ class Profile:
             districts[d] = districts.get(d, 0) + 1
         return teams, holder, districts
 
+    def likely_team(self, postcode: str) -> tuple[str, int, int] | None:
+        """The team holding most known postcodes of a postcode's sector: (team, count, total), or None.
+
+        A hint for a postcode newer than the data, never an allocation.
+        """
+        from .postcodes import postcode_sector
+
+        pc = normalise_postcode(postcode)
+        counts = self._sectors[0].get(postcode_sector(pc)) if pc else None
+        if not counts:
+            return None
+        best = max(counts, key=lambda t: (counts[t], -t))
+        return self.team_names[best], counts[best], sum(counts.values())
+
     def _unknown_answer(self, pc: str) -> tuple[str, str | None, str]:
         """(status, likely team, detail) for a well-formed postcode in no release of the data."""
         from .postcodes import postcode_district, postcode_sector
