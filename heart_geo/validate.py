@@ -110,8 +110,8 @@ def _postcode_changes(profile) -> dict:
     prev = read_postcodes(list(rels[-2].files))
     prev_mine = prev[prev["council_code"] == profile.code].set_index("postcode")
     now = pcs[~pcs["terminated"].astype(bool)].set_index("postcode")
-    both = cur.set_index("postcode").join(prev.set_index("postcode")[["easting", "northing", "council_code"]],
-                                          rsuffix="_prev", how="inner")
+    both = cur.merge(prev[["postcode", "easting", "northing", "council_code"]], on="postcode",
+                     suffixes=("", "_prev"), how="inner")
     moved = ((both["easting"] - both["easting_prev"]) ** 2 + (both["northing"] - both["northing_prev"]) ** 2) ** 0.5
     rep.update({
         "previous_release": rels[-2].label,
