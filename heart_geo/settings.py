@@ -52,6 +52,7 @@ RESULT_COLUMNS = [
     "easting",
     "northing",
     "detail",
+    "likely_team",  # only for unknown_postcode: the team holding the known postcodes of its sector
 ]
 
 #: Largest upload the dashboard accepts (MB; Streamlit's own default is 200 MB). ``heart-geo
