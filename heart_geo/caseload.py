@@ -852,12 +852,18 @@ def write_csv_atomic(frames: Iterable[pd.DataFrame], path: str | os.PathLike, he
 
 
 def _is_special(path: Path) -> bool:
-    """True for an existing path that is not a regular file or folder (a device, FIFO or socket)."""
+    """True for an output to open and write into rather than replace: an existing device, FIFO or
+    socket, or anything reached through ``/dev`` or ``/proc`` (``/dev/stdout`` redirected to a file
+    is a regular file, but replacing it would replace the machine's ``/dev/stdout`` link)."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return True
+    here = os.path.abspath(path)
+    return any(p == root or p.startswith(root + os.sep) for p in (here, os.path.realpath(path))
+               for root in ("/dev", "/proc"))
 
 
 @contextlib.contextmanager

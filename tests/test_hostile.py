@@ -487,7 +487,8 @@ def test_output_to_a_fifo_is_written_into_not_replaced(ts, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
-@pytest.mark.parametrize("path,special", [("/dev/null", True), ("/dev/zero", True), (".", False)])
+@pytest.mark.parametrize("path,special", [("/dev/null", True), ("/dev/zero", True), ("/dev/stdout", True),
+                                          ("/dev/fd/2", True), (".", False)])
 def test_special_paths_are_recognised(path, special, tmp_path):
     # only inspected, never written: /dev/null belongs to the whole machine
     assert caseload._is_special(Path(path)) is special
@@ -618,6 +619,7 @@ def test_stray_cp1252_byte_keeps_every_other_name(testshire):
 def test_rerunning_on_its_own_output(ts, tmp_path, capsys):
     src = tmp_path / "run0.csv"
     src.write_bytes(crlf("name,Post Code", f"a,{P}", "b,TT1 1AB"))
+    n = len(caseload.RESULT_COLUMNS)
     for i in range(1, 4):
         out = tmp_path / f"run{i}.csv"
         code, _o, err = run(["assign", *prof(ts), src, "-o", out], capsys)
@@ -625,10 +627,10 @@ def test_rerunning_on_its_own_output(ts, tmp_path, capsys):
         rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
         header = rows[0]
         assert len(set(header)) == len(header), header  # never a repeated column name
-        assert len(header) == 2 + 10 * i
-        assert header[-10] == ("team" if i == 1 else "team_heart_geo" if i == 2 else "team_heart_geo_2")
-        assert [r[-9] for r in rows[1:]] == ["allocated", "allocated"]
-        assert [r[-10] for r in rows[1:]] == ["North", "East"]
+        assert len(header) == 2 + n * i
+        assert header[-n] == ("team" if i == 1 else "team_heart_geo" if i == 2 else "team_heart_geo_2")
+        assert [r[-n + 1] for r in rows[1:]] == ["allocated", "allocated"]
+        assert [r[-n] for r in rows[1:]] == ["North", "East"]
         if i > 1:
             assert "result columns of an earlier run" in err
         src = out
