@@ -31,7 +31,7 @@ from ._offline import make_offline
 from .errors import InputError
 from .links import LinkReport, links_from_enrolments, school_localities
 from .services import services_table
-from .settings import UPLOAD_MAX_ROWS, WGS84
+from .settings import UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS, WGS84
 
 __all__ = [
     "KIND_STYLES",
@@ -660,7 +660,7 @@ def allocate_caseload_bytes(
     """
     out, summary = _caseload.allocate_csv_bytes(
         profile, data, name=name, postcode_col=postcode, x_col=x, y_col=y, crs=crs,
-        max_rows=max_rows, chunk_size=min(100_000, max_rows + 1) if max_rows else 100_000,
+        max_rows=max_rows, chunk_size=UPLOAD_CHUNK_ROWS,
     )
     return CaseloadResult(
         rows=int(summary["rows"]),

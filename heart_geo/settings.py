@@ -61,4 +61,7 @@ UPLOAD_MAX_MB = 50
 #: Most rows the dashboard allocates from one upload: its result is held in memory (about 150
 #: bytes a row whatever the input's size), so a file of tiny rows must not grow a hundredfold.
 #: ``heart-geo assign`` streams to disk and has no such limit.
-UPLOAD_MAX_ROWS = 500_000
+UPLOAD_MAX_ROWS = 200_000
+#: Rows allocated at a time from an upload (smaller than the CLI's chunks: several people may upload
+#: at once, and each chunk's working memory is about 1 KB a row).
+UPLOAD_CHUNK_ROWS = 20_000
