@@ -21,6 +21,7 @@ from streamlit_folium import st_folium
 import heart_geo
 from heart_geo import explore
 from heart_geo.caseload import csv_bytes, neutralise_formulas
+from heart_geo.explore import md_text as md
 from heart_geo.settings import UPLOAD_MAX_MB
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
@@ -149,10 +150,10 @@ def render_map_tab() -> None:
             if answer is None:
                 st.caption("Type a postcode and press Enter; or click the map.")
             else:
-                st.markdown(f"### {answer['answer']}")
+                st.markdown(f"### {md(answer['answer'])}")
                 status = answer["status"]
                 if status == "allocated":
-                    st.success(f"Status: {status} ({answer['detail']}).")
+                    st.success(f"Status: {status} ({md(answer['detail'])}).")
                 elif status == "nearest_team":
                     dist = answer.get("distance_m")
                     far = f"{dist:,.0f} m" if dist is not None else "some distance"
@@ -161,13 +162,13 @@ def render_map_tab() -> None:
                         f"nearest {unit} is {answer['team']}, {far} away. Check by hand."
                     )
                 elif status in ("terminated_postcode", "unknown_postcode"):
-                    st.warning(f"Status: {status} ({answer['detail']}).")
+                    st.warning(f"Status: {status} ({md(answer['detail'])}).")
                 elif status == "outside_area":
-                    st.error(f"Status: outside_area ({answer['detail']}).")
+                    st.error(f"Status: outside_area ({md(answer['detail'])}).")
                 else:
-                    st.error(f"Status: {status} (invalid input). {answer['detail']}")
+                    st.error(f"Status: {status} (invalid input). {md(answer['detail'])}")
                 if answer.get("catchment_school"):
-                    st.caption(f"Catchment school: {answer['catchment_school']}")
+                    st.caption(f"Catchment school: {md(answer['catchment_school'])}")
                 if answer.get("near_boundary"):
                     st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
                 show_services(answer)
@@ -272,7 +273,7 @@ def render_caseload_tab() -> None:
                 )
             except heart_geo.HeartGeoError as exc:
                 result = None
-                st.error(str(exc))
+                st.error(md(exc))
             if result is not None:
                 st.session_state["_caseload_result"] = (state_key, result)
         else:
@@ -280,9 +281,9 @@ def render_caseload_tab() -> None:
         del data
         if result is not None:
             blank = f"; {result.blank_lines:,} blank lines skipped" if result.blank_lines else ""
-            st.success(f"Allocated {result.rows:,} rows ({result.location}; read as {result.encoding}{blank}).")
+            st.success(f"Allocated {result.rows:,} rows ({md(result.location)}; read as {md(result.encoding)}{blank}).")
             if result.note:
-                st.warning(result.note)
+                st.warning(md(result.note))
             c1, c2 = st.columns(2)
             with c1:
                 st.markdown(f"**By {unit}**")
@@ -323,7 +324,7 @@ def render_links_tab() -> None:
         try:
             cw = get_council_wide_links(profile_name, data_dir)
         except heart_geo.HeartGeoError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             cw = pd.DataFrame()
         if cw.empty:
             st.info("No council-wide schools in this profile's data.")
@@ -360,7 +361,7 @@ def render_links_tab() -> None:
                 rep = explore.enrolment_links_bytes(profile, enrol.getvalue(), name=enrol.name)
             except heart_geo.HeartGeoError as exc:
                 rep = None
-                st.error(str(exc))
+                st.error(md(exc))
             if rep is not None:
                 s = rep.summary
                 cols = st.columns(4)
@@ -441,7 +442,7 @@ def render_notes_tab() -> None:
             st.dataframe(notes["largest_gaps"].rename(columns={"area_km2": "km²"}).round(2), hide_index=True)
     st.markdown("**Repairs and other problems found when the data was loaded**")
     if notes["problems"]:
-        st.markdown("\n".join(f"- {p}" for p in notes["problems"]))
+        st.markdown("\n".join(f"- {md(p)}" for p in notes["problems"]))
     else:
         st.caption("None.")
     st.caption(

@@ -16,6 +16,7 @@ same functions can be used from a notebook or tested without a browser:
 from __future__ import annotations
 
 import html
+import re
 import weakref
 from dataclasses import dataclass, field
 
@@ -108,6 +109,16 @@ def _text(value) -> str:
     feature property, a tooltip or a popup: a name holding markup shows as text, never runs.
     """
     return html.escape(str(value), quote=True)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_text(value) -> str:
+    """Text from a data file, an upload or the user, safe inside Streamlit markdown: every markdown
+    character backslash-escaped, so a column or school named ``![x](http://...)`` shows as text and
+    never becomes an image, a link or formatting (and nothing is fetched from a network)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
 def _feature(geom, props: dict) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def app(testshire_dir, monkeypatch, tmp_path):
 def _texts(at) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [e.value for e in (*at.success, *at.warning, *at.error, *at.info)]
-    return "\n".join(str(p) for p in parts)
+    # as a person reads it: markdown escapes (text from files and queries is escaped) removed
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))
 
 
 def _frame(at, *columns: str) -> pd.DataFrame:

@@ -819,3 +819,21 @@ def test_wrongly_typed_profile_values(case, ts, tmp_path, capsys):
         import re
 
         assert re.search(pattern, err), err
+
+
+@pytest.mark.parametrize("evil", ["![x](http://evil.example/x.png)", "[click](javascript:alert(1))", "**loud** `code`"])
+def test_dashboard_shows_file_and_query_text_as_text(app, evil):
+    """Column names from an upload and the user's query reach Streamlit markdown escaped: never an
+    image fetched from a network, a link or formatting."""
+    app.session_state["tab"] = "Caseload"
+    app.run()
+    app.file_uploader(key="caseload_file").upload("c.csv", crlf(f"name,{evil}", "a,b"), "text/csv").run()
+    assert not app.exception, app.exception
+    raw = " ".join(e.value for e in app.error)
+    assert "no location column" in raw
+    assert evil not in raw and "](" not in raw and "**" not in raw
+    app.session_state["tab"] = "Map & lookup"
+    app.run()
+    app.text_input(key="query").input(evil).run()
+    shown = " ".join(m.value for m in app.markdown) + " ".join(e.value for e in app.error)
+    assert evil not in shown and "](" not in shown
