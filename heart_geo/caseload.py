@@ -916,7 +916,7 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns) -> pd.DataFrame:
     """Allocate one chunk (positional columns) with the chosen location columns."""
     if loc.kind == "points":
-        return profile.allocate_points(chunk[loc.x].to_numpy(), chunk[loc.y].to_numpy(), crs=loc.crs)
+        return profile.allocate_points(_decimal_point(chunk[loc.x]), _decimal_point(chunk[loc.y]), crs=loc.crs)
     return profile.allocate(chunk[loc.postcode].tolist()).drop(columns="query")
 
 
@@ -929,6 +929,23 @@ def unique_name(name: str, taken: set[str]) -> str:
         i += 1
     taken.add(cand)
     return cand
+
+
+_COMMA_DECIMAL = r"\s*[+\-\u2212]?\d+,\d+\s*"
+
+
+def _decimal_point(col: pd.Series) -> np.ndarray:
+    """Coordinates as European-locale spreadsheets write them ("55,45", "−4,26") read with a decimal
+    point; a comma is never a thousands separator here (a value read so would be out of range)."""
+    if col.dtype != object and not pd.api.types.is_string_dtype(col):
+        return col.to_numpy()
+    text = col.astype(object).where(col.notna(), "").astype(str)
+    comma = text.str.fullmatch(_COMMA_DECIMAL).to_numpy(dtype=bool)
+    if not comma.any():
+        return col.to_numpy()
+    out = col.to_numpy(dtype=object).copy()
+    out[comma] = text[comma].str.replace(",", ".", regex=False).str.replace("\u2212", "-", regex=False).to_numpy()
+    return out
 
 
 def result_names(header: list[str]) -> list[str]:

@@ -572,6 +572,10 @@ FILE_CASES = [
      r"name a place other than the family's home", None, None, [P]),
     ("previous-postcode-named-explicitly", crlf("name,Previous postcode", f"a,{P}"),
      ["--postcode-col", "Previous postcode"], 0, r"", ["allocated"], None, []),
+    ("comma-decimal-coordinates", crlf("name;latitude;longitude", "a;55,45;-4,26", "b;55,4;−4,3", "c;1,5;2,5"),
+     [], 0, r"", ["outside_area", "outside_area", "invalid_coordinates"], ["name", "latitude", "longitude"], []),
+    ("comma-decimal-eastings", crlf("name;easting;northing", "a;300500,0;601500,0", "b;300500;601500"), [], 0, r"",
+     ["allocated", "allocated"], None, []),
     ("two-postcodes-in-an-address", crlf("name,address", f'a,"1 High St {P}, was TT1 1AB"', f"b,{P}"), [], 0, r"",
      ["invalid_postcode", "allocated"], None, []),
 ]
