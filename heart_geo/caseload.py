@@ -389,8 +389,8 @@ def _text_codec(enc: str) -> tuple[str, str]:
 
 _SNIFF_LINES = 50
 _SNIFF_CHARS = 1 << 20
-_MARKUP = re.compile(r"\s*(<(!doctype|html|table|head|body|meta|tr|td|div|\?xml|workbook|style|x:)|\{\\rtf)",
-                     re.IGNORECASE)
+_MARKUP = re.compile(r"\s*(<(!doctype|html|table|head|body|meta|tr|td|div|\?xml|workbook|style|x:)|\{\\rtf"
+                     r"|mime-version:)", re.IGNORECASE)  # MIME: Excel's "single file web page"
 
 
 def _check_text(line: str, name: str) -> None:

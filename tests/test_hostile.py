@@ -326,6 +326,9 @@ def test_no_pickle_in_the_cache_code():
 SLOW_QUERIES = {
     "spaces-between-digits": "5" + " " * (MAX_QUERY_CHARS - 2) + "5",
     "spaces-then-text": "5" + " " * (MAX_QUERY_CHARS - 3) + "5x",
+    # the old pattern backtracked over both runs (400 + 400 spaces: 0.7 s; 5,000: minutes)
+    "two-space-runs": "5" + " " * (MAX_QUERY_CHARS // 2 - 2) + "5" + " " * (MAX_QUERY_CHARS // 2 - 2) + "x",
+    "two-space-runs-10kb": "5" + " " * 5000 + "5" + " " * 5000 + "x",
     "digits-and-separators": "5," * (MAX_QUERY_CHARS // 2),
     "digit-space-runs": "1 " * (MAX_QUERY_CHARS // 2),
     "decimal-runs": "1." * (MAX_QUERY_CHARS // 2 - 1) + "5",
@@ -532,6 +535,8 @@ FILE_CASES = [
      r"is a web page, XML or RTF document, not a CSV file", None, None, [NAME, P, "<td>"]),
     ("html-with-doctype-and-bom", codecs.BOM_UTF8 + f"\r\n  <!DOCTYPE html><table><tr><td>{NAME}</td></tr>".encode(),
      [], 2, r"is a web page", None, None, [NAME]),
+    ("excel-single-file-web-page", f"MIME-Version: 1.0\r\nX-Document-Type: Workbook\r\n\r\n{NAME},{P}\r\n".encode(),
+     [], 2, r"is a web page", None, None, [NAME, P]),
     ("excel-2003-xml", f'<?xml version="1.0"?>\r\n<Workbook><Row><Cell>{NAME}</Cell></Row></Workbook>'.encode(),
      [], 2, r"is a web page, XML", None, None, [NAME]),
     ("rtf", f"{{\\rtf1\\ansi {NAME}}}".encode(), [], 2, r"RTF document", None, None, [NAME]),
