@@ -293,15 +293,19 @@ _SUFFIX = re.compile(r"(heartgeo\d*)+$")
 def previous_result_columns(header: list[str]) -> set[int]:
     """Positions of result columns from an earlier run of this tool (its output read again).
 
-    A block is the ten result columns (``team`` ... ``detail``), in order, each name as written or
-    with a ``_heart_geo`` suffix. They are kept in the output as they are, never used to locate a
-    row, and the new result columns get names not yet taken.
+    A block is the result columns from ``team`` to ``detail`` in order (and those after them, such
+    as ``likely_team``, when they follow), each name as written or with a ``_heart_geo`` suffix:
+    outputs of older versions, with fewer columns, are recognised too. They are kept in the output
+    as they are, never used to locate a row, and the new result columns get names not yet taken.
     """
     keys = [_SUFFIX.sub("", _key(h)) for h in header]
+    core = _RESULT_KEYS.index(_key("detail")) + 1
     out: set[int] = set()
-    m = len(_RESULT_KEYS)
-    for i in range(len(keys) - m + 1):
-        if keys[i:i + m] == _RESULT_KEYS:
+    for i in range(len(keys) - core + 1):
+        if keys[i:i + core] == _RESULT_KEYS[:core]:
+            m = core
+            while m < len(_RESULT_KEYS) and i + m < len(keys) and keys[i + m] == _RESULT_KEYS[m]:
+                m += 1
             out.update(range(i, i + m))
     return out
 

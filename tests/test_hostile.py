@@ -645,6 +645,16 @@ def test_rerunning_on_its_own_output(ts, tmp_path, capsys):
         src = out
 
 
+@pytest.mark.parametrize("n_old", [10, len(caseload.RESULT_COLUMNS)], ids=["older-version", "this-version"])
+def test_earlier_results_are_recognised(n_old):
+    old = caseload.RESULT_COLUMNS[:n_old]
+    header = ["name", "Post Code", *old, *[f"{c}_heart_geo" for c in old]]
+    assert caseload.previous_result_columns(header) == set(range(2, 2 + 2 * n_old))
+    loc = caseload.find_location_columns(header)
+    assert header[loc.postcode] == "Post Code" and loc.note == ""
+    assert caseload.previous_result_columns(["team", "status", "postcode"]) == set()
+
+
 def test_enrolment_file_with_the_tools_own_column_names(ts, tmp_path, capsys):
     cols = ["school", "postcode", "consent", "risk_of_harm", "row", "row_heart_geo", "link_school",
             "link_school_heart_geo", "shared_because", "team", "status", "detail"]
