@@ -314,6 +314,11 @@ def cmd_links(args) -> int:
     rep = links_from_enrolments(p, df, school=scol, consent=consent, risk=risk, **kw)
     _out_or_print(rep.links, args.output, args.json)
     print(json.dumps(rep.summary), file=sys.stderr)
+    for ground in ("consent", "risk"):
+        n = rep.summary.get(f"{ground}_conflicts", 0)
+        if n:
+            print(f"heart-geo: note: {n} rows withheld because their {ground} values disagree (two columns, "
+                  "or two rows of the same pupil): check them by hand", file=sys.stderr)
     if args.detail_output:
         caseload.write_csv_atomic([rep.detail], args.detail_output, [str(c) for c in rep.detail.columns],
                                   inputs=(src,))

@@ -747,6 +747,7 @@ def test_conflicting_consent_through_the_cli(ts, tmp_path, capsys):
     rows = list(csv.reader(io.StringIO(detail.read_text(encoding="utf-8"))))
     assert [r[rows[0].index("name")] for r in rows[1:]] == ["B"]
     assert '"consent_conflicts": 1' in err
+    assert "note: 1 rows withheld because their consent values disagree" in err
 
 
 @pytest.fixture
