@@ -478,7 +478,10 @@ _DATA_CELL = re.compile(
     r"|[^\s@]@[^\s@]+\.[A-Za-z]"  # an e-mail address
     r"|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"  # a date
     r"|^\s*\d{1,4}[A-Za-z]?(/\d{1,3})?,?\s+[A-Za-z]{2,}.*\b(st|street|road|rd|ave|avenue|drive|dr|"
-    r"lane|ln|court|crescent|place|terrace|gardens|way|close|view|park|square|wynd|brae|row)\b",  # an address
+    r"lane|ln|court|crescent|place|terrace|gardens|way|close|view|park|square|wynd|brae|row)\b"  # an address
+    r"|^\s*[A-Za-z][A-Za-z'.-]*(\s[A-Za-z'.-]+)*\s(street|road|avenue|drive|lane|crescent|terrace|gardens|"
+    r"place|court|wynd|brae|close|square)\s*$"  # a street name ("Main Street", not "Street name")
+    r"|\b(flat|apartment)\s*\d",  # a flat
     re.IGNORECASE,
 )
 _NUMBER_CELL = re.compile(r"^\s*[-+]?\d+([.,]\d+)?\s*$")
