@@ -103,6 +103,14 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return where.resolve()
 
 
+def _glob(folder: Path, pattern: str) -> list[Path]:
+    """Sorted matches of a recursive pattern, following symlinked folders (a data folder often links
+    each dataset from where the council keeps it; ``Path.glob`` would not look inside them)."""
+    import glob
+
+    return sorted(Path(p) for p in glob.glob(str(folder / pattern), recursive=True))
+
+
 def find_source(data_dir: Path, patterns: list[str], *, what: str) -> list[Path]:
     """Find the files for one dataset: the first pattern (recursive glob) that matches wins.
 
@@ -112,7 +120,7 @@ def find_source(data_dir: Path, patterns: list[str], *, what: str) -> list[Path]
         Naming the dataset, the folder and the patterns tried.
     """
     for pattern in patterns:
-        hits = sorted(p for p in Path(data_dir).glob(pattern) if p.is_file())
+        hits = [p for p in _glob(Path(data_dir), pattern) if p.is_file()]
         if hits:
             return hits
     raise DataNotFoundError(
@@ -314,7 +322,7 @@ def find_releases(data_dir: Path, patterns: list[str], *, what: str, dataset: st
     data_dir = Path(data_dir)
     groups: dict[Path, list[Path]] = {}
     for i, pattern in enumerate(patterns):
-        for p in sorted(data_dir.glob(pattern)):
+        for p in _glob(data_dir, pattern):
             if not p.is_file():
                 continue
             root = _release_root(p, data_dir)
@@ -675,6 +683,191 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
         df = df[df["council_code"].isin(set(council_codes))]
     df = df.drop_duplicates("postcode", keep="first").reset_index(drop=True)
     return df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
+
+
+_PC_RE = r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$"
+
+
+def _codepoint_arrow(src):
+    """One Code-Point Open CSV (no header, or the long header) as Arrow: postcode key, point, council.
+
+    The fast path for national files: the C reader and vectorised normalisation, no Python object per
+    row. Returns None when the file is not Code-Point Open (the ONS Postcode Directory, say).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if isinstance(src, tuple):
+        zf, member = src
+        data = zf.read(member)
+    else:
+        data = Path(src).read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    first = data[:data.find(b"\n")] if b"\n" in data else data
+    head = [h.strip().strip('"').lower() for h in first.decode("latin-1").split(",")]
+    if "pcds" in head or "pcd" in head or len(head) != 10:
+        return None
+    has_header = head[0] in ("postcode", "pc")
+    cols = ["postcode", "quality", "easting", "northing", "country", "rh", "lh", "cc", "council_code", "ward"]
+    try:
+        tab = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=cols, skip_rows=1 if has_header else 0),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["postcode", "quality", "easting", "northing", "council_code"],
+                column_types={c: pa.string() for c in ("postcode", "quality", "easting", "northing",
+                                                      "council_code")},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    key = pc.utf8_upper(pc.replace_substring(pc.utf8_trim_whitespace(tab["postcode"]), " ", ""))
+    key = pc.binary_join_element_wise(pc.utf8_slice_codeunits(key, 0, -3), pc.utf8_slice_codeunits(key, -3), " ")
+    ok = pc.match_substring_regex(key, _PC_RE)
+    e = pc.cast(pc.if_else(pc.equal(tab["easting"], ""), None, tab["easting"]), pa.float64(), safe=False)
+    n = pc.cast(pc.if_else(pc.equal(tab["northing"], ""), None, tab["northing"]), pa.float64(), safe=False)
+    return pa.table({"postcode": key, "easting": e, "northing": n,
+                     "council_code": pc.utf8_trim_whitespace(tab["council_code"]), "quality": tab["quality"]}
+                    ).filter(ok)
+
+
+def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, dict]:
+    """Read a postcode release keeping in full only the postcodes a council needs.
+
+    Parameters
+    ----------
+    path : path or list of paths
+        As :func:`read_postcodes` (a national ``codepo_gb.zip`` included).
+    near_codes : iterable of str
+        Council codes kept in full (the council's own); rows with no council code are kept too.
+    near_box : (xmin, ymin, xmax, ymax)
+        EPSG:27700 box whose postcodes are kept in full (the council and a margin).
+
+    Returns
+    -------
+    near : pandas.DataFrame
+        As :func:`read_postcodes`, for the kept postcodes.
+    rest : dict of numpy arrays
+        Every other postcode, compactly: ``keys`` (sorted, bytes ``"G1 1AA"``), ``council`` (index into
+        ``codes``), ``codes`` (bytes GSS codes), ``easting``, ``northing`` (int32; -1 for none),
+        ``terminated`` (bool). Enough to answer ``outside_area`` naming the council.
+    """
+    near_codes = set(near_codes) | {""}
+    xmin, ymin, xmax, ymax = near_box
+    codes: dict[str, int] = {}
+    near_frames, rest_parts = [], []
+    for p in _expand_postcode_paths(path):
+        for name, src in _csv_members(p):
+            tab = _codepoint_arrow(src)
+            if tab is None:  # the ONS Postcode Directory and other layouts: the general reader
+                from .postcodes import normalise_postcodes
+
+                df = _read_postcode_csv(name, src)
+                pcs, _ = normalise_postcodes(df["postcode"])
+                df["postcode"] = pcs.to_numpy()
+                df = df[df["postcode"].notna()].reset_index(drop=True)
+                for c in ("easting", "northing"):
+                    df[c] = pd.to_numeric(df[c], errors="coerce")
+                df["council_code"] = df["council_code"].fillna("").str.strip()
+                e, n = df["easting"].to_numpy(dtype=float), df["northing"].to_numpy(dtype=float)
+                local, uniq = pd.factorize(df["council_code"], sort=False)
+                term = df["terminated"].to_numpy(dtype=bool)
+            else:
+                import pyarrow.compute as pc
+
+                e = tab["easting"].to_numpy(zero_copy_only=False)
+                n = tab["northing"].to_numpy(zero_copy_only=False)
+                enc = pc.dictionary_encode(tab["council_code"]).combine_chunks()
+                local = enc.indices.to_numpy(zero_copy_only=False)
+                uniq = enc.dictionary.to_pylist()
+                term = np.zeros(len(e), bool)
+            glob = np.array([codes.setdefault(str(u), len(codes)) for u in uniq], dtype=np.int32)
+            council = glob[local] if len(glob) else np.zeros(len(e), np.int32)
+            near_ids = np.array([codes[c] for c in near_codes if c in codes], dtype=np.int32)
+            with np.errstate(invalid="ignore"):
+                inbox = (e >= xmin) & (e <= xmax) & (n >= ymin) & (n <= ymax)
+            near = inbox | np.isin(council, near_ids)
+            far = np.flatnonzero(~near)
+            if tab is None:
+                near_frames.append(df[near])
+                fk = np.asarray(df["postcode"].to_numpy(dtype=object)[far], dtype="S8")
+            else:
+                sub = tab.take(np.flatnonzero(near)).to_pandas()
+                sub["terminated"] = False
+                sub["source"] = Path(name).name
+                near_frames.append(sub)
+                fk = np.array(tab["postcode"].take(far).to_numpy(zero_copy_only=False), dtype="S8")
+            rest_parts.append((fk, council[far], e[far], n[far], term[far]))
+    if not near_frames:
+        raise DataNotFoundError(f"no postcode CSV files in {path!r}")
+    near_df = pd.concat(near_frames, ignore_index=True)
+    for c in ("easting", "northing"):
+        near_df[c] = pd.to_numeric(near_df[c], errors="coerce")
+        near_df.loc[near_df[c] <= 0, c] = np.nan
+    near_df.loc[near_df["easting"].isna() | near_df["northing"].isna(), ["easting", "northing"]] = np.nan
+    near_df = near_df.drop_duplicates("postcode", keep="first").reset_index(drop=True)
+    near_df = near_df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
+    code_list = np.array(sorted(codes, key=codes.get), dtype="S9")
+    rest = _compact(rest_parts, code_list, exclude=near_df["postcode"].to_numpy(dtype=object))
+    return near_df, rest
+
+
+def _compact(parts, code_list: np.ndarray, *, exclude) -> dict:
+    """Sorted, de-duplicated compact postcode arrays (first occurrence wins), without ``exclude``."""
+    if parts:
+        keys = np.concatenate([p[0] for p in parts])
+        council = np.concatenate([p[1] for p in parts]).astype(np.int32)
+        e = np.concatenate([p[2] for p in parts]).astype(float)
+        n = np.concatenate([p[3] for p in parts]).astype(float)
+        term = np.concatenate([p[4] for p in parts]).astype(bool)
+    else:
+        keys, council, e, n, term = (np.empty(0, "S8"), np.empty(0, np.int32), np.empty(0), np.empty(0),
+                                     np.empty(0, bool))
+    if len(exclude) and len(keys):
+        keep = ~np.isin(keys, np.asarray(exclude, dtype="S8"))
+        keys, council, e, n, term = keys[keep], council[keep], e[keep], n[keep], term[keep]
+    order = np.argsort(keys, kind="stable")
+    keys, council, e, n, term = keys[order], council[order], e[order], n[order], term[order]
+    first = np.ones(len(keys), bool)
+    first[1:] = keys[1:] != keys[:-1]
+    ok = np.isfinite(e) & np.isfinite(n) & (e > 0) & (n > 0)
+    return {
+        "keys": keys[first],
+        "council": council[first].astype(np.uint16),
+        "codes": np.asarray(code_list, dtype="S9"),
+        "easting": np.where(ok, e, -1)[first].astype(np.int32),
+        "northing": np.where(ok, n, -1)[first].astype(np.int32),
+        "terminated": term[first],
+    }
+
+
+def empty_compact() -> dict:
+    """Compact postcode arrays holding nothing."""
+    return _compact([], np.empty(0, "S9"), exclude=[])
+
+
+def merge_compact(new: dict, old: dict, *, exclude, terminated: bool) -> dict:
+    """Add to ``new`` the compact postcodes that only ``old`` holds (and ``exclude`` lacks), marked
+    terminated when asked."""
+    keep = ~np.isin(old["keys"], new["keys"])
+    if len(exclude):
+        keep &= ~np.isin(old["keys"], np.asarray(exclude, dtype="S8"))
+    if not keep.any():
+        return new
+    codes = list(new["codes"])
+    index = {c: i for i, c in enumerate(codes)}
+    remap = np.array([index.setdefault(c, len(index)) for c in old["codes"]], dtype=np.int32)
+    code_list = np.array(sorted(index, key=index.get), dtype="S9")
+    parts = [
+        (new["keys"], new["council"].astype(np.int32), new["easting"].astype(float), new["northing"].astype(float),
+         new["terminated"]),
+        (old["keys"][keep], remap[old["council"][keep]] if len(remap) else old["council"][keep].astype(np.int32),
+         old["easting"][keep].astype(float), old["northing"][keep].astype(float),
+         old["terminated"][keep] | terminated),
+    ]
+    return _compact(parts, code_list, exclude=[])
 
 
 def _expand_postcode_paths(path) -> list[Path]:
