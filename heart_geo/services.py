@@ -29,12 +29,14 @@ __all__ = [
     "is_public",
     "publication_rule",
     "service_counts",
+    "service_export",
     "service_kind",
     "service_locations",
     "services_for_team",
     "services_present",
     "services_table",
     "team_hubs",
+    "withheld_counts",
 ]
 
 
@@ -451,3 +453,18 @@ def counts_text(row: pd.Series) -> str:
     """One row of :func:`service_counts` as text ("Day care of children 9, Childminders 2")."""
     plural = {k.label: k.plural for k in SERVICE_KINDS.values()}
     return ", ".join(f"{plural.get(k, k)} {int(v)}" for k, v in row.drop("total", errors="ignore").items() if v)
+
+
+def service_export(profile) -> pd.DataFrame:
+    """The services that may be exported: one row per public service (:data:`EXPORT_COLUMNS`),
+    located or not (each with its status). Count-only kinds are never in it."""
+    loc = service_locations(profile)
+    out = loc.loc[loc["publish"] == "public", EXPORT_COLUMNS].reset_index(drop=True)
+    return out.astype(object).where(out.notna(), None)
+
+
+def withheld_counts(profile) -> dict[str, int]:
+    """Count-only services left out of every export and map, by kind (plural label)."""
+    loc = service_locations(profile)
+    cnt = loc[loc["publish"] == "count"]
+    return {service_kind(k).plural: int(n) for k, n in cnt.groupby("kind").size().items()}
