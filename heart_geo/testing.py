@@ -217,7 +217,7 @@ CARE_SERVICES = [
      "Testshire", "12 Secret Lane", "", "01000 000010", "", "children's house WITH a postcode: counted, never shown"),
     ("Fostering Service", "", "Testshire Council Fostering Service", "Testshire Council", "TT1 1AB", "Active",
      "Testshire", "9 Hidden Row", "", "", "", "fostering: counted only"),
-    ("Support Service", "Other than Care at home", "Testshire Day Opportunities", "Testshire Council", "TT9 9ZZ",
+    ("Support Service", "Other than Care at home", "Testshire Day Opportunities", "Testshire Council", "TT1 1ZZ",
      "Active", "Testshire", "", "", "", "", "public, unknown_postcode"),
     ("Care Home Service", "Older People", "Testshire Care Home", "Care Co", "TT1 1AB", "Active", "Testshire",
      "", "", "", "", "public adult care home (no kinds filter in this profile)"),
@@ -231,7 +231,8 @@ CARE_SERVICES = [
 
 #: Made-up hospitals (PHS format): Location, LocationName, Postcode, CA, XCoordinate, YCoordinate.
 HOSPITALS = [
-    ("T101H", "Testshire General Hospital", "TT1 1AB", CODE, int(X0 + 1600), int(Y0 + 1400)),
+    # the site (coordinates) is in East; its postcode's centroid is in South: the site decides
+    ("T101H", "Testshire General Hospital", "TT1 1AC", CODE, int(X0 + 1600), int(Y0 + 1400)),
     ("T102H", "Otherslaw Infirmary", "TT2 9ZZ", "S99000002", int(X0 + 5000), int(Y0 + 5000)),
 ]
 #: Made-up GP practices (the compiled ISD format): Practice Code, Name, Post code, HSCP Name.
