@@ -248,6 +248,7 @@ def render_teams_tab() -> None:
                 "Catchment schools": d["catchment_schools"],
                 "Services in the " + unit: len(d["services_in_team"]),
                 "Services by link worker": len(d["link_workers"]),
+                "Services present": d.get("services_present", 0),
             }
             for d in details
         ]

@@ -391,6 +391,8 @@ def cmd_services(args) -> int:
     t = sv.services_table(p)
     counts = sv.service_counts(p)
     hubs = sv.team_hubs(p)
+    for problem in sv.service_problems(p):
+        print(f"heart-geo: warning: {problem}", file=sys.stderr)
     if args.json:
         doc = {
             "model_services": t.to_dict("records"),
@@ -441,6 +443,8 @@ def _service_locations_out(p, args) -> int:
     from . import services as sv
 
     out = sv.service_export(p)
+    for problem in sv.service_problems(p):
+        print(f"heart-geo: warning: {problem}", file=sys.stderr)
     if args.output:
         from .caseload import write_csv_atomic
 

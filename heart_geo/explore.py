@@ -734,7 +734,7 @@ def data_notes(profile) -> dict:
         "gap_summary": by_kind,
         "other_council": other,
         "largest_gaps": largest,
-        "problems": list(profile.problems),
+        "problems": list(profile.problems) + _service_problems(profile),
     }
 
 
@@ -877,3 +877,9 @@ def _team_services_present(profile, team: str) -> dict:
         "services_counted": pres["counted"],
         "hubs": pres["hubs"],
     }
+
+
+def _service_problems(profile) -> list[str]:
+    from .services import service_problems
+
+    return service_problems(profile)

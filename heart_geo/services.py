@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import DataFormatError, DataNotFoundError
 from .postcodes import normalise_postcode
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ __all__ = [
     "service_export",
     "service_kind",
     "service_locations",
+    "service_problems",
     "services_for_team",
     "services_present",
     "services_table",
@@ -142,6 +144,7 @@ _SOURCE_KEYS = {"description", "publisher", "licence", "attribution", "patterns"
 _HUB_KEYS = {"name", "postcode", "easting", "northing", "note"}
 
 _LOCATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PROBLEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def service_kind(kind: str) -> ServiceKind:
@@ -241,7 +244,8 @@ def service_locations(profile) -> pd.DataFrame:
     listed, when given), and each row located as the profile says: by postcode
     (:meth:`Profile.allocate`), by coordinates (:meth:`Profile.allocate_points`; a row with no
     coordinates falls back to its postcode), or not at all (``missing_location``). The statuses are
-    the allocator's. Then :func:`publication_rule` removes what may not be published.
+    the allocator's. Then :func:`publication_rule` removes what may not be published. A dataset
+    that cannot be read is left out and reported by :func:`service_problems`.
 
     Returns
     -------
@@ -258,12 +262,18 @@ def service_locations(profile) -> pd.DataFrame:
     from .sources import SERVICE_READERS
 
     frames = []
+    problems: list[str] = []
     for key, src in service_sources(profile).items():
         files = profile.files.get(key) or []
         if not files:
             log.info("No files for service dataset %s; looked for %s", key, src.get("patterns"))
             continue
-        raw = SERVICE_READERS[src["kind"]]([Path(f) for f in files], council=[profile.name, profile.code])
+        try:
+            raw = SERVICE_READERS[src["kind"]]([Path(f) for f in files], council=[profile.name, profile.code])
+        except (DataFormatError, DataNotFoundError) as exc:  # one unreadable list must not stop the rest
+            problems.append(f"service dataset {key!r} left out: {exc}")
+            log.warning("Service dataset %s left out: %s", key, exc)
+            continue
         if src.get("active_only", True):
             raw = raw[raw["active"]]
         if src.get("kinds"):
@@ -277,7 +287,14 @@ def service_locations(profile) -> pd.DataFrame:
                             for c in LOCATION_COLUMNS})
     out = publication_rule(out)[LOCATION_COLUMNS]
     _LOCATIONS[profile] = out
+    _PROBLEMS[profile] = problems
     return out
+
+
+def service_problems(profile) -> list[str]:
+    """Service datasets that could not be read (file and what was wrong; never row content)."""
+    service_locations(profile)
+    return list(_PROBLEMS.get(profile, []))
 
 
 def _locate(profile, raw: pd.DataFrame, located_by: str, dataset: str) -> pd.DataFrame:

@@ -169,6 +169,37 @@ def test_kinds_filter_and_active_only_in_profile(tmp_path):
     assert "Closed Nursery" in set(ci["service_name"])
 
 
+def test_located_by_none_counts_for_the_council(tmp_path):
+    toml = write_test_data(tmp_path)
+    text = toml.read_text().replace('kind = "gp_practices"\nlocated_by = "postcode"',
+                                    'kind = "gp_practices"\nlocated_by = "none"')
+    toml.write_text(text)
+    from heart_geo import load_profile
+
+    p = load_profile(toml, data_dir=tmp_path, cache=False)
+    gp = sv.service_locations(p).query("dataset == 'gp_practices'")
+    assert len(gp) == 2 and (gp["status"] == "missing_location").all() and gp["team"].isna().all()
+    assert sv.service_counts(p).loc[sv.NOT_PLACED, "GP practice"] == 2
+
+
+def test_unreadable_service_file_is_left_out_and_reported(tmp_path, capsys):
+    toml = write_test_data(tmp_path)
+    bad = next(tmp_path.glob("gp_practices_*.csv"))
+    bad.write_text("Practice,Where\n1,Somewhere Private\n", encoding="utf-8")
+    from heart_geo import load_profile
+
+    p = load_profile(toml, data_dir=tmp_path, cache=False)
+    loc = sv.service_locations(p)
+    assert "gp_practices" not in set(loc["dataset"]) and "care_services" in set(loc["dataset"])
+    (problem,) = sv.service_problems(p)
+    assert "gp_practices" in problem and "post code" in problem and "Somewhere Private" not in problem
+    assert problem in explore.data_notes(p)["problems"]
+    assert main(["teams", "--profile", str(toml), "--data-dir", str(tmp_path)]) == 0
+    assert main(["services", "--profile", str(toml), "--data-dir", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "gp_practices" in err and "Somewhere Private" not in err
+
+
 # --------------------------------------------------------------------------------------------------
 # hubs and profile validation
 # --------------------------------------------------------------------------------------------------
