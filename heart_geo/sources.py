@@ -235,12 +235,15 @@ def _release_root(path: Path, data_dir: Path) -> Path:
     except ValueError:
         return path.parent
     anc = path.parent
-    while True:
+    dated = None
+    while anc != data_dir and data_dir in anc.parents:
         if (anc / "Doc" / "metadata.txt").is_file() or (anc / "doc" / "metadata.txt").is_file():
             return anc
-        if anc == data_dir or data_dir not in anc.parents:
-            break
+        if dated is None and (_month_in(anc.name) or _YEAR.search(anc.name)):
+            dated = anc  # e.g. <dest>/postcodes/2025-10/ from 'heart-geo data fetch'
         anc = anc.parent
+    if dated is not None:
+        return dated
     return data_dir / rel.parts[0] if len(rel.parts) > 1 else path
 
 
@@ -718,8 +721,17 @@ def read_schools(path: str | os.PathLike, *, council_code: str | None = None) ->
         ({"Primary", "Secondary", "Special"}), ``denomination``, ``council_code``, ...
     """
     p = Path(path)
-    if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        book = pd.read_excel(p, sheet_name=None, dtype=str)
+    src: object = p
+    kind = p.suffix.lower()
+    if kind == ".zip":  # the published "(Table)" download: the workbook inside a zip
+        with zipfile.ZipFile(p) as zf:
+            inner = sorted((n for n in zf.namelist() if n.lower().endswith((".xlsx", ".csv"))),
+                           key=lambda n: (not n.lower().endswith(".xlsx"), n))
+            if not inner:
+                raise DataFormatError(f"school roll zip {str(p)!r} holds no .xlsx or .csv file")
+            src, kind = io.BytesIO(zf.read(inner[0])), Path(inner[0]).suffix.lower()
+    if kind in (".xlsx", ".xlsm", ".xls"):
+        book = pd.read_excel(src, sheet_name=None, dtype=str)
         sheet = next((df for df in book.values() if "SeedCode" in df.columns), None)
         if sheet is None:
             raise DataFormatError(
@@ -728,7 +740,7 @@ def read_schools(path: str | os.PathLike, *, council_code: str | None = None) ->
             )
         raw = sheet
     else:
-        raw = pd.read_csv(p, dtype=str, encoding="utf-8-sig")
+        raw = pd.read_csv(src, dtype=str, encoding="utf-8-sig")
     missing = [v for v in _SCHOOL_FIELDS.values() if v not in raw.columns]
     if missing:
         raise DataFormatError(

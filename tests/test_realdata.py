@@ -235,6 +235,14 @@ def test_validation_reports_the_known_flaws(east):
     assert any(13 <= g <= 15 for g in big)  # around Stair
     assert rep["other_catchments"] and "Carrick" in rep["other_catchments"][0]["note"]
     assert rep["overlaps"] == []
+    rels = east.releases["postcodes"]
+    assert rep["releases"]["postcodes"]["in_use"].startswith(rels[-1].label)
+    assert rep["releases"]["postcodes"]["older"] == [r.label for r in reversed(rels[:-1])]
+    ch = rep["postcode_changes"]
+    assert ch["current"] == len(_current(east))
+    if len(rels) > 1:
+        assert ch["previous_release"] == rels[-2].label
+        assert ch["gone_since_previous"] <= ch["terminated_kept_from_older_releases"]
 
 
 def test_original_codepoint_files_load_as_published(data_dir):
