@@ -294,7 +294,7 @@ def render_service_counts() -> None:
     if counts.empty or counts["Services present"].sum() == 0:
         st.caption("No service datasets found in the data folder for this profile.")
         return
-    st.dataframe(counts, hide_index=True, key="teams_services")
+    st.dataframe(counts.rename(columns={unit: unit.capitalize()}), hide_index=True, key="teams_services")
     st.caption(
         "From the Care Inspectorate datastore, PHS hospitals and GP practices (see Data notes). "
         "Childminders, children's houses, fostering and adoption services are counted only, never "

@@ -157,8 +157,8 @@ def test_lookup_lists_services_in_this_community(app) -> None:
 def test_teams_tab_counts_services_by_kind(app) -> None:
     _open_tab(app, "Teams")
     counts = _frame(app, "Services present", "Childminders")
-    assert counts["team"].tolist()[:3] == TEAMS
-    assert counts.set_index("team").loc["South", "Childminders"] == 1
+    assert counts["Team"].tolist()[:3] == TEAMS
+    assert counts.set_index("Team").loc["South", "Childminders"] == 1
     text = _texts(app)
     assert "none recorded in the council profile yet" in text  # South has no hub
     assert "Testtown Medical Practice" in text and "Morag" not in text
