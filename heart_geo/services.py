@@ -319,9 +319,9 @@ def _locate(profile, raw: pd.DataFrame, located_by: str, dataset: str) -> pd.Dat
         res["postcode"] = res["postcode"].where(res["postcode"].notna(), pcs.to_numpy())
     kind = raw["kind"].astype(object)
     return pd.DataFrame({
-        "service_name": raw["service_name"].replace("", None),
+        "service_name": _blank_to_none(raw["service_name"]),
         "service_kind": [service_kind(k).label for k in kind],
-        "provider": raw["provider"].replace("", None),
+        "provider": _blank_to_none(raw["provider"]),
         "postcode": res["postcode"],
         "team": res["team"],
         "status": res["status"],
@@ -332,6 +332,11 @@ def _locate(profile, raw: pd.DataFrame, located_by: str, dataset: str) -> pd.Dat
         "northing": res["northing"],
         "dataset": dataset,
     })
+
+
+def _blank_to_none(values: pd.Series) -> pd.Series:
+    v = values.astype(object)
+    return v.where(v.notna() & (v.astype(str).str.strip() != ""), None)
 
 
 def _put(res: pd.DataFrame, mask: np.ndarray, r: pd.DataFrame) -> None:
