@@ -135,6 +135,9 @@ def _check_config(conf: dict, path: Path) -> None:
     for src in ("catchments", "postcodes"):
         if not conf.get("sources", {}).get(src, {}).get("patterns"):
             problems.append(f"[sources.{src}] needs 'patterns'")
+    from .services import check_service_config
+
+    problems += check_service_config(conf)  # service datasets and team hubs
     if problems:
         raise ProfileError(f"profile {str(path)!r}: " + "; ".join(problems))
 
@@ -738,14 +741,17 @@ class Profile:
         return out
 
     def team_summary(self) -> pd.DataFrame:
-        """Per team: postcodes covered, area in km², schools in it, services and links."""
+        """Per team: postcodes covered, area in km², schools in it, the model's services and link
+        workers, and the services present (``services_present``: total; ``services_by_kind``: counts
+        by kind, see :func:`heart_geo.services.service_counts`)."""
         from .links import school_localities
-        from .services import services_table
+        from .services import service_counts, services_table
 
         alloc = self.postcode_allocations()
         counts = alloc[alloc["status"] == "allocated"].groupby("team", observed=False).size()
         nearest = alloc[alloc["status"] == "nearest_team"].groupby("team", observed=False).size()
         svc = services_table(self)
+        present = service_counts(self)
         rows = []
         schools = school_localities(self) if self.schools is not None else None
         for t, area in zip(self.team_names, self.team_areas.area, strict=True):
@@ -758,6 +764,7 @@ class Profile:
                 "area_km2": round(area / 1e6, 1),
                 "services_in_team": ", ".join(s.loc[s["mode"] == "team", "service"]),
                 "services_by_link_worker": ", ".join(s.loc[s["mode"] == "link_worker", "service"]),
+                **_services_present_columns(present, t),
             }
             if schools is not None:
                 here = schools[schools["team"] == t]
@@ -799,6 +806,15 @@ class Profile:
             if rel is not None:
                 parts.append(f"{key}: {s.get('description', key)} {rel.label}")
         return "; ".join(parts)
+
+
+def _services_present_columns(counts: pd.DataFrame, team: str) -> dict:
+    """The services-present columns of one team's summary row (counts only: nothing named)."""
+    from .services import counts_text
+
+    if team not in counts.index:
+        return {"services_present": 0, "services_by_kind": ""}
+    return {"services_present": int(counts.loc[team, "total"]), "services_by_kind": counts_text(counts.loc[team])}
 
 
 _OVERRIDE_DETAIL = "placed in this team by an override rule in the council's profile (decided by hand)"
