@@ -846,9 +846,10 @@ def write_csv_atomic(frames: Iterable[pd.DataFrame], path: str | os.PathLike, he
     if _is_special(path):  # a device, FIFO or socket (/dev/null, /dev/stdout): write into it, never replace it
         with open(path, "w", encoding=encoding, newline="") as fh:
             return write_csv(frames, fh, header)
-    with _signals_raise():
+    with _signals_raise() as signals:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         try:
+            signals.arm()  # from here a signal raises; one that came during mkstemp raises now
             with open(fd, "w", encoding=encoding, newline="") as fh:
                 rows = write_csv(frames, fh, header)
             os.replace(tmp, path)
@@ -873,30 +874,52 @@ def _is_special(path: Path) -> bool:
                for root in ("/dev", "/proc"))
 
 
+class _Signals:
+    """SIGTERM/SIGHUP while a temporary file is made: held until :meth:`arm` (when the caller can
+    remove the file), then raised as SystemExit(128 + signal)."""
+
+    def __init__(self):
+        self.armed = False
+        self.pending: int | None = None
+
+    def handler(self, signum, _frame):
+        if not self.armed:  # the temporary file's name is not known yet: raise once it is
+            self.pending = signum
+            return
+        raise SystemExit(128 + signum)
+
+    def arm(self) -> None:
+        self.armed = True
+        if self.pending is not None:
+            raise SystemExit(128 + self.pending)
+
+
 @contextlib.contextmanager
 def _signals_raise():
     """While writing personal data to a temporary file: SIGTERM and SIGHUP raise SystemExit (exit
-    status 128 + signal), so the ``finally`` clean-up removes the temporary file before the process
-    ends. Only in the main thread (signal handlers cannot be set elsewhere, e.g. in Streamlit)."""
+    status 128 + signal), so the clean-up removes the temporary file before the process ends. A
+    signal arriving while the file is being created is held until the caller can clean up
+    (:meth:`_Signals.arm`). Only in the main thread (signal handlers cannot be set elsewhere, e.g.
+    in Streamlit): there, nothing is changed."""
+    state = _Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        state.armed = True
+        yield state
         return
-
-    def handler(signum, _frame):
-        raise SystemExit(128 + signum)
-
     old = {}
     for name in ("SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
         if sig is None:
             continue
         with contextlib.suppress(ValueError, OSError):  # not settable here: go on without
-            old[sig] = signal.signal(sig, handler)
+            old[sig] = signal.signal(sig, state.handler)
     try:
-        yield
+        yield state
     finally:
         for sig, h in old.items():
             signal.signal(sig, h)
+    if state.pending is not None and not state.armed:  # never armed (mkstemp failed): still exit
+        raise SystemExit(128 + state.pending)
 
 
 def csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8") -> bytes:

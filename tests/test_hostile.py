@@ -522,6 +522,29 @@ def test_sigterm_mid_run_leaves_no_part_file(ts, tmp_path):
     assert list(out_dir.iterdir()) == []  # no .part left holding personal data, no half output
 
 
+def test_sigterm_while_the_temporary_file_is_made_still_cleans_up(tmp_path, monkeypatch):
+    """The signal lands inside mkstemp, before the file's name is known: held, then raised once the
+    clean-up can run, so the file is still removed."""
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp_then_signal(*a, **k):
+        got = real(*a, **k)
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside "mkstemp"
+        return got
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_signal)
+    out = tmp_path / "out" / "o.csv"
+    out.parent.mkdir()
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exc:
+        caseload.write_csv_atomic([pd.DataFrame([["a"]])], out, ["name"])
+    assert exc.value.code == 128 + signal.SIGTERM
+    assert list(out.parent.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
 # ==================================================================================================
 # 5. files that are not what they seem
 # ==================================================================================================
