@@ -516,9 +516,9 @@ def _team_services(profile, team: str | None) -> tuple[list[str], list[dict]]:
 def _latlon(easting, northing) -> tuple[float, float] | None:
     if easting is None or northing is None or pd.isna(easting) or pd.isna(northing):
         return None
-    from pyproj import Transformer
+    from ._crs import transformer
 
-    lon, lat = Transformer.from_crs("EPSG:27700", WGS84, always_xy=True).transform(easting, northing)
+    lon, lat = transformer("EPSG:27700", WGS84).transform(easting, northing)
     return float(lat), float(lon)
 
 
