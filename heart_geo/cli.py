@@ -452,11 +452,14 @@ def cmd_profiles(args) -> int:  # noqa: ARG001
 
 
 def cmd_dashboard(args) -> int:
-    app = Path(__file__).resolve().parent.parent / "app" / "dashboard.py"
-    if not app.is_file():
-        app = Path(__file__).resolve().parent / "app" / "dashboard.py"
-    if not app.is_file():
-        raise InputError("the dashboard app (app/dashboard.py) is not installed beside heart_geo")
+    from .app import DASHBOARD as app
+
+    if not app.is_file():  # pragma: no cover - shipped in the package
+        raise InputError(f"the dashboard app is missing from the installed package ({app})")
+    try:
+        import streamlit  # noqa: F401
+    except ImportError:
+        raise InputError("the dashboard needs the app extras: pip install 'heart-geo[app]'") from None
     env = dict(os.environ, HEART_GEO_PROFILE=args.profile)
     if args.data_dir:
         env["HEART_GEO_DATA"] = str(Path(args.data_dir).resolve())
@@ -464,7 +467,41 @@ def cmd_dashboard(args) -> int:
            "--server.address", args.address, "--server.headless", "true", "--client.toolbarMode", "viewer",
            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
     print(f"HEART dashboard on http://{args.address}:{args.port}  (Ctrl+C to stop)", file=sys.stderr)
-    return subprocess.call(cmd, env=env)
+    return _run_until_stopped(cmd, env)
+
+
+def _run_until_stopped(cmd: list[str], env: dict) -> int:
+    """Run the server; SIGTERM, SIGINT or SIGHUP to this process stops it too (never left orphaned)."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env)
+    stopping = []
+
+    def forward(signum, _frame):
+        stopping.append(signum)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM if signum != signal.SIGINT else signal.SIGINT)
+
+    sigs = [signal.SIGTERM, signal.SIGINT] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {s: signal.signal(s, forward) for s in sigs}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and len(stopping) > 1:  # asked twice: do not wait for a clean shutdown
+                    proc.kill()
+        return 0 if stopping else code
+    finally:
+        if proc.poll() is None:  # an error in this process: never leave the server running
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def cmd_data(args) -> int:

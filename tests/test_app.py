@@ -1,4 +1,4 @@
-"""The dashboard (app/dashboard.py) under Streamlit's AppTest, on the made-up Testshire council.
+"""The dashboard (heart_geo/app/dashboard.py) under Streamlit's AppTest, on the made-up Testshire council.
 
 No browser and no real data: the app is pointed at Testshire through ``HEART_GEO_PROFILE`` (the
 profile TOML path) and ``HEART_GEO_DATA`` (the folder :func:`write_test_data` fills).
@@ -20,7 +20,8 @@ from heart_geo import explore
 from heart_geo._offline import assert_no_remote_assets
 from heart_geo.testing import make_profile, write_test_data
 
-APP = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
+APP = Path(__file__).resolve().parents[1] / "heart_geo" / "app" / "dashboard.py"
+SHIM = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
 TEAMS = ["North", "East", "South"]
 
 CASELOAD = (

@@ -1,0 +1,441 @@
+"""HEART locality teams: the map dashboard.
+
+Run with ``heart-geo dashboard`` (or ``streamlit run app/dashboard.py``). The council profile comes
+from the sidebar; its default is ``$HEART_GEO_PROFILE`` (a profile name or the path of a profile
+TOML), the data folder is ``$HEART_GEO_DATA``. Thin layout only: everything it shows is computed by
+``heart_geo`` and ``heart_geo.explore``.
+
+Uploaded files are read in memory only: never written to disk, never logged.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+import heart_geo
+from heart_geo import explore
+
+st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
+
+PRIVACY = (
+    "Uploaded files are read in this server's memory only: they are **not saved to disk, not "
+    "logged**, and are dropped when you upload another file, leave the tab or close the page."
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# cached data
+# --------------------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the council's data…")
+def get_profile(name: str, data_dir: str | None) -> heart_geo.Profile:
+    return heart_geo.load_profile(name, data_dir=data_dir or None)
+
+
+@st.cache_resource(show_spinner=False)
+def get_team_details(name: str, data_dir: str | None) -> list[dict]:
+    return explore.team_details(get_profile(name, data_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def get_data_notes(name: str, data_dir: str | None) -> dict:
+    return explore.data_notes(get_profile(name, data_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def get_council_wide_links(name: str, data_dir: str | None) -> pd.DataFrame:
+    return heart_geo.council_wide_links(get_profile(name, data_dir))
+
+
+def profile_label(name: str) -> str:
+    return Path(name).stem.replace("_", " ").title()
+
+
+def status_label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+# --------------------------------------------------------------------------------------------------
+# profile
+# --------------------------------------------------------------------------------------------------
+default_profile = os.environ.get("HEART_GEO_PROFILE", "east_ayrshire").strip() or "east_ayrshire"
+data_dir = os.environ.get("HEART_GEO_DATA") or None
+try:
+    options = heart_geo.list_profiles()
+except heart_geo.HeartGeoError:
+    options = []
+if default_profile not in options:
+    options = [default_profile, *options]
+
+with st.sidebar:
+    st.header("HEART locality teams")
+    profile_name = st.selectbox(
+        "Council profile", options, index=options.index(default_profile), format_func=profile_label, key="profile"
+    )
+    st.caption("Everything on the page follows the chosen council.")
+
+try:
+    profile = get_profile(profile_name, data_dir)
+except heart_geo.HeartGeoError as exc:
+    st.error(f"Could not load the council profile {profile_label(profile_name)!r}: {exc}")
+    st.info(
+        "Set HEART_GEO_DATA to the folder holding the official datasets "
+        "(`heart-geo data where` shows the folder in use)."
+    )
+    st.stop()
+
+unit = profile.unit
+units = explore.plural_unit(profile)
+
+with st.sidebar:
+    st.markdown(f"**{profile.name}** ({profile.code})  \n{len(profile.teams)} {units}")
+    if profile.effective_from:
+        st.caption(f"{units.capitalize()} in force from {profile.effective_from:%d %B %Y}.")
+    st.caption(PRIVACY)
+
+st.title(f"Which {unit} supports a family? {profile.name}")
+swatches = " ".join(
+    f"<span style='white-space:nowrap;margin-right:10px'><span style='display:inline-block;"
+    f"width:12px;height:12px;background:{html.escape(t.colour)};border:1px solid #333;"
+    f"vertical-align:-1px;margin-right:4px'></span>{html.escape(t.name)}</span>"
+    for t in profile.teams
+)
+st.markdown(f"<div class='team-key'>{len(profile.teams)} {units}: {swatches}</div>", unsafe_allow_html=True)
+
+# Lazy tabs: only the open tab runs and is sent to the browser, so the first view is the map alone.
+tab_map, tab_teams, tab_caseload, tab_links, tab_notes = st.tabs(
+    ["Map & lookup", "Teams", "Caseload", "Links", "Data notes"], key="tab", on_change="rerun"
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Map & lookup
+# --------------------------------------------------------------------------------------------------
+def show_services(answer: dict) -> None:
+    if answer["services_in_team"]:
+        st.markdown(f"**Services in the {unit}:** " + ", ".join(answer["services_in_team"]))
+    if answer["link_workers"]:
+        lines = []
+        for lw in answer["link_workers"]:
+            shared = (
+                f" (link worker shared with {', '.join(lw['shared_with'])})"
+                if lw["shared_with"]
+                else " (link worker for this " + unit + " only)"
+            )
+            lines.append(f"- {lw['service']}{shared}")
+        st.markdown("**Reached through link workers:**\n" + "\n".join(lines))
+    elif answer["ok"]:
+        st.caption("No services reached through link workers.")
+
+
+def render_map_tab() -> None:
+    left, right = st.columns([1, 2.3], gap="medium")
+    with left:
+        query = st.text_input(
+            "Postcode or address",
+            key="query",
+            placeholder="e.g. KA18 1FQ, 12 Main St Cumnock KA18 1FQ, or 55.45, -4.26",
+            help="A postcode in any spelling, an address containing one, or 'latitude, longitude'.",
+        )
+        answer = explore.lookup_answer(profile, query) if query.strip() else None
+        with st.container(key="lookup_answer"):
+            if answer is None:
+                st.caption("Type a postcode and press Enter; or click the map.")
+            else:
+                st.markdown(f"### {answer['answer']}")
+                status = answer["status"]
+                if status == "allocated":
+                    st.success(f"Status: {status} ({answer['detail']}).")
+                elif status == "nearest_team":
+                    dist = answer.get("distance_m")
+                    far = f"{dist:,.0f} m" if dist is not None else "some distance"
+                    st.warning(
+                        f"Status: nearest_team. No {unit} catchment covers this place; the "
+                        f"nearest {unit} is {answer['team']}, {far} away. Check by hand."
+                    )
+                elif status == "terminated_postcode":
+                    st.warning(f"Status: {status} ({answer['detail']}).")
+                elif status == "outside_area":
+                    st.error(f"Status: outside_area ({answer['detail']}).")
+                else:
+                    st.error(f"Status: {status} (invalid input). {answer['detail']}")
+                if answer.get("catchment_school"):
+                    st.caption(f"Catchment school: {answer['catchment_school']}")
+                if answer.get("near_boundary"):
+                    st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
+                show_services(answer)
+
+    with right:
+        highlight = answer["team"] if answer and answer["ok"] else None
+        point = answer["latlon"] if answer else None
+        fmap = explore.coverage_map(
+            profile, highlight_team=highlight, point=point, point_label=answer["query"] if answer else None
+        )
+        out = st_folium(
+            fmap, returned_objects=["last_clicked"], key=f"map_{profile.key}", height=600, use_container_width=True
+        )
+        clicked = (out or {}).get("last_clicked")
+        with st.container(key="click_answer"):
+            if clicked:
+                c = explore.click_answer(profile, clicked["lat"], clicked["lng"])
+                text = f"Clicked {c['answer']}"
+                if c["status"] == "nearest_team" and c.get("distance_m") is not None:
+                    text += f" (no catchment here; nearest {unit} {c['distance_m']:,.0f} m away)"
+                elif c["status"] not in ("allocated", "nearest_team"):
+                    text += f" ({status_label(c['status'])})"
+                st.info(text)
+            else:
+                st.caption(
+                    f"Click the map to see which {unit} covers a place. Hover a school or "
+                    "an area for details; the layer button (top left) hides layers."
+                )
+
+
+# --------------------------------------------------------------------------------------------------
+# Teams
+# --------------------------------------------------------------------------------------------------
+def render_teams_tab() -> None:
+    details = get_team_details(profile_name, data_dir)
+    overview = pd.DataFrame(
+        [
+            {
+                unit.capitalize(): d["team"],
+                "Postcodes": d["postcodes"],
+                "Postcodes by nearest": d["postcodes_nearest"],
+                "Area km²": d["area_km2"],
+                "Schools": d["schools"],
+                "Catchment schools": d["catchment_schools"],
+                "Services in the " + unit: len(d["services_in_team"]),
+                "Services by link worker": len(d["link_workers"]),
+            }
+            for d in details
+        ]
+    )
+    st.subheader(f"The {len(details)} {units}")
+    st.dataframe(overview, hide_index=True, key="teams_overview")
+    st.caption(
+        "Postcodes: postcodes inside the catchment. By nearest: postcodes in the council but "
+        f"in no catchment, given to the nearest {unit}."
+    )
+    for d in details:
+        with st.expander(f"{d['team']}: {d['postcodes']:,} postcodes, {d['area_km2']:.1f} km²"):
+            st.markdown(f"**Catchment school(s):** {d['catchment_schools']}")
+            st.markdown(
+                f"**Schools in the {unit} ({len(d['school_names'])}):** " + (", ".join(d["school_names"]) or "none")
+            )
+            st.markdown(f"**Services in the {unit}:** " + (", ".join(d["services_in_team"]) or "none"))
+            if d["link_workers"]:
+                st.markdown(
+                    "**Services reached through link workers:**\n"
+                    + "\n".join(
+                        f"- {lw['service']}"
+                        + (f" (shared with {', '.join(lw['shared_with'])})" if lw["shared_with"] else "")
+                        for lw in d["link_workers"]
+                    )
+                )
+            else:
+                st.markdown("**Services reached through link workers:** none")
+            st.markdown(
+                "**Council-wide schools it must link with:** " + (", ".join(d["council_wide_schools"]) or "none")
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# Caseload
+# --------------------------------------------------------------------------------------------------
+def render_caseload_tab() -> None:
+    st.subheader("Allocate a caseload")
+    st.markdown(
+        "Upload a CSV with one row per family and a postcode (or address, or coordinates) column. "
+        "You get back **every row and column** with the team columns added, the same file "
+        "`heart-geo assign` writes; cells a spreadsheet would run as formulas are made safe."
+    )
+    st.info(PRIVACY)
+    upload = st.file_uploader("Caseload CSV", type=["csv", "txt"], key="caseload_file")
+    if upload is not None:
+        data = upload.getvalue()
+        col_choice = st.text_input("Location column (leave empty to find it automatically)", key="caseload_col")
+        state_key = (upload.file_id, profile.key, col_choice.strip())
+        cached = st.session_state.get("_caseload_result")
+        if cached is None or cached[0] != state_key:
+            st.session_state.pop("_caseload_result", None)
+            try:
+                result = explore.allocate_caseload_bytes(
+                    profile, data, name=upload.name, postcode=col_choice.strip() or None
+                )
+            except heart_geo.HeartGeoError as exc:
+                result = None
+                st.error(str(exc))
+            if result is not None:
+                st.session_state["_caseload_result"] = (state_key, result)
+        else:
+            result = cached[1]
+        del data
+        if result is not None:
+            blank = f"; {result.blank_lines:,} blank lines skipped" if result.blank_lines else ""
+            st.success(f"Allocated {result.rows:,} rows ({result.location}; read as {result.encoding}{blank}).")
+            if result.note:
+                st.warning(result.note)
+            c1, c2 = st.columns(2)
+            with c1:
+                st.markdown(f"**By {unit}**")
+                st.dataframe(result.by_team(profile.team_names), hide_index=True, key="caseload_by_team")
+            with c2:
+                st.markdown("**By status**")
+                st.dataframe(result.by_status(), hide_index=True, key="caseload_by_status")
+            stem = Path(upload.name).stem or "caseload"
+            st.download_button(
+                "Download allocated CSV",
+                data=result.csv_bytes,
+                file_name=f"{stem}_{unit}s.csv",
+                mime="text/csv",
+                key="caseload_download",
+                on_click="ignore",
+                type="primary",
+            )
+    else:
+        st.session_state.pop("_caseload_result", None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Links
+# --------------------------------------------------------------------------------------------------
+def render_links_tab() -> None:
+    st.subheader("Cross-locality links: schools that serve the whole council")
+    st.markdown(
+        f"A family is supported by the {unit} where it lives, not where the child goes to school. "
+        f"Faith and ASN schools serve the whole council, so their staff link with other {units}."
+    )
+    source = st.radio(
+        "Build the link table from",
+        ["The schools' council-wide role", "An enrolment file (pupils' home postcodes)"],
+        key="links_source",
+        horizontal=True,
+    )
+    if source.startswith("The schools"):
+        try:
+            cw = get_council_wide_links(profile_name, data_dir)
+        except heart_geo.HeartGeoError as exc:
+            st.error(str(exc))
+            cw = pd.DataFrame()
+        if cw.empty:
+            st.info("No council-wide schools in this profile's data.")
+        else:
+            pivot = cw.assign(mark=cw["same_locality"].map({True: "stands here", False: "link"}))
+            pivot = pivot.pivot_table(
+                index=["school", "kind", "school_team"], columns="links_with", values="mark", aggfunc="first"
+            ).reset_index()
+            pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
+            pivot = pivot.rename(columns={"school_team": f"stands in {unit}"})
+            st.dataframe(pivot, hide_index=True, key="links_table")
+            st.caption(
+                f"Each council-wide school links with every {unit}. Upload an enrolment file "
+                f"for the {units} its pupils actually live in, with counts."
+            )
+    else:
+        st.markdown(
+            "**Consent rule:** information passes between services only with consent, except where "
+            "not sharing would put a child at risk of harm. Family-level rows are shown only for "
+            "rows marked with recorded consent (`consent`) or a risk-of-harm flag (`risk_of_harm`); "
+            "every other row counts in the totals only."
+        )
+        st.info(PRIVACY)
+        enrol = st.file_uploader(
+            "Enrolment CSV (school, postcode, consent, risk_of_harm)", type=["csv", "txt"], key="enrolment_file"
+        )
+        if enrol is not None:
+            try:
+                rep = explore.enrolment_links_bytes(profile, enrol.getvalue(), name=enrol.name)
+            except heart_geo.HeartGeoError as exc:
+                rep = None
+                st.error(str(exc))
+            if rep is not None:
+                s = rep.summary
+                cols = st.columns(4)
+                cols[0].metric("Pupils", f"{s['rows']:,}")
+                cols[1].metric("Cross-locality", f"{s['cross_locality']:,}")
+                cols[2].metric("Released (consent/risk)", f"{s['released']:,}")
+                cols[3].metric("Withheld (counts only)", f"{s['withheld']:,}")
+                if s["unknown_school"] or s["no_home_team"]:
+                    st.caption(
+                        f"{s['unknown_school']:,} rows name a school not in the data; "
+                        f"{s['no_home_team']:,} rows have no home {unit}."
+                    )
+                st.markdown(f"**School-to-{unit} links** (pupils of council-wide schools by home {unit})")
+                st.dataframe(rep.links, hide_index=True, key="enrol_links")
+                st.markdown("**Family-level rows released under the consent rule**")
+                if rep.detail.empty:
+                    st.caption("None: no row has recorded consent or a risk-of-harm flag.")
+                else:
+                    st.dataframe(rep.detail, hide_index=True, key="enrol_detail")
+                st.caption(
+                    f"{rep.withheld:,} rows withheld: no consent and no risk-of-harm flag, so "
+                    "they count in the link table only."
+                )
+
+
+# --------------------------------------------------------------------------------------------------
+# Data notes
+# --------------------------------------------------------------------------------------------------
+def render_notes_tab() -> None:
+    notes = get_data_notes(profile_name, data_dir)
+    st.subheader("Where the data comes from")
+    if notes["effective_from"]:
+        st.markdown(f"{units.capitalize()} as in force from **{notes['effective_from']:%d %B %Y}**.")
+    st.dataframe(notes["sources"], hide_index=True, key="sources_table")
+    st.markdown(
+        "**Attribution**\n\n"
+        + "\n".join(f"- {a}" for a in dict.fromkeys(notes["sources"].get("attribution", pd.Series(dtype=str))) if a)
+    )
+    st.markdown(
+        "- Basemap: © OpenStreetMap contributors (tiles need an internet connection; the map reads without them)."
+    )
+    st.subheader("Known flaws")
+    gs = notes["gap_summary"]
+    for _, r in gs.iterrows():
+        what = (
+            "Areas inside the council in no catchment in the data (hatched grey on the map)"
+            if r["kind"] == "gap"
+            else "Catchments of schools in another council"
+        )
+        st.markdown(
+            f"- {what}: **{int(r['areas'])}** areas, **{r['km2']:.1f} km²**. Postcodes "
+            f"there get `nearest_team`: check them by hand."
+        )
+    if not notes["other_council"].empty:
+        st.markdown("**Area served from another council**")
+        st.dataframe(
+            notes["other_council"].rename(columns={"area_km2": "km²"}).round(2), hide_index=True, key="other_council"
+        )
+    if not notes["largest_gaps"].empty:
+        with st.expander("Largest gaps"):
+            st.dataframe(notes["largest_gaps"].rename(columns={"area_km2": "km²"}).round(2), hide_index=True)
+    st.markdown("**Repairs and other problems found when the data was loaded**")
+    if notes["problems"]:
+        st.markdown("\n".join(f"- {p}" for p in notes["problems"]))
+    else:
+        st.caption("None.")
+    st.caption(
+        f"Map geometry simplified by {explore.SIMPLIFY_M:.0f} m for display; answers use the "
+        f"full geometry. Data folder: {notes['data_dir']}. heart_geo {heart_geo.__version__}."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+for _tab, _render in (
+    (tab_map, render_map_tab),
+    (tab_teams, render_teams_tab),
+    (tab_caseload, render_caseload_tab),
+    (tab_links, render_links_tab),
+    (tab_notes, render_notes_tab),
+):
+    if _tab.open:
+        with _tab:
+            _render()
+if not tab_caseload.open:  # nothing uploaded outlives the Caseload tab
+    st.session_state.pop("_caseload_result", None)
