@@ -1,6 +1,6 @@
 """HEART locality teams: the map dashboard.
 
-Run with ``heart-geo dashboard`` (or ``streamlit run app/dashboard.py``). The council profile comes
+Run with ``heart-geo dashboard`` (or ``streamlit run app/dashboard.py`` in a source checkout). The council profile comes
 from the sidebar; its default is ``$HEART_GEO_PROFILE`` (a profile name or the path of a profile
 TOML), the data folder is ``$HEART_GEO_DATA``. Thin layout only: everything it shows is computed by
 ``heart_geo`` and ``heart_geo.explore``.
@@ -19,7 +19,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import heart_geo
-from heart_geo import explore
+from heart_geo import disclosure, explore
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
 
@@ -50,6 +50,22 @@ def get_data_notes(name: str, data_dir: str | None) -> dict:
 @st.cache_resource(show_spinner=False)
 def get_council_wide_links(name: str, data_dir: str | None) -> pd.DataFrame:
     return heart_geo.council_wide_links(get_profile(name, data_dir))
+
+
+@st.cache_resource(show_spinner="Preparing the file…")
+def get_export(name: str, data_dir: str | None, fmt: str) -> bytes:
+    """Public data only (boundaries, postcodes, schools): safe to keep in the server's cache."""
+    return explore.export_bytes(get_profile(name, data_dir), fmt)
+
+
+def count(v) -> str:
+    """A count for the page: 1,234, or "<5" / "*" when suppressed."""
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+#: Uploads are read by content: any file is accepted by the widget, and one that is not a CSV or an
+#: .xlsx workbook gets a message saying why (the widget's own type filter shows only a red icon).
+UPLOAD_HELP = "CSV (comma, semicolon or tab separated) or an Excel workbook (.xlsx, first sheet)."
 
 
 def profile_label(name: str) -> str:
@@ -97,6 +113,11 @@ with st.sidebar:
     if profile.effective_from:
         st.caption(f"{units.capitalize()} in force from {profile.effective_from:%d %B %Y}.")
     st.caption(PRIVACY)
+    exact = st.checkbox(
+        "Exact counts (internal use only)", key="exact_counts",
+        help="By default counts of 1 to 4 pupils or families are shown as <5 (disclosure control).",
+    )
+    suppress = not exact
 
 st.title(f"Which {unit} supports a family? {profile.name}")
 swatches = " ".join(
@@ -222,6 +243,7 @@ def render_teams_tab() -> None:
         "Postcodes: postcodes inside the catchment. By nearest: postcodes in the council but "
         f"in no catchment, given to the nearest {unit}."
     )
+    render_export()
     for d in details:
         with st.expander(f"{d['team']}: {d['postcodes']:,} postcodes, {d['area_km2']:.1f} km²"):
             st.markdown(f"**Catchment school(s):** {d['catchment_schools']}")
@@ -245,32 +267,64 @@ def render_teams_tab() -> None:
             )
 
 
+def render_export() -> None:
+    st.markdown(f"**Download the {units} for GIS or a lookup table**")
+    st.caption(
+        f"GeoPackage: {units}, catchments, gaps, schools, services and every postcode with its {unit} "
+        "(EPSG:27700, opens in QGIS). GeoJSON: the team areas (WGS84). CSV: the postcode → "
+        f"{unit} table a case-management system can import, with the data release on every row."
+    )
+    if not st.session_state.get("export_ready"):
+        if st.button("Prepare downloads", key="export_prepare"):
+            st.session_state["export_ready"] = True
+            st.rerun()
+        return
+    cols = st.columns(3)
+    for col, (fmt, label) in zip(
+        cols, [("gpkg", "GeoPackage (.gpkg)"), ("geojson", f"{units.capitalize()} (.geojson)"),
+               ("csv", f"Postcode → {unit} (.csv)")], strict=True,
+    ):
+        with col:
+            try:
+                data = get_export(profile_name, data_dir, fmt)
+            except heart_geo.HeartGeoError as exc:
+                st.error(str(exc))
+                continue
+            st.download_button(
+                label, data=data, file_name=f"{profile.key}_{units}.{fmt}", mime=explore.MIME[fmt],
+                key=f"export_{fmt}", on_click="ignore",
+            )
+
+
 # --------------------------------------------------------------------------------------------------
 # Caseload
 # --------------------------------------------------------------------------------------------------
 def render_caseload_tab() -> None:
     st.subheader("Allocate a caseload")
     st.markdown(
-        "Upload a CSV with one row per family and a postcode (or address, or coordinates) column. "
-        "You get back **every row and column** with the team columns added, the same file "
-        "`heart-geo assign` writes; cells a spreadsheet would run as formulas are made safe."
+        "Upload a CSV or Excel workbook (.xlsx) with one row per family and a postcode (or address, "
+        "or coordinates) column. You get back **every row and column** with the team columns added, "
+        "in the format you uploaded: the same file `heart-geo assign` writes; cells a spreadsheet "
+        "would run as formulas are made safe. Where the postcode is empty or not a postcode, the "
+        "address column(s), then coordinates, are tried."
     )
     st.info(PRIVACY)
-    upload = st.file_uploader("Caseload CSV", type=["csv", "txt"], key="caseload_file")
+    upload = st.file_uploader("Caseload (CSV or .xlsx)", type=None, key="caseload_file", help=UPLOAD_HELP)
     if upload is not None:
         data = upload.getvalue()
         col_choice = st.text_input("Location column (leave empty to find it automatically)", key="caseload_col")
-        state_key = (upload.file_id, profile.key, col_choice.strip())
+        sheet = st.text_input("Sheet of a workbook (leave empty for the first)", key="caseload_sheet")
+        state_key = (upload.file_id, profile.key, col_choice.strip(), sheet.strip())
         cached = st.session_state.get("_caseload_result")
         if cached is None or cached[0] != state_key:
             st.session_state.pop("_caseload_result", None)
             try:
                 result = explore.allocate_caseload_bytes(
-                    profile, data, name=upload.name, postcode=col_choice.strip() or None
+                    profile, data, name=upload.name, postcode=col_choice.strip() or None, sheet=sheet.strip() or None
                 )
             except heart_geo.HeartGeoError as exc:
                 result = None
-                st.error(str(exc))
+                st.error(f"{upload.name} was not allocated, and no earlier result is shown: {exc}")
             if result is not None:
                 st.session_state["_caseload_result"] = (state_key, result)
         else:
@@ -278,22 +332,28 @@ def render_caseload_tab() -> None:
         del data
         if result is not None:
             blank = f"; {result.blank_lines:,} blank lines skipped" if result.blank_lines else ""
-            st.success(f"Allocated {result.rows:,} rows ({result.location}; read as {result.encoding}{blank}).")
+            read = f"sheet {result.sheet!r} of an Excel workbook" if result.format == "xlsx" else result.encoding
+            st.success(f"Allocated {result.rows:,} rows ({result.location}; read as {read}{blank}).")
             if result.note:
                 st.warning(result.note)
+            for cols, n in result.located_by.items():
+                st.caption(f"{count(n)} rows located from {cols}: their postcode was empty or not a postcode.")
             c1, c2 = st.columns(2)
             with c1:
                 st.markdown(f"**By {unit}**")
-                st.dataframe(result.by_team(profile.team_names), hide_index=True, key="caseload_by_team")
+                st.dataframe(result.by_team(profile.team_names, suppress=suppress), hide_index=True,
+                             key="caseload_by_team")
             with c2:
                 st.markdown("**By status**")
-                st.dataframe(result.by_status(), hide_index=True, key="caseload_by_status")
+                st.dataframe(result.by_status(suppress=suppress), hide_index=True, key="caseload_by_status")
+            st.caption(disclosure.note(suppress))
             stem = Path(upload.name).stem or "caseload"
+            label = "Download allocated Excel workbook" if result.format == "xlsx" else "Download allocated CSV"
             st.download_button(
-                "Download allocated CSV",
-                data=result.csv_bytes,
-                file_name=f"{stem}_{unit}s.csv",
-                mime="text/csv",
+                label,
+                data=result.data,
+                file_name=f"{stem}_{units}.{result.format}",
+                mime=result.mime,
                 key="caseload_download",
                 on_click="ignore",
                 type="primary",
@@ -346,25 +406,26 @@ def render_links_tab() -> None:
         )
         st.info(PRIVACY)
         enrol = st.file_uploader(
-            "Enrolment CSV (school, postcode, consent, risk_of_harm)", type=["csv", "txt"], key="enrolment_file"
+            "Enrolments, CSV or .xlsx (school, postcode, consent, risk_of_harm)", type=None, key="enrolment_file",
+            help=UPLOAD_HELP,
         )
         if enrol is not None:
             try:
-                rep = explore.enrolment_links_bytes(profile, enrol.getvalue(), name=enrol.name)
+                rep = explore.enrolment_links_bytes(profile, enrol.getvalue(), name=enrol.name, suppress=suppress)
             except heart_geo.HeartGeoError as exc:
                 rep = None
-                st.error(str(exc))
+                st.error(f"{enrol.name} was not read: {exc}")
             if rep is not None:
                 s = rep.summary
                 cols = st.columns(4)
-                cols[0].metric("Pupils", f"{s['rows']:,}")
-                cols[1].metric("Cross-locality", f"{s['cross_locality']:,}")
-                cols[2].metric("Released (consent/risk)", f"{s['released']:,}")
-                cols[3].metric("Withheld (counts only)", f"{s['withheld']:,}")
+                cols[0].metric("Pupils", count(s["rows"]))
+                cols[1].metric("Cross-locality", count(s["cross_locality"]))
+                cols[2].metric("Released (consent/risk)", count(s["released"]))
+                cols[3].metric("Withheld (counts only)", count(s["withheld"]))
                 if s["unknown_school"] or s["no_home_team"]:
                     st.caption(
-                        f"{s['unknown_school']:,} rows name a school not in the data; "
-                        f"{s['no_home_team']:,} rows have no home {unit}."
+                        f"{count(s['unknown_school'])} rows name a school not in the data; "
+                        f"{count(s['no_home_team'])} rows have no home {unit}."
                     )
                 st.markdown(f"**School-to-{unit} links** (pupils of council-wide schools by home {unit})")
                 st.dataframe(rep.links, hide_index=True, key="enrol_links")
@@ -374,9 +435,10 @@ def render_links_tab() -> None:
                 else:
                     st.dataframe(rep.detail, hide_index=True, key="enrol_detail")
                 st.caption(
-                    f"{rep.withheld:,} rows withheld: no consent and no risk-of-harm flag, so "
+                    f"{count(s['withheld'])} rows withheld: no consent and no risk-of-harm flag, so "
                     "they count in the link table only."
                 )
+                st.caption(rep.disclosure)
 
 
 # --------------------------------------------------------------------------------------------------
