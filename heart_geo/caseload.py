@@ -118,6 +118,8 @@ class LocationColumns:
     #: Tried in order for rows this one cannot locate (empty or invalid cell): address columns, then
     #: coordinates.
     fallbacks: tuple[LocationColumns, ...] = ()
+    #: The file's column names, for details naming the column that answered.
+    header: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     def describe(self, header: list[str]) -> str:
         if self.kind == "points":
@@ -699,7 +701,7 @@ def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns, header: l
     todo = res["status"].astype(str).isin(_RETRY).to_numpy().copy()
     if not loc.fallbacks or not todo.any():
         return res
-    header = header if header is not None else [str(c) for c in range(chunk.shape[1])]
+    header = list(header if header is not None else loc.header or [str(c) for c in range(chunk.shape[1])])
     res = res.astype(object)
     if loc.kind == "points":
         empty = chunk[loc.x].astype(str).str.strip().eq("").to_numpy() | chunk[loc.y].astype(str).str.strip().eq(
@@ -813,6 +815,7 @@ def allocate_caseload(
     except BaseException:
         case.chunks.close()
         raise
+    loc = dataclasses.replace(loc, header=tuple(header))
     # the file name is not logged: case files are often named after the family
     log.info("Reading the input (%s, %r separated); locating rows by %s", case.encoding,
              case.delimiter, loc.describe(header))
@@ -823,7 +826,7 @@ def allocate_caseload(
 
     def frames():
         for i, chunk in enumerate(case.chunks):
-            res = allocate_frame(profile, chunk, loc, header)
+            res = allocate_frame(profile, chunk, loc)
             for k, v in res.attrs.get("fallbacks", {}).items():
                 located_by[k] = located_by.get(k, 0) + v
             for k, v in res["status"].astype(str).value_counts().items():

@@ -280,7 +280,10 @@ def cmd_assign(args) -> int:
 
 
 def _count(v) -> str:
-    return f"{v:,}" if isinstance(v, int | np.integer) else str(v)
+    """A count for a message: 1,234, "<5", or "* (hidden, 5 or more)" under secondary suppression."""
+    if isinstance(v, int | np.integer):
+        return f"{v:,}"
+    return "* (hidden, 5 or more)" if v == "*" else str(v)
 
 
 def cmd_links(args) -> int:
@@ -344,8 +347,8 @@ def cmd_links(args) -> int:
     if args.detail_output:
         caseload.write_csv_atomic([rep.detail], args.detail_output, [str(c) for c in rep.detail.columns],
                                   inputs=(src,), bom=not args.no_bom)
-        print(f"{rep.summary['released']} rows released under the consent rule "
-              f"(consent or risk of harm) to {args.detail_output}; {rep.summary['withheld']} counted only",
+        print(f"{_count(rep.summary['released'])} rows released under the consent rule "
+              f"(consent or risk of harm) to {args.detail_output}; {_count(rep.summary['withheld'])} counted only",
               file=sys.stderr)
     return EXIT_OK
 
@@ -452,8 +455,9 @@ def cmd_profiles(args) -> int:  # noqa: ARG001
 
 
 def cmd_dashboard(args) -> int:
-    from .app import DASHBOARD as app
+    from .app import DASHBOARD
 
+    app = DASHBOARD
     if not app.is_file():  # pragma: no cover - shipped in the package
         raise InputError(f"the dashboard app is missing from the installed package ({app})")
     try:
