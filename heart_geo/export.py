@@ -45,7 +45,7 @@ def field_names(columns) -> list[str]:
     Examples
     --------
     >>> field_names(["Team", "Area km²", "team", "1st", "fid", "Schools (names)"])
-    ['team', 'area_km', 'team_2', 'f_1st', 'fid_1', 'schools_names']
+    ['team', 'area_km2', 'team_2', 'f_1st', 'fid_1', 'schools_names']
     """
     out: list[str] = []
     seen: set[str] = set()
