@@ -100,6 +100,8 @@ class Allocator:
         cache; built when None, and rebuilt when it does not match these parameters.
     sub : int
         Each ambiguous coarse cell is split into ``sub`` x ``sub`` fine cells.
+    lazy_grid : bool
+        Build the grid on the first :meth:`locate`, not at construction (for one-off exact use).
     """
 
     catchments: list
@@ -112,6 +114,7 @@ class Allocator:
     grid: dict | None = None
     origin: tuple[float, float] | None = None
     sub: int = 16
+    lazy_grid: bool = False
 
     def __post_init__(self) -> None:
         self.catchment_team = np.asarray(self.catchment_team, dtype=np.int32)
@@ -128,7 +131,7 @@ class Allocator:
         self.team_boundary = shapely.union_all([shapely.boundary(t) for t in teams if not t.is_empty])
         shapely.prepare(self.team_boundary)
         self._segments = None
-        if not self._grid_ok():
+        if not self.lazy_grid and not self._grid_ok():
             self.grid, self.origin = self._build_grid()
 
     # ----------------------------------------------------------------------------------------------
@@ -236,6 +239,7 @@ class Allocator:
             and g.get("sub") == int(self.sub)
             and g.get("near_m") == float(self.near_m)
             and g.get("n_catchments") == len(self.catchments)
+            and g.get("n_overrides") == len(self.overrides)
             and self.origin is not None
         )
 
@@ -411,6 +415,7 @@ class Allocator:
         padded[1:-1, 1:-1] = coarse.reshape(ny, nx)
         grid = {
             "format": _GRID_FORMAT,
+            "n_overrides": len(self.overrides),
             "cell": cs,
             "sub": sub,
             "near_m": near_m,
@@ -440,6 +445,8 @@ class Allocator:
         """Allocate points through the grid; same answers as :meth:`exact`, much faster in bulk."""
         x = np.ascontiguousarray(x, dtype=float)
         y = np.ascontiguousarray(y, dtype=float)
+        if not self._grid_ok():  # a lazy allocator builds its grid on first use
+            self.grid, self.origin = self._build_grid()
         n = len(x)
         if n > _CHUNK:  # in cache-sized pieces: faster, and temporaries stay small
             res = PointResult.empty(n)

@@ -125,7 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--url", action="append", default=[], metavar="SOURCE=URL", help="override a source URL")
     d.add_argument("--sha256", action="append", default=[], metavar="SOURCE=HEX", help="expected checksum")
     d.add_argument("--only", action="append", help="fetch only this source (repeatable)")
-    dsub.add_parser("where", parents=[sub_common], help="print the data folder in use")
+    d.add_argument("--authkey", action="append", default=[], metavar="SOURCE=KEY",
+                   help="a publisher's key (Spatial Hub: your free authkey; or set the variable the "
+                   "profile names, e.g. $SPATIALHUB_AUTHKEY); never printed")
+    dsub.add_parser("where", parents=[sub_common],
+                    help="print the data folder in use and the release of each dataset that answers")
     return p
 
 
@@ -219,6 +223,8 @@ def cmd_lookup(args) -> int:
             print(f"  catchment school: {row['catchment_school']}")
         if row.get("near_boundary"):
             print("  near a catchment boundary: addresses in this postcode may straddle it; check by hand")
+        if row.get("likely_team"):
+            print(f"  likely team: {row['likely_team']} (not given as the team: the postcode is not in the data)")
         print(f"  {row['detail']}")
     bad = row["status"] in ("invalid_postcode", "invalid_coordinates", "missing_location")
     return EXIT_USAGE if bad else EXIT_OK
@@ -261,6 +267,7 @@ def cmd_assign(args) -> int:
         sheet = f" (sheet {s['sheet']!r})" if s.get("sheet") else ""
         print(f"Allocated {s['rows']:,} rows from {src.name}{sheet} to {args.output} ({p.name}; "
               f"{s['location']}{blank}):", file=sys.stderr)
+        print(f"  data: {p.data_in_use()}", file=sys.stderr)
         if s["note"]:
             print(f"  note: {s['note']}", file=sys.stderr)
         for k, v in s.get("located_by", {}).items():
@@ -398,6 +405,20 @@ def cmd_validate(args) -> int:
 
 def _print_report(r: dict) -> None:
     print(f"== {r['council']} [{r['profile']}]")
+    for name, rel in r.get("releases", {}).items():
+        older = f"; older kept for history: {', '.join(rel['older'])}" if rel.get("older") else ""
+        print(f"Data in use: {name}: {rel['in_use']}{older}")
+    ch = r.get("postcode_changes", {})
+    if ch.get("previous_release"):
+        print(f"Postcodes since {ch['previous_release']}: {ch['new_since_previous']:,} new, "
+              f"{ch['gone_since_previous']:,} gone (kept as terminated), {ch['moved_in_from_other_councils']:,} "
+              f"moved in from another council, {ch['moved_out_to_other_councils']:,} moved out, "
+              f"{ch['centroid_moved_over_50m']:,} centroids moved over 50 m ({ch['centroid_moved_over_200m']:,} "
+              "over 200 m)")
+    for a in r.get("override_areas", []):
+        print(f"Override area: {a['team']} in the {a['region']} ({a['postcodes']:,} postcodes, {a['km2']} km²)")
+    for x in r.get("override_conflicts", []):
+        print(f"  {x}")
     print(f"Postcodes: {r['postcodes']:,}, allocated by catchment or override: {r['postcodes_allocated']:,}")
     for k, v in r["postcodes_in_no_team"].items():
         print(f"  not allocated: {k}: {v}")
@@ -511,11 +532,10 @@ def _run_until_stopped(cmd: list[str], env: dict) -> int:
 def cmd_data(args) -> int:
     from .fetch import fetch_sources
     from .profiles import _read_config
-    from .sources import default_data_dir, resolve_data_dir
+    from .sources import default_data_dir
 
     if args.data_command == "where":
-        print(resolve_data_dir(args.data_dir))
-        return EXIT_OK
+        return _data_where(args)
     _key, conf, _raw = _read_config(args.profile)
 
     def pairs(items, what):
@@ -529,9 +549,33 @@ def cmd_data(args) -> int:
 
     dest = Path(args.dest) if args.dest else default_data_dir()
     got = fetch_sources(conf, dest, urls=pairs(args.url, "url"), checksums=pairs(args.sha256, "sha256"),
-                        only=args.only, progress=not args.quiet and sys.stderr.isatty())
-    for name, path in got.items():
-        print(f"{name}: {path}")
+                        only=args.only, authkeys=pairs(args.authkey, "authkey"),
+                        progress=not args.quiet and sys.stderr.isatty())
+    for name, f in got.items():
+        state = "new release" if f.new else "already present"
+        print(f"{name}: release {f.release} ({state}): {f.path}")
+    return EXIT_OK
+
+
+def _data_where(args) -> int:
+    """The data folder, then each dataset's releases: the newest answers, older ones give history."""
+    from .profiles import _locate_releases, _read_config
+    from .sources import resolve_data_dir
+
+    root = resolve_data_dir(args.data_dir)
+    print(root)
+    _key, conf, _raw = _read_config(args.profile)
+    for name, rels in _locate_releases(conf, root).items():
+        desc = conf["sources"][name].get("description", name)
+        if not rels:
+            print(f"{name}: not found ({desc})")
+            continue
+        new = rels[-1]
+        where = os.path.relpath(new.root, root)
+        line = f"{name}: {new.describe()} in {where} answers ({desc}; release from {new.how})"
+        if len(rels) > 1:
+            line += "; older: " + ", ".join(r.label for r in reversed(rels[:-1])) + " (history)"
+        print(line)
     return EXIT_OK
 
 

@@ -526,6 +526,12 @@ def _latlon(easting, northing) -> tuple[float, float] | None:
 
 def _answer_line(query: str, row: dict, unit: str) -> str:
     team, status = row.get("team"), row["status"]
+    if status == "unknown_postcode":
+        share = row.get("likely_share")
+        if share:
+            return (f"{query} → not in the postcode data (likely: {share[0]}, {share[1]:,} of {share[2]:,} "
+                    "in its sector)")
+        return f"{query} → not in the postcode data (no likely {unit}: check the address by hand)"
     if team:
         extra = ""
         if status == "nearest_team" and row.get("distance_m") is not None:
@@ -574,6 +580,8 @@ def lookup_answer(profile, query: str) -> dict:
             row = {"query": q, "team": None, "status": "invalid_coordinates", "distance_m": None, "detail": str(exc)}
     row["query"] = q
     row["team"] = row.get("team") if isinstance(row.get("team"), str) else None
+    row["likely_share"] = profile.likely_team(row["postcode"]) if row["status"] == "unknown_postcode" and \
+        row.get("postcode") else None
     row["ok"] = row["team"] is not None
     row["answer"] = _answer_line(q, row, profile.unit)
     row["latlon"] = _latlon(row.get("easting"), row.get("northing"))
@@ -782,6 +790,11 @@ def data_notes(profile) -> dict:
         "effective_from": profile.effective_from,
         "data_dir": str(profile.data_dir),
         "sources": pd.DataFrame(profile.attribution()),
+        "data_in_use": [
+            f"{a['dataset']}: {a['description']}, release {a['release']}"
+            + (f"; older releases kept for history: {a['older_releases']}" if a["older_releases"] else "")
+            for a in profile.attribution()
+        ],
         "gap_summary": by_kind,
         "other_council": other,
         "largest_gaps": largest,

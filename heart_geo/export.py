@@ -69,14 +69,15 @@ def field_names(columns) -> list[str]:
 def data_release(profile) -> str:
     """The data behind the answers, named for a lookup table: the postcode release and the files.
 
-    Uses the release the profile reports when it has one, else the source files' names.
+    Uses the releases the profile reports (:meth:`Profile.data_in_use`), else the source files' names.
     """
-    for attr in ("data_release", "postcode_release", "release"):
-        v = getattr(profile, attr, None)
-        if callable(v):
-            v = v()
-        if v:
-            return str(v)
+    in_use = getattr(profile, "data_in_use", None)
+    release = str(in_use()) if callable(in_use) else ""
+    files = ", ".join(Path(f).name for f in profile.files.get("postcodes", []))[:300]
+    if release and "undated" not in release:
+        return release
+    if release:  # no date to name the release by: name the postcode files too
+        return f"{release} (postcode files: {files})"
     parts = []
     for a in profile.attribution():
         rel = a.get("release") or a.get("files")

@@ -170,8 +170,11 @@ class Profile:
     Create with :func:`load_profile`. Attributes are plain pandas/geopandas objects in EPSG:27700.
     """
 
-    def __init__(self, key: str, config: dict, data_dir: Path, built: dict, files: dict):
+    def __init__(self, key: str, config: dict, data_dir: Path, built: dict, files: dict,
+                 releases: dict | None = None):
         self.key = key
+        #: every release of every dataset found, oldest first; the last one answers
+        self.releases: dict[str, list[sources.Release]] = releases or {}
         self.config = config
         self.data_dir = data_dir
         self.files = files
@@ -197,12 +200,14 @@ class Profile:
         self.postcodes: pd.DataFrame = built["postcodes"]
         self._pc_result: PointResult = built["pc_result"]
         self.problems: list[str] = built["problems"]
+        #: areas where the postcode-unit, sector and district overrides hold for coordinates too
+        self.override_areas: gpd.GeoDataFrame = built["override_areas"]
         self.allocator = Allocator(
             catchments=list(self.catchments.geometry),
             catchment_team=self.catchments["team_index"].to_numpy(),
             n_teams=len(self.teams),
             council_area=built["council_area"],
-            overrides=_polygon_overrides(config, self.team_names),
+            overrides=_area_overrides(built["override_areas"]) + _polygon_overrides(config, self.team_names),
             near_m=NEAR_BOUNDARY_M,
             grid=built["grid"],
             origin=built["origin"],
@@ -329,9 +334,20 @@ class Profile:
             out["detail"] = det
         council = self._pc_council
         outside = found & (res.status == OUTSIDE)
-        if outside.any():
+        term = found & (res.status == TERMINATED)
+        unknown = np.flatnonzero(res.status == UNKNOWN)
+        if outside.any() or term.any() or unknown.size:
             det = out["detail"].to_numpy(dtype=object)
             det[outside] = [self._outside_detail(c) for c in council[pos[outside]]]
+            det[term] = [self._terminated_detail(i) for i in pos[term]]
+            if unknown.size:
+                status = out["status"].to_numpy(dtype=object)
+                likely = out["likely_team"].to_numpy(dtype=object)
+                for i in unknown:
+                    st, lt, det[i] = self._unknown_answer(pcs.iat[i])
+                    status[i], likely[i] = st, lt
+                out["status"] = pd.Categorical(status, dtype=self._dtypes["status"])
+                out["likely_team"] = pd.Categorical(likely, dtype=self._dtypes["team"])
             out["detail"] = det
         return _finish(out, postcodes, geometry)
 
@@ -416,6 +432,8 @@ class Profile:
             detail = "postcode has no grid reference in the postcode data"
         if status == "outside_area":
             detail = self._outside_detail(self._pc_council[i])
+        if status == "terminated_postcode":
+            detail = self._terminated_detail(i)
         return {
             "query": query,
             "team": self.team_names[team] if team >= 0 else None,
@@ -428,6 +446,7 @@ class Profile:
             "easting": float(self.postcodes["easting"].iat[i]),
             "northing": float(self.postcodes["northing"].iat[i]),
             "detail": detail,
+            "likely_team": None,
         }
 
     @cached_property
@@ -441,6 +460,102 @@ class Profile:
             "method": pd.CategoricalDtype(list(METHODS)),
             "detail": pd.CategoricalDtype([_DETAIL[s] for s in STATUSES] + [_OVERRIDE_DETAIL]),
         }
+
+    # ----------------------------------------------------------------------------------------------
+    # releases and postcodes the data does not (or no longer) hold
+    # ----------------------------------------------------------------------------------------------
+    def release(self, dataset: str = "postcodes") -> sources.Release | None:
+        """The release of ``dataset`` that answers (the newest in the data folder), or None."""
+        rels = self.releases.get(dataset) or []
+        return rels[-1] if rels else None
+
+    def _product(self, dataset: str = "postcodes") -> str:
+        desc = self.config.get("sources", {}).get(dataset, {}).get("description", dataset)
+        rel = self.release(dataset)
+        return f"{desc} {rel.label}" if rel is not None else desc
+
+    def _terminated_detail(self, i: int) -> str:
+        """Why a postcode is terminated: gone from the newest release, or marked so by the ONSPD."""
+        seen = str(self.postcodes["release"].iat[i]) if "release" in self.postcodes else ""
+        newest = self.release("postcodes")
+        if newest is not None and seen and seen != newest.label:
+            return (f"postcode not in {self._product()}; last seen in {seen}: team from its location "
+                    "then (check the family's current postcode)")
+        return ("postcode no longer in use (terminated in the postcode data); team from its last known "
+                "location")
+
+    @cached_property
+    def _sectors(self) -> tuple[dict, dict, dict]:
+        """Postcode sectors: the council's teams per sector, and which council holds other sectors.
+
+        Returns ``({sector: {team index: count}}, {sector: council code}, {district: count in council})``
+        from the current postcodes (the newest release, not terminated).
+        """
+        from .postcodes import postcode_district, postcode_sector
+
+        pcs = self.postcodes
+        cur = ~pcs["terminated"].to_numpy(dtype=bool)
+        sector = pcs["postcode"].map(postcode_sector).to_numpy(dtype=object)
+        mine = cur & (self._pc_council == self.code) & (self._pc_result.team >= 0)
+        teams: dict[str, dict[int, int]] = {}
+        for sec, t in zip(sector[mine], self._pc_result.team[mine], strict=True):
+            d = teams.setdefault(sec, {})
+            d[int(t)] = d.get(int(t), 0) + 1
+        other = pd.DataFrame({"sector": sector[cur], "council": self._pc_council[cur]})
+        other = other[other["council"] != ""]
+        holder = (other.groupby("sector")["council"].agg(lambda c: c.value_counts().index[0]).to_dict()
+                  if len(other) else {})
+        districts: dict[str, int] = {}
+        for pc in pcs["postcode"].to_numpy(dtype=object)[cur & (self._pc_council == self.code)]:
+            d = postcode_district(pc)
+            districts[d] = districts.get(d, 0) + 1
+        return teams, holder, districts
+
+    def likely_team(self, postcode: str) -> tuple[str, int, int] | None:
+        """The team holding most known postcodes of a postcode's sector: (team, count, total), or None.
+
+        A hint for a postcode newer than the data, never an allocation.
+        """
+        from .postcodes import postcode_sector
+
+        pc = normalise_postcode(postcode)
+        counts = self._sectors[0].get(postcode_sector(pc)) if pc else None
+        if not counts:
+            return None
+        best = max(counts, key=lambda t: (counts[t], -t))
+        return self.team_names[best], counts[best], sum(counts.values())
+
+    def _unknown_answer(self, pc: str) -> tuple[str, str | None, str]:
+        """(status, likely team, detail) for a well-formed postcode in no release of the data."""
+        from .postcodes import postcode_district, postcode_sector
+
+        teams, holder, districts = self._sectors
+        sec = postcode_sector(pc)
+        where = f"not in the postcode data ({self._product()})"
+        counts = teams.get(sec)
+        if counts:
+            total = sum(counts.values())
+            best = max(counts, key=lambda t: (counts[t], -t))
+            name = self.team_names[best]
+            share = (f"all {total:,} known postcodes in sector {sec} are in {name}" if counts[best] == total
+                     else f"{counts[best]:,} of {total:,} known postcodes in sector {sec} are in {name}, "
+                          "the largest share: check by hand")
+            return "unknown_postcode", name, f"{where}; likely {name}: {share}"
+        code = holder.get(sec)
+        if code:
+            return "outside_area", None, (f"{where}; its sector {sec} is in {self._council_label(code)}, "
+                                          f"not {self.name} ({self.code})")
+        dist = postcode_district(pc)
+        if districts.get(dist):
+            return "unknown_postcode", None, (
+                f"{where}; sector {sec} is new to the data, and district {dist} has "
+                f"{districts[dist]:,} postcodes in {self.name}: check the address by hand")
+        return "outside_area", None, (f"{where}; no known postcode of sector {sec} or district {dist} "
+                                      f"is in {self.name} ({self.code})")
+
+    def _council_label(self, code: str) -> str:
+        name = _council_names().get(code)
+        return f"{name} ({code})" if name else (f"council {code}" if code else "another council")
 
     def _outside_detail(self, code: str) -> str:
         name = _council_names().get(code)
@@ -471,6 +586,8 @@ class Profile:
                 "easting": east,
                 "northing": north,
                 "detail": detail,
+                "likely_team": pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=dt["team"],
+                                                         validate=False),
             }
         )
 
@@ -524,17 +641,33 @@ class Profile:
         """Each data source with publisher, licence and the attribution text it requires."""
         out = []
         for key, s in self.config.get("sources", {}).items():
+            rel = self.release(key)
+            older = [r.label for r in self.releases.get(key, [])[:-1]]
+            year = rel.year if rel is not None else None
+            text = s.get("attribution", "")
+            text = text.replace("{year}", str(year)) if year else text.replace(" {year}", "").replace("{year}", "")
             out.append(
                 {
                     "dataset": key,
                     "description": s.get("description", ""),
+                    "release": rel.describe() if rel is not None else "not in the data folder",
+                    "older_releases": ", ".join(older),
                     "publisher": s.get("publisher", ""),
                     "licence": s.get("licence", ""),
-                    "attribution": s.get("attribution", ""),
+                    "attribution": text,
                     "files": ", ".join(Path(f).name for f in self.files.get(key, []))[:300],
                 }
             )
         return out
+
+    def data_in_use(self) -> str:
+        """One line naming the release that answers for each dataset, for summaries and logs."""
+        parts = []
+        for key, s in self.config.get("sources", {}).items():
+            rel = self.release(key)
+            if rel is not None:
+                parts.append(f"{key}: {s.get('description', key)} {rel.label}")
+        return "; ".join(parts)
 
 
 _OVERRIDE_DETAIL = "placed in this team by an override rule in the council's profile (decided by hand)"
@@ -665,19 +798,47 @@ def _text_overrides(config: dict, team_names: list[str]) -> list[tuple[str, str,
 # --------------------------------------------------------------------------------------------------
 # building (cached)
 # --------------------------------------------------------------------------------------------------
-def _locate_files(conf: dict, data_dir: Path) -> dict[str, list[Path]]:
-    files = {}
+def _locate_releases(conf: dict, data_dir: Path) -> dict[str, list[sources.Release]]:
+    """Every release of every source in the data folder, oldest first: the last one answers."""
+    out = {}
     for key, src in conf.get("sources", {}).items():
+        if not src.get("patterns"):
+            out[key] = []
+            continue
         try:
-            files[key] = sources.find_source(data_dir, src["patterns"], what=f"{key} data")
+            out[key] = sources.find_releases(data_dir, src["patterns"], what=f"{key} data", dataset=key)
         except FileNotFoundError:
             if key in ("catchments", "postcodes"):
                 raise
-            files[key] = []
-    return files
+            out[key] = []
+    return out
 
 
-def _build(conf: dict, files: dict[str, list[Path]]) -> dict:
+def _read_postcode_releases(releases: list[sources.Release]) -> pd.DataFrame:
+    """The newest release's postcodes, then those only older releases hold (marked terminated).
+
+    A postcode in the newest release answers from it (its point and council follow the newest); one
+    found only in older releases is kept from the most recent of them, ``terminated`` with its
+    ``release`` naming where it was last seen.
+    """
+    newest = releases[-1]
+    pcs = sources.read_postcodes(list(newest.files))
+    pcs["release"] = newest.label
+    frames, known = [pcs], set(pcs["postcode"])
+    for rel in reversed(releases[:-1]):
+        old = sources.read_postcodes(list(rel.files))
+        old = old[~old["postcode"].isin(known)].copy()
+        if old.empty:
+            continue
+        old["terminated"] = True
+        old["release"] = rel.label
+        frames.append(old)
+        known |= set(old["postcode"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _build(conf: dict, releases: dict[str, list[sources.Release]]) -> dict:
+    files = {k: list(v[-1].files) if v else [] for k, v in releases.items()}
     code = conf["council"]["code"]
     problems: list[str] = []
     cat_src = conf["sources"]["catchments"]
@@ -730,17 +891,34 @@ def _build(conf: dict, files: dict[str, list[Path]]) -> dict:
     if files.get("schools"):
         schools = sources.read_schools(_prefer(files["schools"]), council_code=code)
 
-    pcs = sources.read_postcodes(files["postcodes"])
-    overrides = _polygon_overrides(conf, [t["name"] for t in teams])
-    alloc = Allocator(
+    pcs = _read_postcode_releases(releases["postcodes"])
+    team_names = [t["name"] for t in teams]
+    overrides = _polygon_overrides(conf, team_names)
+    plain = Allocator(  # no grid: the postcode table is answered by the exact path
         catchments=list(cat.geometry),
         catchment_team=cat["team_index"].to_numpy(),
         n_teams=len(teams),
         council_area=council_area,
         overrides=overrides,
         near_m=NEAR_BOUNDARY_M,
+        lazy_grid=True,
     )
-    result = _allocate_postcode_table(pcs, code, alloc, _text_overrides(conf, [t["name"] for t in teams]))
+    text_overrides = _text_overrides(conf, team_names)
+    result = _allocate_postcode_table(pcs, code, plain, text_overrides)
+    derived, conflicts, follow = _override_areas(pcs, result, plain, text_overrides,
+                                                 list(cat["school_name"]))
+    problems += conflicts
+    alloc = Allocator(  # the grid knows the override areas, so points answer as their postcodes do
+        catchments=list(cat.geometry),
+        catchment_team=cat["team_index"].to_numpy(),
+        n_teams=len(teams),
+        council_area=council_area,
+        overrides=_area_overrides(derived) + overrides,
+        near_m=NEAR_BOUNDARY_M,
+    )
+    if follow:
+        idx = np.asarray(sorted(follow), dtype=np.intp)
+        result.put(idx, alloc.exact(pcs["easting"].to_numpy()[idx], pcs["northing"].to_numpy()[idx]))
     return {
         "catchments": cat,
         "council": council,
@@ -751,6 +929,7 @@ def _build(conf: dict, files: dict[str, list[Path]]) -> dict:
         "problems": problems,
         "grid": alloc.grid,
         "origin": alloc.origin,
+        "override_areas": derived,
     }
 
 
@@ -771,7 +950,7 @@ def _allocate_postcode_table(pcs: pd.DataFrame, code: str, alloc: Allocator, tex
     mine = council == code
     unknown_council = council == ""
     todo = np.flatnonzero((mine | unknown_council) & has_xy)
-    r = alloc.locate(x[todo], y[todo])
+    r = alloc.exact(x[todo], y[todo])
     # a postcode the council's data places in the council is inside it, whatever the outline says
     in_mine = mine[todo] & (r.status == OUTSIDE)
     if in_mine.any():
@@ -782,23 +961,123 @@ def _allocate_postcode_table(pcs: pd.DataFrame, code: str, alloc: Allocator, tex
         r.near[sub] = d <= alloc.near_m
     res.put(todo, r)
     res.status[(mine | unknown_council) & ~has_xy] = MISSING
-    if text_overrides:
-        pc = pcs["postcode"].astype(str)
-        for kind, value, team in text_overrides:
-            if kind == "postcode":
-                hit = pc.eq(value).to_numpy()
-            elif kind == "sector":
-                hit = pc.str[:-2].str.strip().eq(value).to_numpy()
-            else:
-                hit = pc.str.split(" ").str[0].eq(value).to_numpy()
-            hit = hit & mine & has_xy
-            res.team[hit] = team
-            res.status[hit] = ALLOCATED
-            res.method[hit] = 1
-            res.distance[hit] = np.nan
-    term = pcs["terminated"].to_numpy(dtype=bool) & (res.status != OUTSIDE)
+    hit_team = _text_override_teams(pcs, text_overrides, mine & has_xy)
+    hit = hit_team >= 0
+    res.team[hit] = hit_team[hit]
+    res.status[hit] = ALLOCATED
+    res.method[hit] = METHODS.index("override")
+    res.distance[hit] = np.nan
+    term = pcs["terminated"].to_numpy(dtype=bool) & np.isin(res.status, [ALLOCATED, NEAREST])
     res.status[term] = TERMINATED
     return res
+
+
+def _text_override_teams(pcs: pd.DataFrame, text_overrides, eligible: np.ndarray) -> np.ndarray:
+    """Team index each postcode takes from the unit, sector and district rules (-1: none); later
+    rules win, as they are applied in order."""
+    out = np.full(len(pcs), -1, np.int32)
+    if not text_overrides:
+        return out
+    pc = pcs["postcode"].astype(str)
+    for kind, value, team in text_overrides:
+        if kind == "postcode":
+            hit = pc.eq(value).to_numpy()
+        elif kind == "sector":
+            hit = pc.str[:-2].str.strip().eq(value).to_numpy()
+        else:
+            hit = pc.str.split(" ").str[0].eq(value).to_numpy()
+        out[hit & eligible] = team
+    return out
+
+
+def _override_areas(pcs: pd.DataFrame, res: PointResult, alloc: Allocator, text_overrides, school_names):
+    """Areas for the postcode-unit, sector and district overrides, so a point answers as its postcode.
+
+    Postcode areas are not open data. The rule: a point takes the override of its nearest current
+    postcode within the same region, where a region is one catchment (less the catchments listed
+    before it, which win shared ground) or the council's area in no catchment. That is, the Voronoi
+    cells of the region's postcode points, clipped to the region, unioned per override team. Only
+    regions holding an overridden postcode get an area.
+
+    Several postcodes can share one point (a large user, a block of flats). Where they would answer
+    differently, most postcodes at the point decide (a postcode-unit override outranks a sector or
+    district one), and the others answer as their point does: one answer per place.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame, list of str, list of int
+        ``team_index``, ``region``, ``postcodes`` (overridden postcodes inside), geometry; the
+        problems found; the rows of ``pcs`` that must answer as their point does.
+    """
+    empty = gpd.GeoDataFrame({"team_index": pd.Series(dtype="int64"), "region": pd.Series(dtype=str),
+                              "postcodes": pd.Series(dtype="int64")}, geometry=[], crs=CRS)
+    if not text_overrides:
+        return empty, [], []
+    x = pcs["easting"].to_numpy(dtype=float)
+    y = pcs["northing"].to_numpy(dtype=float)
+    current = ~pcs["terminated"].to_numpy(dtype=bool) & ~(np.isnan(x) | np.isnan(y))
+    text_team = _text_override_teams(pcs, text_overrides, current)
+    over = (text_team >= 0) & (res.method == METHODS.index("override"))
+    if not over.any():
+        return empty, [], []
+    # every current postcode's region, whatever its council: -1 - k catchment k, -2 - ncat the gap
+    ncat = len(alloc.catchments)
+    idx = np.flatnonzero(current)
+    cat, inside = alloc._region(x[idx], y[idx])
+    region = np.full(len(pcs), 0, np.int64)
+    region[idx] = np.where(cat >= 0, cat + 1, np.where(inside, ncat + 1, 0))
+    team = np.where(over, res.team, -1)
+    units = {v for kind, v, _ in text_overrides if kind == "postcode"}
+    unit = over & pcs["postcode"].isin(units).to_numpy()
+    rows, problems, follow = [], [], []
+    earlier = shapely.Polygon()
+    shapes = []
+    for poly in alloc.catchments:
+        shapes.append(shapely.difference(poly, earlier) if not earlier.is_empty else poly)
+        earlier = shapely.union(earlier, poly)
+    shapes.append(shapely.difference(alloc.council_area, earlier))
+    for r in sorted(set(region[over]) - {0}):
+        area = shapes[r - 1]
+        sel = np.flatnonzero(current & (region == r))
+        # a unit override outranks a sector or district one; then most postcodes at the point win
+        rank = np.where(unit[sel], 2 * len(sel), 0) + 1
+        pts = pd.DataFrame({"x": x[sel], "y": y[sel], "team": team[sel], "w": rank, "i": sel})
+        votes = pts.groupby(["x", "y", "team"], sort=False)["w"].sum().reset_index()
+        votes = votes.sort_values(["w", "team"], ascending=False).drop_duplicates(["x", "y"])
+        pts = pts.merge(votes[["x", "y", "team"]].rename(columns={"team": "seed"}), on=["x", "y"])
+        odd = pts[pts["team"] != pts["seed"]]
+        if len(odd):
+            follow.extend(odd["i"].tolist())
+            problems.append(
+                f"override: {len(odd)} postcode(s) share their point with postcodes answered otherwise; "
+                "each answers as its point does (most postcodes at the point decide; a postcode-unit "
+                "override outranks a sector or district)"
+            )
+        seeds = votes.rename(columns={"team": "team"})[["x", "y", "team"]].reset_index(drop=True)
+        name = f"catchment of {school_names[r - 1]}" if r <= ncat else "council area in no catchment"
+        hit_teams = sorted(set(seeds["team"]) - {-1})
+        if len(seeds) == 1 or ((seeds["team"] >= 0).all() and len(hit_teams) == 1):
+            cells = [(seeds["team"].iloc[0], area)] if seeds["team"].iloc[0] >= 0 else []
+        else:
+            mp = shapely.multipoints(shapely.points(seeds["x"].to_numpy(), seeds["y"].to_numpy()))
+            vor = shapely.voronoi_polygons(mp, extend_to=area, ordered=True)
+            cells = list(zip(seeds["team"].to_numpy(), shapely.get_parts(vor), strict=True))
+        for t in hit_teams:
+            g = shapely.union_all([c for tt, c in cells if tt == t])
+            g = shapely.intersection(g, area)
+            g = shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")])
+            if not g.is_empty:
+                n = int(((team[sel]) == t).sum())
+                rows.append((int(t), name, n, g))
+    if not rows:
+        return empty, problems, follow
+    gdf = gpd.GeoDataFrame({"team_index": [r[0] for r in rows], "region": [r[1] for r in rows],
+                            "postcodes": [r[2] for r in rows]}, geometry=[r[3] for r in rows], crs=CRS)
+    return gdf, problems, follow
+
+
+def _area_overrides(areas: gpd.GeoDataFrame) -> list:
+    return [(g, int(t)) for g, t in zip(areas.geometry, areas["team_index"], strict=True)]
 
 
 def load_profile(
@@ -827,8 +1106,9 @@ def load_profile(
     """
     key, conf, raw = _read_config(name)
     root = sources.resolve_data_dir(data_dir)
-    files = _locate_files(conf, root)
-    all_files = [p for k in sorted(files) for p in files[k]]
+    releases = _locate_releases(conf, root)
+    files = {k: list(v[-1].files) if v else [] for k, v in releases.items()}
+    all_files = [p for k in sorted(releases) for r in releases[k] for p in r.files]
     digest = hashlib.sha256(
         raw + _file_digest(all_files).encode() + _code_fingerprint().encode()
         + str(_CACHE_FORMAT).encode()
@@ -845,7 +1125,7 @@ def load_profile(
             log.warning("Cache file %s unreadable (%s); rebuilding", cpath.name, type(exc).__name__)
             built = None
     if built is None:
-        built = _build(conf, files)
+        built = _build(conf, releases)
         built["_digest"] = digest
         if cache:
             try:
@@ -856,7 +1136,7 @@ def load_profile(
                 os.replace(tmp, cpath)
             except OSError as exc:
                 log.warning("Could not write cache %s: %s", cpath, exc)
-    prof = Profile(key, conf, root, built, {k: [str(p) for p in v] for k, v in files.items()})
+    prof = Profile(key, conf, root, built, {k: [str(p) for p in v] for k, v in files.items()}, releases)
     log.info("Loaded profile %s: %d %s, %d catchments, %d postcodes", key, len(prof.teams),
              prof.unit_plural, len(prof.catchments), len(prof.postcodes))
     return prof

@@ -52,4 +52,5 @@ RESULT_COLUMNS = [
     "easting",
     "northing",
     "detail",
+    "likely_team",  # only for unknown_postcode: the team holding the known postcodes of its sector
 ]

@@ -13,10 +13,13 @@ repaired is repaired and the repair is reported in a ``repair`` column, never si
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import os
+import re
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -32,7 +35,9 @@ log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
 __all__ = [
+    "Release",
     "default_data_dir",
+    "find_releases",
     "find_source",
     "read_catchments",
     "read_council_boundary",
@@ -113,6 +118,218 @@ def find_source(data_dir: Path, patterns: list[str], *, what: str) -> list[Path]
     raise DataNotFoundError(
         f"no {what} found in data folder {str(data_dir)!r}; looked for {patterns}"
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Releases: councils keep several downloads of one dataset side by side
+# --------------------------------------------------------------------------------------------------
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_YM_NUM = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_. ]?(0[1-9]|1[0-2])(?!\d)")
+_YM_WORD = re.compile(
+    r"(?<![a-z])(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[-_. ]?((?:19|20)\d{2})(?!\d)", re.I)
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release (download) of a dataset in the data folder.
+
+    Attributes
+    ----------
+    dataset : str
+        The profile's source key (``"postcodes"``).
+    label : str
+        The release as people name it, ``"2025-10"`` (year-month), ``"2023"`` or ``"undated"``.
+    files : tuple of Path
+        The files of this release that the profile's patterns match.
+    root : Path
+        The folder (or zip) holding the release.
+    version : str
+        The publisher's version where the data states one (Code-Point Open ``"2025.4.0"``), else "".
+    published : datetime.date or None
+        The publisher's copyright/release date where stated, else the month in the name.
+    how : str
+        How the release was recognised, for people: ``"Doc/metadata.txt"``, ``"folder name"``...
+    """
+
+    dataset: str
+    label: str
+    files: tuple = field(default=())
+    root: Path = Path(".")
+    version: str = ""
+    published: dt.date | None = None
+    how: str = ""
+
+    @property
+    def year(self) -> int | None:
+        """Copyright year of the release (for attribution text), if known."""
+        if self.published is not None:
+            return self.published.year
+        m = _YEAR.search(self.label)
+        return int(m.group(1)) if m else None
+
+    def sort_key(self) -> tuple:
+        """Oldest first: by date, then version numbers, then label and folder name."""
+        d = self.published or dt.date.min
+        ver = tuple(int(v) for v in re.findall(r"\d+", self.version))
+        return (d, ver, self.label, str(self.root))
+
+    def describe(self) -> str:
+        """One line for people: ``"2025-10 (version 2025.4.0, copyright 2025-10-20)"``."""
+        extra = []
+        if self.version:
+            extra.append(f"version {self.version}")
+        if self.published is not None and self.how == "Doc/metadata.txt":
+            extra.append(f"copyright {self.published.isoformat()}")
+        return self.label + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _month_in(text: str) -> tuple[int, int] | None:
+    """(year, month) named in a file or folder name: ``2025_10``, ``202510``, ``NOV_2025``."""
+    m = _YM_NUM.search(text)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    m = _YM_WORD.search(text)
+    if m:
+        return int(m.group(2)), _MONTHS[m.group(1).lower()[:3]]
+    return None
+
+
+def _codepoint_metadata(text: str) -> tuple[str, dt.date | None] | None:
+    """Dataset version and copyright date from Code-Point Open's ``Doc/metadata.txt``."""
+    ver = re.search(r"DATASET VERSION NUMBER:\s*([0-9.]+)", text)
+    day = re.search(r"COPYRIGHT DATE:\s*(\d{8})", text)
+    if not ver and not day:
+        return None
+    date = None
+    if day:
+        try:
+            date = dt.datetime.strptime(day.group(1), "%Y%m%d").date()
+        except ValueError:
+            date = None
+    return (ver.group(1) if ver else ""), date
+
+
+def _zip_metadata(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for n in zf.namelist():
+                if n.lower().endswith("doc/metadata.txt"):
+                    return zf.read(n)[:100_000].decode("latin-1")
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return None
+
+
+def _release_root(path: Path, data_dir: Path) -> Path:
+    """The folder that holds one release: the nearest ancestor with ``Doc/metadata.txt``, else the
+    first folder under the data folder (a file directly in the data folder is its own release)."""
+    try:
+        rel = path.relative_to(data_dir)
+    except ValueError:
+        return path.parent
+    anc = path.parent
+    dated = None
+    while anc != data_dir and data_dir in anc.parents:
+        if (anc / "Doc" / "metadata.txt").is_file() or (anc / "doc" / "metadata.txt").is_file():
+            return anc
+        if dated is None and (_month_in(anc.name) or _YEAR.search(anc.name)):
+            dated = anc  # e.g. <dest>/postcodes/2025-10/ from 'heart-geo data fetch'
+        anc = anc.parent
+    if dated is not None:
+        return dated
+    return data_dir / rel.parts[0] if len(rel.parts) > 1 else path
+
+
+def describe_release(dataset: str, root: Path, files: list[Path], data_dir: Path | None = None) -> Release:
+    """Recognise the release of one group of files.
+
+    Code-Point Open states its release in ``Doc/metadata.txt`` (dataset version, copyright date),
+    inside the release folder or the ``codepo_gb.zip``; other datasets are known by the year and month
+    in their folder or file name (``os_codepoint_open_2025_10``, ``ONSPD_NOV_2025_UK.csv``,
+    ``SG_SchoolRoll_2023``). The label prefers the month people named the download by (the folder
+    name), the date the publisher states otherwise.
+    """
+    names = []
+    if data_dir is not None:
+        try:
+            names = list(root.relative_to(data_dir).parts)
+        except ValueError:
+            names = [root.name]
+    else:
+        names = [root.name]
+    names += [f.name for f in files]
+    named = next((ym for ym in map(_month_in, names) if ym), None)
+    version, published, how = "", None, ""
+    meta = None
+    for cand in (root / "Doc" / "metadata.txt", root / "doc" / "metadata.txt"):
+        if cand.is_file():
+            meta = cand.read_text(encoding="latin-1")[:100_000]
+            break
+    if meta is None:
+        for f in files:
+            if f.suffix.lower() == ".zip":
+                meta = _zip_metadata(f)
+                if meta:
+                    break
+    parsed = _codepoint_metadata(meta) if meta else None
+    if parsed:
+        version, published = parsed
+        how = "Doc/metadata.txt"
+    # a folder name far from the publisher's date is not the release's name: trust the data
+    if (named and published is not None and how == "Doc/metadata.txt"
+            and abs((dt.date(named[0], named[1], 15) - published).days) > 92):
+        named = None
+    if named:
+        label = f"{named[0]:04d}-{named[1]:02d}"
+        if published is None:
+            published = dt.date(named[0], named[1], 1)
+            how = how or "name"
+    elif published is not None:
+        label = published.strftime("%Y-%m")
+    else:
+        years = [int(m.group(1)) for n in names for m in [_YEAR.search(n)] if m]
+        if years:
+            label = str(years[0])
+            published = dt.date(years[0], 1, 1)
+            how = "name (year only)"
+        else:
+            label, how = "undated", "no date in the data or its name"
+    return Release(dataset=dataset, label=label, files=tuple(files), root=root, version=version,
+                   published=published, how=how)
+
+
+def find_releases(data_dir: Path, patterns: list[str], *, what: str, dataset: str | None = None) -> list[Release]:
+    """Find every release of one dataset in the data folder, oldest first (the newest answers).
+
+    Files matching any pattern are grouped by release folder (see :func:`describe_release`); within
+    a release the first pattern that matches wins, as in :func:`find_source`.
+
+    Raises
+    ------
+    DataNotFoundError
+        Naming the dataset, the folder and the patterns tried.
+    """
+    data_dir = Path(data_dir)
+    groups: dict[Path, list[Path]] = {}
+    for i, pattern in enumerate(patterns):
+        for p in sorted(data_dir.glob(pattern)):
+            if not p.is_file():
+                continue
+            root = _release_root(p, data_dir)
+            groups.setdefault(root, [])
+            groups[root].append((i, p))
+    if not groups:
+        raise DataNotFoundError(
+            f"no {what} found in data folder {str(data_dir)!r}; looked for {patterns}"
+        )
+    out = []
+    for root, hits in groups.items():
+        first = min(i for i, _ in hits)
+        files = list(dict.fromkeys(p for i, p in hits if i == first))
+        out.append(describe_release(dataset or what, root, files, data_dir))
+    return sorted(out, key=Release.sort_key)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -499,8 +716,17 @@ def read_schools(path: str | os.PathLike, *, council_code: str | None = None) ->
         ({"Primary", "Secondary", "Special"}), ``denomination``, ``council_code``, ...
     """
     p = Path(path)
-    if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        book = pd.read_excel(p, sheet_name=None, dtype=str)
+    src: object = p
+    kind = p.suffix.lower()
+    if kind == ".zip":  # the published "(Table)" download: the workbook inside a zip
+        with zipfile.ZipFile(p) as zf:
+            inner = sorted((n for n in zf.namelist() if n.lower().endswith((".xlsx", ".csv"))),
+                           key=lambda n: (not n.lower().endswith(".xlsx"), n))
+            if not inner:
+                raise DataFormatError(f"school roll zip {str(p)!r} holds no .xlsx or .csv file")
+            src, kind = io.BytesIO(zf.read(inner[0])), Path(inner[0]).suffix.lower()
+    if kind in (".xlsx", ".xlsm", ".xls"):
+        book = pd.read_excel(src, sheet_name=None, dtype=str)
         sheet = next((df for df in book.values() if "SeedCode" in df.columns), None)
         if sheet is None:
             raise DataFormatError(
@@ -509,7 +735,7 @@ def read_schools(path: str | os.PathLike, *, council_code: str | None = None) ->
             )
         raw = sheet
     else:
-        raw = pd.read_csv(p, dtype=str, encoding="utf-8-sig")
+        raw = pd.read_csv(src, dtype=str, encoding="utf-8-sig")
     missing = [v for v in _SCHOOL_FIELDS.values() if v not in raw.columns]
     if missing:
         raise DataFormatError(

@@ -210,6 +210,41 @@ def _write_codepoint(folder: Path) -> None:
             w.writerow([seven, 10, int(e), int(n), "S92000003", "", "S08000099", "", code, "S13009999"])
 
 
+def write_codepoint_release(folder: str | Path, postcodes: dict, *, version: str = "2025.4.0",
+                            copyright_date: str = "20251020", spaced: bool = True,
+                            metadata: bool = True) -> Path:
+    """Write one Code-Point Open release of made-up postcodes, as OS publishes it.
+
+    ``folder/Doc/metadata.txt`` states the release (dataset version, copyright date) and
+    ``folder/postcodes/tt.csv`` holds the rows (no header, text quoted). ``spaced=True`` writes every
+    postcode with one space (the 2025 form, ``"TT10 1AA"``); ``False`` the fixed 7-character form
+    of older releases (``"TT101AA"``).
+
+    Parameters
+    ----------
+    postcodes : dict
+        postcode -> (easting, northing, council code, ...), as :data:`POSTCODES`.
+    """
+    folder = Path(folder)
+    (folder / "postcodes").mkdir(parents=True, exist_ok=True)
+    if metadata:
+        (folder / "Doc").mkdir(exist_ok=True)
+        (folder / "Doc" / "metadata.txt").write_text(
+            "ORDNANCE SURVEY\nPRODUCT: OS CODE-POINT_03.02\n"
+            f"DATASET VERSION NUMBER: {version}\nCOPYRIGHT DATE: {copyright_date}\n"
+            f"RM UPDATE DATE: {copyright_date}\n      TT\t{len(postcodes)}\n",
+            encoding="latin-1",
+        )
+    with open(folder / "postcodes" / "tt.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+        for pc, (e, n, code, *_rest) in postcodes.items():
+            compact = pc.replace(" ", "")
+            text = f"{compact[:-3]} {compact[-3:]}" if spaced else (
+                compact if len(compact) == 7 else f"{compact[:-3]:<4}{compact[-3:]}")
+            w.writerow([text, 10, int(e), int(n), "S92000003", "", "S08000099", "", code, "S13009999"])
+    return folder
+
+
 def make_profile(folder: str | Path | None = None, *, onspd: bool = False):
     """Build Testshire's files (in ``folder`` or a new temporary folder) and load its profile.
 

@@ -20,8 +20,10 @@ def validate_profile(profile) -> dict:
         no team); ``overlaps`` (pairs of team catchments that overlap, m²); ``outside_council``
         (catchment area beyond the council outline, km²); ``missing_schools`` (schools the profile
         maps that the data lacks); ``name_mismatches``; ``postcodes_in_no_team`` (the council's
-        postcodes in no team catchment, by status and nearest team); ``ok`` (False if a mapped
-        school is missing).
+        postcodes in no team catchment, by status and nearest team); ``releases`` (the release of
+        each dataset that answers and the older ones kept); ``postcode_changes`` (new, gone and moved
+        postcodes since the previous release); ``override_areas`` and ``override_conflicts`` (where
+        the postcode overrides hold for points); ``ok`` (False if a mapped school is missing).
     """
     cat = profile.catchments
     rep = {
@@ -68,5 +70,56 @@ def validate_profile(profile) -> dict:
         f"{s} -> {t}": int(n)
         for (s, t), n in mine.groupby(["status", "team"], observed=True, dropna=False).size().items()
     }
+    rep["releases"] = _releases(profile)
+    rep["postcode_changes"] = _postcode_changes(profile)
+    areas = getattr(profile, "override_areas", None)
+    rep["override_areas"] = [] if areas is None else [
+        {"team": profile.team_names[int(r.team_index)], "region": r.region, "postcodes": int(r.postcodes),
+         "km2": round(r.geometry.area / 1e6, 2)}
+        for r in areas.itertuples()
+    ]
+    rep["override_conflicts"] = [p for p in profile.problems if p.startswith("override:")]
     rep["ok"] = not rep["missing_schools"]
+    return rep
+
+
+def _releases(profile) -> dict:
+    """Which release of each dataset answers, and which older ones are kept for history."""
+    out = {}
+    for key, rels in getattr(profile, "releases", {}).items():
+        if not rels:
+            out[key] = {"in_use": "not in the data folder", "older": [], "folder": ""}
+            continue
+        out[key] = {"in_use": rels[-1].describe(), "how": rels[-1].how,
+                    "older": [r.label for r in reversed(rels[:-1])], "folder": str(rels[-1].root)}
+    return out
+
+
+def _postcode_changes(profile) -> dict:
+    """How the council's postcodes changed from the previous release to the one in use."""
+    from .sources import read_postcodes
+
+    rels = getattr(profile, "releases", {}).get("postcodes") or []
+    pcs = profile.postcodes
+    mine = pcs[(pcs["council_code"] == profile.code)]
+    cur = mine[~mine["terminated"].astype(bool)]
+    rep = {"release": rels[-1].label if rels else "", "current": int(len(cur)),
+           "terminated_kept_from_older_releases": int(mine["terminated"].astype(bool).sum())}
+    if len(rels) < 2:
+        return rep
+    prev = read_postcodes(list(rels[-2].files))
+    prev_mine = prev[prev["council_code"] == profile.code].set_index("postcode")
+    now = pcs[~pcs["terminated"].astype(bool)].set_index("postcode")
+    both = cur.merge(prev[["postcode", "easting", "northing", "council_code"]], on="postcode",
+                     suffixes=("", "_prev"), how="inner")
+    moved = ((both["easting"] - both["easting_prev"]) ** 2 + (both["northing"] - both["northing_prev"]) ** 2) ** 0.5
+    rep.update({
+        "previous_release": rels[-2].label,
+        "new_since_previous": int((~cur["postcode"].isin(prev["postcode"])).sum()),
+        "gone_since_previous": int((~prev_mine.index.isin(now.index)).sum()),
+        "moved_in_from_other_councils": int((both["council_code_prev"] != profile.code).sum()),
+        "moved_out_to_other_councils": int(prev_mine.index.isin(now.index[now["council_code"] != profile.code]).sum()),
+        "centroid_moved_over_50m": int((moved > 50).sum()),
+        "centroid_moved_over_200m": int((moved > 200).sum()),
+    })
     return rep

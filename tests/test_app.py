@@ -113,6 +113,14 @@ def test_lookup_outside_area(app) -> None:
     assert "Status: outside_area" in text
 
 
+def test_lookup_postcode_newer_than_the_data(app) -> None:
+    text = _lookup(app, "TT1 1ZZ")
+    assert "TT1 1ZZ → not in the postcode data (likely: " in text
+    assert "in its sector)" in text
+    assert "Status: unknown_postcode" in text
+    assert "invalid input" not in text
+
+
 @pytest.mark.parametrize(
     ("query", "status"),
     [("hello there", "invalid_postcode"), ("-4.26, 55.45", "invalid_coordinates")],
@@ -309,6 +317,7 @@ def test_data_notes(app) -> None:
     _open_tab(app, "Data notes")
     text = _texts(app)
     assert "Made-up test data." in text
+    assert "Data in use" in text and "postcodes: Made-up postcodes in Code-Point Open format, release undated" in text
     assert "Catchments of schools in another council" in text
     assert "repaired catchment NORTH ACADEMY" in text
 

@@ -179,7 +179,7 @@ def render_map_tab() -> None:
                         f"Status: nearest_team. No {unit} catchment covers this place; the "
                         f"nearest {unit} is {answer['team']}, {far} away. Check by hand."
                     )
-                elif status == "terminated_postcode":
+                elif status in ("terminated_postcode", "unknown_postcode"):
                     st.warning(f"Status: {status} ({answer['detail']}).")
                 elif status == "outside_area":
                     st.error(f"Status: outside_area ({answer['detail']}).")
@@ -449,6 +449,8 @@ def render_notes_tab() -> None:
     st.subheader("Where the data comes from")
     if notes["effective_from"]:
         st.markdown(f"{units.capitalize()} as in force from **{notes['effective_from']:%d %B %Y}**.")
+    st.markdown("**Data in use** (the newest release of each dataset answers)\n\n"
+                + "\n".join(f"- {line}" for line in notes["data_in_use"]))
     st.dataframe(notes["sources"], hide_index=True, key="sources_table")
     st.markdown(
         "**Attribution**\n\n"
