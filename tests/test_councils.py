@@ -259,10 +259,10 @@ def test_field_names():
 
 
 @pytest.mark.realdata
-def test_real_export_has_six_teams_in_bng(east, tmp_path):
-    from heart_geo.export import export
-
-    export(east, tmp_path / "teams.gpkg")
+def test_real_export_has_six_teams_in_bng(east, data_dir, tmp_path, capsys, monkeypatch):
+    code, _, err = _cli(["export", "-o", tmp_path / "teams.gpkg", "--data-dir", data_dir], capsys, monkeypatch,
+                        tmp_path)
+    assert code == 0, err
     teams = gpd.read_file(tmp_path / "teams.gpkg", layer="teams")
     assert len(teams) == 6 and teams.crs.to_epsg() == 27700
     assert teams["team"].tolist() == ["Stewarton", "William McIlvanney", "Grange", "Loudon", "Barony", "Doon Valley"]
