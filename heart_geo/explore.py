@@ -799,4 +799,9 @@ def data_notes(profile) -> dict:
         "other_council": other,
         "largest_gaps": largest,
         "problems": list(profile.problems),
+        "address_points": (f"{len(profile.addresses):,} address points loaded (OS Open UPRN / ONSUD): postcodes "
+                           "whose addresses fall in more than one team say so, and UPRNs are answered from "
+                           "their own points" if len(profile.addresses) else
+                           "Address points are not loaded (no OS Open UPRN or ONSUD file in the data folder): "
+                           "every postcode is answered from its centroid."),
     }

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import pickle
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -216,6 +217,16 @@ class Profile:
         self._pc_east = self.postcodes["easting"].to_numpy(dtype=float)
         self._pc_north = self.postcodes["northing"].to_numpy(dtype=float)
         self._pc_council = self.postcodes["council_code"].to_numpy(dtype=object)
+        #: address points (UPRN, easting, northing, postcode) when OS Open UPRN or ONSUD is loaded
+        self.addresses: pd.DataFrame = built.get("addresses", _EMPTY_ADDRESSES())
+        self._uprn_index = pd.Index(self.addresses["uprn"].to_numpy(dtype=np.int64))
+        split = built.get("postcode_split")
+        self._pc_split = np.full(len(self.postcodes), "", dtype=object)
+        if split is not None and len(split):
+            where = self._pc_index.get_indexer(split["postcode"].to_numpy(dtype=object))
+            ok = where >= 0
+            self._pc_split[where[ok]] = split["split_teams"].to_numpy(dtype=object)[ok]
+        self._has_split = bool((self._pc_split != "").any())
         self._school_names = self.catchments["school_name"].to_numpy(dtype=object)
         cats = list(dict.fromkeys(self._school_names))
         self._school_categories = (cats, np.array([cats.index(s) for s in self._school_names]))
@@ -332,6 +343,16 @@ class Profile:
             det = out["detail"].to_numpy(dtype=object)
             det[nogrid] = "postcode has no grid reference in the postcode data"
             out["detail"] = det
+        if self._has_split:
+            split = np.full(n, None, dtype=object)
+            split[fi] = self._pc_split[pos[fi]]
+            split[split == ""] = None
+            has = np.flatnonzero(pd.notna(split))
+            if has.size:
+                out["split_teams"] = split
+                det = out["detail"].to_numpy(dtype=object)
+                det[has] = [self._split_detail(t) for t in split[has]]
+                out["detail"] = det
         council = self._pc_council
         outside = found & (res.status == OUTSIDE)
         term = found & (res.status == TERMINATED)
@@ -411,6 +432,11 @@ class Profile:
         """
         from .query import parse_query
 
+        uprn = _UPRN_QUERY.match(str(query)) if isinstance(query, str) and len(query) < 64 else None
+        if uprn:
+            row = self.allocate_uprns([uprn.group(1)]).iloc[0].to_dict()
+            row["query"] = query
+            return _no_nan(row)
         kind, value = parse_query(query)
         if kind == "point":
             x, y, crs = value
@@ -445,8 +471,9 @@ class Profile:
             "postcode": pc,
             "easting": float(self.postcodes["easting"].iat[i]),
             "northing": float(self.postcodes["northing"].iat[i]),
-            "detail": detail,
+            "detail": detail if not self._pc_split[i] else self._split_detail(self._pc_split[i]),
             "likely_team": None,
+            "split_teams": self._pc_split[i] or None,
         }
 
     @cached_property
@@ -460,6 +487,87 @@ class Profile:
             "method": pd.CategoricalDtype(list(METHODS)),
             "detail": pd.CategoricalDtype([_DETAIL[s] for s in STATUSES] + [_OVERRIDE_DETAIL]),
         }
+
+    # ----------------------------------------------------------------------------------------------
+    # address points (UPRN)
+    # ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _split_detail(text: str) -> str:
+        return (f"the addresses of this postcode fall in more than one team ({text}): the team given is "
+                "its centroid's; give the UPRN or the house to settle it")
+
+    def allocate_uprns(self, uprns, *, fallback=None) -> pd.DataFrame:
+        """Allocate address references (UPRN) from their own address points.
+
+        Parameters
+        ----------
+        uprns : sequence
+            One UPRN per family (whole numbers up to 12 digits; text such as "UPRN 123" is read).
+            Empty values are kept.
+        fallback : sequence, optional
+            A postcode or address per row, answered by :meth:`allocate` where the UPRN is missing or
+            not in the address data (the detail says so).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input, in input order: ``query`` then the result columns. A known UPRN's
+            row has ``method`` "uprn".
+        """
+        values = pd.Series(list(uprns), dtype=object).reset_index(drop=True)
+        n = len(values)
+        if fallback is not None:
+            fb = pd.Series(list(fallback), dtype=object).reset_index(drop=True)
+            if len(fb) != n:
+                raise InputError(f"fallback has {len(fb)} values for {n} UPRNs; give one per row")
+        keys = values.map(_uprn_key)
+        pos = self._uprn_index.get_indexer(keys.fillna(-1).astype(np.int64)) if n else np.empty(0, np.intp)
+        known = (pos >= 0) & keys.notna().to_numpy()
+        xs = np.full(n, np.nan)
+        ys = np.full(n, np.nan)
+        xs[known] = self.addresses["easting"].to_numpy()[pos[known]]
+        ys[known] = self.addresses["northing"].to_numpy()[pos[known]]
+        out = self.allocate_points(np.where(known, xs, 0.0), np.where(known, ys, 0.0))
+        out.insert(0, "query", values.to_numpy())
+        out["method"] = out["method"].astype(object)
+        out.loc[known, "method"] = "uprn"
+        out["method"] = pd.Categorical(out["method"], dtype=self._dtypes["method"])
+        det = out["detail"].to_numpy(dtype=object, copy=True)
+        det[known] = [f"from the UPRN's own address point: {d}" for d in det[known]]
+        pcs = self.addresses["postcode"].to_numpy(dtype=object, copy=True) if "postcode" in self.addresses else None
+        if pcs is not None:
+            pc = out["postcode"].to_numpy(dtype=object, copy=True)
+            pc[known] = pcs[pos[known]]
+            out["postcode"] = pc
+        rest = np.flatnonzero(~known)
+        if rest.size:
+            if fallback is not None:
+                sub = self.allocate(fb.iloc[rest].tolist())
+                for c in out.columns:
+                    if c != "query":
+                        col = out[c].astype(object).to_numpy(copy=True)
+                        col[rest] = sub[c].astype(object).to_numpy(copy=True)
+                        out[c] = col
+                det = out["detail"].to_numpy(dtype=object, copy=True)
+            why = np.where(keys.iloc[rest].isna().to_numpy(), "no UPRN given",
+                           "UPRN not in the address data" if len(self._uprn_index) else
+                           "no address points loaded (OS Open UPRN / ONSUD)")
+            if fallback is not None:
+                det[rest] = [f"{w}: answered from the postcode or address instead; {d}" for w, d in
+                             zip(why, det[rest], strict=True)]
+            else:
+                out.loc[rest, ["team", "catchment_school"]] = None
+                st = out["status"].astype(object).to_numpy(copy=True)
+                st[rest] = "missing_location"
+                out["status"] = pd.Categorical(st, dtype=self._dtypes["status"])
+                det[rest] = list(why)
+                for c in ("easting", "northing", "distance_m"):
+                    out.loc[rest, c] = np.nan
+            out["detail"] = det
+        for c, dtype in (("team", self._dtypes["team"]), ("likely_team", self._dtypes["team"]),
+                         ("status", self._dtypes["status"]), ("method", self._dtypes["method"])):
+            out[c] = pd.Categorical(out[c].astype(object).where(out[c].notna(), None), dtype=dtype)
+        return out
 
     # ----------------------------------------------------------------------------------------------
     # releases and postcodes the data does not (or no longer) hold
@@ -588,6 +696,7 @@ class Profile:
                 "detail": detail,
                 "likely_team": pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=dt["team"],
                                                          validate=False),
+                "split_teams": pd.Series(np.full(n, None, dtype=object), dtype=object),
             }
         )
 
@@ -682,6 +791,26 @@ _DETAIL = {
     "invalid_coordinates": "coordinates cannot be right",
     "missing_location": "no postcode or coordinates given",
 }
+
+
+_UPRN_QUERY = re.compile(r"^\s*uprn\s*[:#]?\s*(\d{1,12})\s*$", re.I)
+
+
+def _uprn_key(v) -> float | None:
+    """A UPRN as a number: 123456789, "123456789", "UPRN 123456789", 123456789.0; else None."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, int | np.integer) and 0 < int(v) < 10**12:
+        return int(v)
+    if isinstance(v, float | np.floating) and v.is_integer() and 0 < v < 1e12:
+        return int(v)
+    m = re.fullmatch(r"\s*(?:uprn\s*[:#]?\s*)?0*(\d{1,12})(?:\.0+)?\s*", str(v), re.I)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+
+
+def _EMPTY_ADDRESSES() -> pd.DataFrame:  # noqa: N802 (a constant's factory)
+    return pd.DataFrame({"uprn": pd.Series(dtype="int64"), "easting": pd.Series(dtype=float),
+                         "northing": pd.Series(dtype=float), "postcode": pd.Series(dtype=object)})
 
 
 def _no_nan(row: dict) -> dict:
@@ -919,6 +1048,8 @@ def _build(conf: dict, releases: dict[str, list[sources.Release]]) -> dict:
     if follow:
         idx = np.asarray(sorted(follow), dtype=np.intp)
         result.put(idx, alloc.exact(pcs["easting"].to_numpy()[idx], pcs["northing"].to_numpy()[idx]))
+    addresses = _read_addresses(releases, code, council_area)
+    split = _postcode_split(pcs, result, code, addresses, alloc, team_names)
     return {
         "catchments": cat,
         "council": council,
@@ -930,6 +1061,8 @@ def _build(conf: dict, releases: dict[str, list[sources.Release]]) -> dict:
         "grid": alloc.grid,
         "origin": alloc.origin,
         "override_areas": derived,
+        "addresses": addresses,
+        "postcode_split": split,
     }
 
 
@@ -970,6 +1103,70 @@ def _allocate_postcode_table(pcs: pd.DataFrame, code: str, alloc: Allocator, tex
     term = pcs["terminated"].to_numpy(dtype=bool) & np.isin(res.status, [ALLOCATED, NEAREST])
     res.status[term] = TERMINATED
     return res
+
+
+def _read_addresses(releases: dict, code: str, council_area) -> pd.DataFrame:
+    """The council's address points (and a 5 km margin) from OS Open UPRN and/or ONSUD's newest release.
+
+    ONSUD gives each UPRN's postcode (and a grid reference); Open UPRN gives the point. With both, the
+    Open UPRN point is used. With neither, the table is empty and nothing changes.
+    """
+    from .uprn import read_onsud, read_open_uprn
+
+    xmin, ymin, xmax, ymax = shapely.bounds(council_area)
+    box = (xmin - 5000, ymin - 5000, xmax + 5000, ymax + 5000)
+    onsud = releases.get("uprn_directory") or []
+    openu = releases.get("addresses") or []
+    out = _EMPTY_ADDRESSES()
+    if onsud:
+        d = read_onsud(list(onsud[-1].files), council_codes=[code], bbox=box)
+        out = d[["uprn", "easting", "northing", "postcode"]]
+    if openu:
+        o = read_open_uprn(list(openu[-1].files), bbox=box)
+        if len(out):
+            pts = o.set_index("uprn")
+            have = out["uprn"].isin(pts.index).to_numpy()
+            out = out.copy()
+            out.loc[have, "easting"] = pts.loc[out.loc[have, "uprn"], "easting"].to_numpy()
+            out.loc[have, "northing"] = pts.loc[out.loc[have, "uprn"], "northing"].to_numpy()
+            extra = o[~o["uprn"].isin(out["uprn"])].assign(postcode=None)
+            out = pd.concat([out, extra], ignore_index=True)
+        else:
+            out = o.assign(postcode=None)
+    out = out[np.isfinite(out["easting"]) & np.isfinite(out["northing"])]
+    return out.astype({"uprn": "int64", "easting": float, "northing": float, "postcode": object}).reset_index(drop=True)
+
+
+def _postcode_split(pcs: pd.DataFrame, res: PointResult, code: str, addresses: pd.DataFrame, alloc: Allocator,
+                    team_names: list[str]) -> pd.DataFrame:
+    """For each of the council's current postcodes, its address points per team, where they settle it.
+
+    A postcode whose addresses all lie in its centroid's team is settled: its ``near_boundary`` is
+    cleared in ``res`` (it was a centroid artefact). A postcode with addresses in another team keeps
+    its centroid's team and status and is listed, with ``split_teams`` ("Barony 41, Doon Valley 9").
+    """
+    empty = pd.DataFrame({"postcode": pd.Series(dtype=object), "split_teams": pd.Series(dtype=object)})
+    if addresses.empty or addresses["postcode"].isna().all():
+        return empty
+    mine = (pcs["council_code"].to_numpy() == code) & ~pcs["terminated"].to_numpy(dtype=bool) & (res.team >= 0)
+    pc_of = pd.Series(np.flatnonzero(mine), index=pcs["postcode"].to_numpy()[mine])
+    a = addresses[addresses["postcode"].isin(pc_of.index)]
+    if a.empty:
+        return empty
+    r = alloc.locate(a["easting"].to_numpy(), a["northing"].to_numpy())
+    counts = pd.DataFrame({"postcode": a["postcode"].to_numpy(), "team": r.team}).value_counts().reset_index()
+    rows = []
+    for pc, grp in counts.groupby("postcode", sort=True):
+        i = int(pc_of[pc])
+        teams = dict(zip(grp["team"], grp["count"], strict=True))
+        if set(teams) == {int(res.team[i])}:
+            res.near[i] = False  # every address is in the centroid's team
+            continue
+        parts = sorted(teams.items(), key=lambda kv: (-kv[1], kv[0]))
+        rows.append((pc, ", ".join(f"{team_names[t] if t >= 0 else 'no team'} {n}" for t, n in parts)))
+    if not rows:
+        return empty
+    return pd.DataFrame({"postcode": [r[0] for r in rows], "split_teams": [r[1] for r in rows]})
 
 
 def _text_override_teams(pcs: pd.DataFrame, text_overrides, eligible: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ STATUSES = (
 )
 
 #: Methods: how a team was decided.
-METHODS = ("catchment", "override", "nearest", "none")
+METHODS = ("catchment", "override", "nearest", "none", "uprn")
 
 #: Result columns added by allocation, in order.
 RESULT_COLUMNS = [
@@ -53,4 +53,5 @@ RESULT_COLUMNS = [
     "northing",
     "detail",
     "likely_team",  # only for unknown_postcode: the team holding the known postcodes of its sector
+    "split_teams",  # only where address points are loaded and a postcode's addresses fall in 2+ teams
 ]

@@ -133,6 +133,20 @@ licence = "CC0"
 attribution = "Made-up test data."
 patterns = ["**/school_roll.csv"]
 
+[sources.addresses]
+description = "Made-up address points in OS Open UPRN format"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/osopenuprn_*.csv", "**/osopenuprn_*_csv.zip", "**/osopenuprn_*.gpkg"]
+
+[sources.uprn_directory]
+description = "Made-up ONS UPRN Directory"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/ONSUD_*.csv", "**/ONSUD_*.zip"]
+
 [sources.council]
 description = "Made-up council outline"
 publisher = "heart_geo tests"
@@ -243,6 +257,73 @@ def write_codepoint_release(folder: str | Path, postcodes: dict, *, version: str
                 compact if len(compact) == 7 else f"{compact[:-3]:<4}{compact[-3:]}")
             w.writerow([text, 10, int(e), int(n), "S92000003", "", "S08000099", "", code, "S13009999"])
     return folder
+
+
+#: Made-up address points: UPRN -> (easting, northing, postcode). TT1 1AJ's addresses straddle the
+#: North/East line (3 in North, 2 in East); TT1 1AH's (centroid on the North/South edge) all lie in North.
+ADDRESSES = {
+    100000000001: (X0 + 400, Y0 + 1400, "TT1 1AA"),
+    100000000002: (X0 + 600, Y0 + 1600, "TT1 1AA"),
+    100000000011: (X0 + 930, Y0 + 1500, "TT1 1AJ"),
+    100000000012: (X0 + 960, Y0 + 1520, "TT1 1AJ"),
+    100000000013: (X0 + 980, Y0 + 1480, "TT1 1AJ"),
+    100000000014: (X0 + 1020, Y0 + 1500, "TT1 1AJ"),
+    100000000015: (X0 + 1040, Y0 + 1530, "TT1 1AJ"),
+    100000000021: (X0 + 480, Y0 + 1020, "TT1 1AH"),
+    100000000022: (X0 + 520, Y0 + 1030, "TT1 1AH"),
+    100000000031: (X0 + 1500, Y0 + 1500, "TT1 1AB"),
+    100000000099: (X0 + 5100, Y0 + 5000, "TT2 9ZZ"),  # another council
+}
+#: The ONSUD header as published (one region's CSV); the council column is LAD25CD.
+ONSUD_HEADER = [
+    "UPRN", "GRIDGB1E", "GRIDGB1N", "PCDS", "CTY25CD", "CED25CD", "LAD25CD", "WD25CD", "PARNCP25CD",
+    "HLTH19CD", "CTRY25CD", "RGN25CD", "PCON24CD", "EER20CD", "TTWA15CD", "ITL25CD", "NPARK16CD", "OA21CD",
+    "LSOA21CD", "MSOA21CD", "WZ11CD", "SICBL24CD", "BUA24CD", "RUC21IND", "OAC21IND", "LEP21CD1", "LEP21CD2",
+    "PFA23CD", "IMD19IND",
+]
+
+
+def write_open_uprn(folder: str | Path, addresses: dict | None = None, *, name: str = "osopenuprn_202511.csv",
+                    zipped: bool = False) -> Path:
+    """Write made-up address points as OS publishes Open UPRN (``UPRN,X_COORDINATE,...``)."""
+    from pyproj import Transformer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = addresses if addresses is not None else ADDRESSES
+    tr = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+    lines = ["UPRN,X_COORDINATE,Y_COORDINATE,LATITUDE,LONGITUDE"]
+    for uprn, (e, n, *_rest) in rows.items():
+        lon, lat = tr.transform(e, n)
+        lines.append(f"{uprn},{e:.2f},{n:.2f},{lat:.7f},{lon:.7f}")
+    text = "\r\n".join(lines) + "\r\n"
+    if zipped:
+        import zipfile
+
+        out = folder / name.replace(".csv", "_csv.zip")
+        with zipfile.ZipFile(out, "w") as zf:
+            zf.writestr(name, text)
+            zf.writestr("versions.txt", "made-up")
+        return out
+    out = folder / name
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def write_onsud(folder: str | Path, addresses: dict | None = None, *, name: str = "ONSUD_NOV_2025_SC.csv") -> Path:
+    """Write made-up address points as the ONS UPRN Directory publishes one region's CSV."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = addresses if addresses is not None else ADDRESSES
+    with open(folder / name, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(ONSUD_HEADER)
+        for uprn, (e, n, pc) in rows.items():
+            code = POSTCODES.get(pc, (0, 0, CODE))[2]
+            row = dict.fromkeys(ONSUD_HEADER, "")
+            row.update(UPRN=uprn, GRIDGB1E=int(e), GRIDGB1N=int(n), PCDS=pc, LAD25CD=code, CTRY25CD="S92000003")
+            w.writerow([row[c] for c in ONSUD_HEADER])
+    return folder / name
 
 
 def make_profile(folder: str | Path | None = None, *, onspd: bool = False):

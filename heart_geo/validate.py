@@ -79,6 +79,10 @@ def validate_profile(profile) -> dict:
         for r in areas.itertuples()
     ]
     rep["override_conflicts"] = [p for p in profile.problems if p.startswith("override:")]
+    split = {pc: t for pc, t in zip(profile.postcodes["postcode"], getattr(profile, "_pc_split", []), strict=False)
+             if t}
+    rep["address_points"] = int(len(getattr(profile, "addresses", [])))
+    rep["split_postcodes"] = {"count": len(split), "postcodes": dict(sorted(split.items()))}
     rep["ok"] = not rep["missing_schools"]
     return rep
 

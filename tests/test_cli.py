@@ -206,7 +206,7 @@ def test_header_only_gives_header_and_note(ts, tmp_path, capsys):
     assert code == 0 and "Allocated 0 rows" in err and "note: the file has a header but no rows" in err
     assert (tmp_path / "o.csv").read_text(encoding="utf-8-sig").splitlines() == [
         "name,postcode,team,status,method,catchment_school,distance_m,near_boundary,postcode_heart_geo,"
-        "easting,northing,detail,likely_team"]
+        "easting,northing,detail,likely_team,split_teams"]
 
 
 def test_lookup_text_and_json(ts, capsys):

@@ -217,7 +217,8 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
     header, data = rows[0], rows[1:]
     assert header[:3] == ["case_id", "Post Code", "notes"]
     assert header[3:] == ["team", "status", "method", "catchment_school", "distance_m",
-                          "near_boundary", "postcode", "easting", "northing", "detail", "likely_team"]  # fmt: skip
+                          "near_boundary", "postcode", "easting", "northing", "detail", "likely_team",
+                          "split_teams"]  # fmt: skip
     assert [r[0] for r in data] == ["A1", "A2", "A3", "A4", "A5"]
     col = {name: i for i, name in enumerate(header)}
     assert [r[col["team"]] for r in data] == ["Barony", "", "Doon Valley", "Stewarton", ""]

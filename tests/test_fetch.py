@@ -124,7 +124,8 @@ def test_each_publishers_endpoint_is_fetched_as_a_release(server, tmp_path, monk
     base, state = server
     _key, conf, _ = _read_config("east_ayrshire")
     monkeypatch.delenv("SPATIALHUB_AUTHKEY", raising=False)
-    got = fetch_sources(conf, tmp_path, urls=_urls(base), authkeys={"catchments": KEY})
+    got = fetch_sources(conf, tmp_path, urls=_urls(base), authkeys={"catchments": KEY},
+                        only=["postcodes", "catchments", "schools"])
     assert got["postcodes"].path == tmp_path / "postcodes" / "2025-10" / "codepo_gb.zip"
     assert got["postcodes"].release == "2025-10" and got["postcodes"].new
     assert got["catchments"].path.name == "pub_schlsn.geojson"

@@ -187,6 +187,9 @@ def render_map_tab() -> None:
                     st.error(f"Status: {status} (invalid input). {answer['detail']}")
                 if answer.get("catchment_school"):
                     st.caption(f"Catchment school: {answer['catchment_school']}")
+                if answer.get("split_teams"):
+                    st.warning(f"This postcode's addresses fall in more than one {unit}: "
+                               f"{answer['split_teams']}. Give the UPRN or the house to settle it.")
                 if answer.get("near_boundary"):
                     st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
                 show_services(answer)
@@ -449,6 +452,7 @@ def render_notes_tab() -> None:
     st.subheader("Where the data comes from")
     if notes["effective_from"]:
         st.markdown(f"{units.capitalize()} as in force from **{notes['effective_from']:%d %B %Y}**.")
+    st.caption(notes["address_points"])
     st.markdown("**Data in use** (the newest release of each dataset answers)\n\n"
                 + "\n".join(f"- {line}" for line in notes["data_in_use"]))
     st.dataframe(notes["sources"], hide_index=True, key="sources_table")
