@@ -419,6 +419,14 @@ def _print_report(r: dict) -> None:
         print(f"Override area: {a['team']} in the {a['region']} ({a['postcodes']:,} postcodes, {a['km2']} km²)")
     for x in r.get("override_conflicts", []):
         print(f"  {x}")
+    if r.get("address_points"):
+        sp = r.get("split_postcodes", {})
+        print(f"Address points: {r['address_points']:,}; postcodes whose addresses fall in more than one team: "
+              f"{sp.get('count', 0):,}")
+        for pc, teams in list(sp.get("postcodes", {}).items())[:20]:
+            print(f"  {pc}: {teams}")
+    else:
+        print("Address points: not loaded (no OS Open UPRN or ONSUD file); postcodes answer from centroids")
     print(f"Postcodes: {r['postcodes']:,}, allocated by catchment or override: {r['postcodes_allocated']:,}")
     for k, v in r["postcodes_in_no_team"].items():
         print(f"  not allocated: {k}: {v}")

@@ -161,3 +161,18 @@ def test_override_by_postcode_holds_for_points_too(tmp_path):
     pd.testing.assert_frame_equal(near, p.allocate_points([X0 + 450, X0 + 900], [Y0 + 1550, Y0 + 1500],
                                                            exact=True))
     assert len(p.override_areas) == 1 and p.override_areas["postcodes"].iloc[0] == 1
+
+
+def test_cli_names_the_data_and_the_likely_team(two_releases, tmp_path, capsys):
+    args = ["--profile", str(two_releases / "testshire.toml"), "--data-dir", str(two_releases)]
+    src = tmp_path / "in.csv"
+    src.write_text("name,postcode\r\nA,TT1 1AZ\r\nB,TT1 1ZZ\r\n", encoding="utf-8")
+    assert main(["assign", *args, str(src), "-o", str(tmp_path / "out.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "data: " in err and "postcodes: Made-up postcodes in Code-Point Open format 2025-10" in err
+    assert "terminated_postcode" in err and "unknown_postcode" in err
+    out = (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+    assert "last seen in 2020-08" in out
+    assert main(["lookup", *args, "TT1 1ZZ"]) == 0
+    text = capsys.readouterr().out
+    assert "TT1 1ZZ: - (unknown_postcode)" in text and "likely team: " in text
