@@ -34,7 +34,7 @@ log.addHandler(logging.NullHandler())
 
 __all__ = ["read_onsud", "read_open_uprn"]
 
-_CHUNK = 500_000
+_CHUNK = 100_000
 _OPEN_UPRN_COLUMNS = ["UPRN", "X_COORDINATE", "Y_COORDINATE"]
 
 
