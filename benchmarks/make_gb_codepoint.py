@@ -48,10 +48,10 @@ def made_up_rows(area: str, n: int, rng: np.random.Generator) -> list[bytes]:
     unit = rng.integers(0, 26 * 26, n)
     lad = rng.integers(0, 300, n)
     rows = []
-    L = string.ascii_uppercase
+    letters = string.ascii_uppercase
     for i in range(n):
         out = f"{area}{district[i]}"
-        pc = f"{out} {sector[i]}{L[unit[i] // 26]}{L[unit[i] % 26]}"
+        pc = f"{out} {sector[i]}{letters[unit[i] // 26]}{letters[unit[i] % 26]}"
         rows.append(f'"{pc}",10,{e[i]},{no[i]},"E92000001","","E18000099","","E0{6000000 + lad[i]}",""\n'
                     .encode())
     return rows
