@@ -25,11 +25,14 @@ from .links import LinkReport, council_wide_links, links_from_enrolments, school
 from .postcodes import normalise_postcode, normalise_postcodes
 from .profiles import Profile, Team, list_profiles, load_profile, profiles_dir
 from .query import parse_query
-from .services import services_for_team, services_table
+from .services import service_counts, service_locations, services_for_team, services_table, team_hubs
 from .settings import CRS, STATUSES
 from .sources import (
+    read_care_services,
     read_catchments,
     read_council_boundary,
+    read_gp_practices,
+    read_hospitals,
     read_postcodes,
     read_schools,
     repair_geometry,
@@ -65,13 +68,19 @@ __all__ = [
     "normalise_postcodes",
     "parse_query",
     "profiles_dir",
+    "read_care_services",
     "read_catchments",
     "read_council_boundary",
+    "read_gp_practices",
+    "read_hospitals",
     "read_postcodes",
     "read_schools",
     "repair_geometry",
     "resolve_data_dir",
     "school_localities",
+    "service_counts",
+    "service_locations",
     "services_for_team",
     "services_table",
+    "team_hubs",
 ]

@@ -109,8 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("teams", parents=[sub_common], help="teams with postcodes, area, schools, services")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("services", parents=[sub_common], help="services in each team and link workers")
+    s = sub.add_parser("services", parents=[sub_common],
+                       help="the model's services, link workers and hubs, and the services present in each team")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--locations", action="store_true",
+                   help="one row per service that may be published: service_name, service_kind, provider, "
+                        "postcode, team, status, source (childminders, children's houses, fostering and "
+                        "adoption are counted only, never listed)")
+    s.add_argument("-o", "--output", help="with --locations: write the rows to this CSV")
 
     sub.add_parser("profiles", parents=[sub_common], help="list the council profiles")
 
@@ -457,21 +463,89 @@ def cmd_teams(args) -> int:
 
 
 def cmd_services(args) -> int:
-    from .services import services_table
+    from . import services as sv
 
+    if args.output and not args.locations:
+        raise InputError("-o/--output needs --locations (the per-service rows)")
+    if args.output:
+        from .caseload import check_output_path
+
+        check_output_path(args.output)
     p = _profile(args)
-    t = services_table(p)
+    if args.locations:
+        return _service_locations_out(p, args)
+    t = sv.services_table(p)
+    counts = sv.service_counts(p)
+    hubs = sv.team_hubs(p)
+    for problem in sv.service_problems(p):
+        print(f"heart-geo: warning: {problem}", file=sys.stderr)
     if args.json:
-        _print_table(t, True)
+        doc = {
+            "model_services": t.to_dict("records"),
+            "services_present": {
+                team: {k: int(v) for k, v in counts.loc[team].items() if v}
+                for team in counts.index
+            },
+            "listed": {team: sv.services_present(p, team)["listed"] for team in p.team_names},
+            "hubs": hubs.astype(object).where(hubs.notna(), None).to_dict("records"),
+        }
+        print(json.dumps(doc, indent=2, ensure_ascii=False, default=_jsonable))
         return EXIT_OK
     for team in p.team_names:
         s = t[t["team"] == team]
         print(f"{team}")
-        print(f"  in the team:       {', '.join(s.loc[s['mode'] == 'team', 'service']) or '-'}")
+        label = f"in the {p.unit}:"
+        print(f"  {label:<19}{', '.join(s.loc[s['mode'] == 'team', 'service']) or '-'}")
         print(f"  via link workers:  {', '.join(s.loc[s['mode'] == 'link_worker', 'service']) or '-'}")
+        h = hubs[hubs["team"] == team]
+        print("  hubs / bases:      " + (", ".join(f"{r.name} ({r.postcode or 'by coordinates'})"
+                                                 for r in h.itertuples()) or "none recorded in the profile"))
+        present = sv.services_present(p, team)
+        row = counts.loc[team] if team in counts.index else None
+        total = int(row["total"]) if row is not None else 0
+        print(f"  services present:  {total}" + (f" ({sv.counts_text(row)})" if total else ""))
+        by_kind: dict[str, list[str]] = {}
+        for x in present["listed"]:
+            by_kind.setdefault(x["kind"], []).append(x["name"] or "(no name)")
+        for kind, names in by_kind.items():
+            print(f"    {kind} ({len(names)}): {', '.join(names)}")
+        for kind, n in present["counted"].items():
+            print(f"    {kind} ({n}): counted only, not named")
+    if sv.NOT_PLACED in counts.index and counts.loc[sv.NOT_PLACED, "total"]:
+        print(f"Counted for the council only (no postcode in the data, or one not in the postcode data, so no "
+              f"{p.unit} can be given): "
+              f"{sv.counts_text(counts.loc[sv.NOT_PLACED])}")
+    if sv.OUTSIDE in counts.index:
+        print(f"Listed by the data but outside the council: {sv.counts_text(counts.loc[sv.OUTSIDE])}")
+    if not sv.service_sources(p):
+        print("No service datasets in the profile ([sources.*] with kind = ...).")
     models = p.config.get("practice_models", {}).get("names", [])
     if models:
         print(f"Practice models: {', '.join(models)}")
+    return EXIT_OK
+
+
+def _service_locations_out(p, args) -> int:
+    from . import services as sv
+
+    out = sv.service_export(p)
+    for problem in sv.service_problems(p):
+        print(f"heart-geo: warning: {problem}", file=sys.stderr)
+    if args.output:
+        from .caseload import write_csv_atomic
+
+        write_csv_atomic([out], args.output, list(out.columns))
+    else:
+        _print_table(out, args.json)
+    if not args.quiet:
+        where = f" to {args.output}" if args.output else ""
+        print(f"{len(out):,} services{where} ({p.name}):", file=sys.stderr)
+        for k, v in out["status"].value_counts().items():
+            print(f"  {k:<20} {v:>6,}", file=sys.stderr)
+        held = sv.withheld_counts(p)
+        if held:
+            print("Counted only, never listed or exported: "
+                  + ", ".join(f"{k} {v}" for k, v in held.items()), file=sys.stderr)
     return EXIT_OK
 
 

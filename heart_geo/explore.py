@@ -32,7 +32,7 @@ from . import disclosure
 from ._offline import make_offline
 from .errors import InputError
 from .links import LinkReport, links_from_enrolments, school_localities
-from .services import services_table
+from .services import service_counts, service_locations, services_present, services_table, team_hubs
 from .settings import WGS84
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
     "lookup_answer",
     "map_payload_bytes",
     "plural_unit",
+    "community_services",
+    "service_counts_table",
     "team_details",
 ]
 
@@ -467,6 +469,9 @@ def coverage_map(
             zoom_on_click=False,
         ).add_to(m)
 
+    services = _service_layer(profile)
+    _add_service_layers(m, profile, services)
+
     if point is not None:
         folium.Marker(
             list(point),
@@ -482,7 +487,7 @@ def coverage_map(
             bounds = [[miny, minx], [maxy, maxx]]
     # keep the area clear of the legend (top right)
     m.fit_bounds(bounds, padding_top_left=(10, 10), padding_bottom_right=(_LEGEND_PAD, 10))
-    _Legend(_legend_html(profile, layers, highlight_team)).add_to(m)
+    _Legend(_legend_html(profile, layers, highlight_team) + _services_legend_html(services)).add_to(m)
     folium.LayerControl(collapsed=True, position="topleft").add_to(m)
     return make_offline(m)
 
@@ -586,6 +591,7 @@ def lookup_answer(profile, query: str) -> dict:
     row["answer"] = _answer_line(q, row, profile.unit)
     row["latlon"] = _latlon(row.get("easting"), row.get("northing"))
     row["services_in_team"], row["link_workers"] = _team_services(profile, row["team"])
+    row["community"] = community_services(profile, row["team"], row.get("easting"), row.get("northing"))
     return row
 
 
@@ -769,6 +775,7 @@ def team_details(profile) -> list[dict]:
                 "services_in_team": in_team,
                 "link_workers": link,
                 "council_wide_schools": [s for s in str(r.get("links_with_council_wide_schools", "")).split(", ") if s],
+                **_team_services_present(profile, team),
             }
         )
     return out
@@ -798,10 +805,157 @@ def data_notes(profile) -> dict:
         "gap_summary": by_kind,
         "other_council": other,
         "largest_gaps": largest,
-        "problems": list(profile.problems),
+        "problems": list(profile.problems) + _service_problems(profile),
         "address_points": (f"{len(profile.addresses):,} address points loaded (OS Open UPRN / ONSUD): postcodes "
                            "whose addresses fall in more than one team say so, and UPRNs are answered from "
                            "their own points" if len(profile.addresses) else
                            "Address points are not loaded (no OS Open UPRN or ONSUD file in the data folder): "
                            "every postcode is answered from its centroid."),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# services present (real service locations): map layers, "in this community", team counts
+# --------------------------------------------------------------------------------------------------
+def _service_layer(profile) -> dict:
+    """Publishable services with a team and a place, and the team hubs, ready for the map (cached).
+
+    Only rows :func:`heart_geo.services.service_locations` marks ``public`` are here: count-only
+    kinds (childminders, children's houses, fostering, adoption) never reach the map. Every text is
+    HTML-escaped here, because folium's popups insert properties as HTML.
+    """
+    from .services import service_kind
+
+    per_profile = _CACHE.setdefault(profile, {})
+    if "services" in per_profile:
+        return per_profile["services"]
+    esc = html.escape
+    loc = service_locations(profile)
+    loc = loc[(loc["publish"] == "public") & loc["team"].notna() & loc["easting"].notna()]
+    by_kind: dict[str, list[dict]] = {}
+    pts = _to_wgs84(shapely.points(loc["easting"].to_numpy(float), loc["northing"].to_numpy(float)), 0) if len(
+        loc) else []
+    for r, p in zip(loc.itertuples(index=False), pts, strict=True):
+        if p is None:
+            continue
+        by_kind.setdefault(r.kind, []).append({
+            "type": "Feature",
+            "properties": {
+                "name": esc(str(r.service_name or "")),
+                "kind": esc(str(r.service_kind)),
+                "provider": esc(str(r.provider or "")),
+                "team": esc(str(r.team)),
+                "tip": esc(f"{r.service_name} ({r.service_kind})"),
+            },
+            "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
+        })
+    hubs = team_hubs(profile)
+    hubs = hubs[hubs["easting"].notna()]
+    hub_feats = []
+    hpts = _to_wgs84(shapely.points(hubs["easting"].to_numpy(float), hubs["northing"].to_numpy(float)), 0) if len(
+        hubs) else []
+    for r, p in zip(hubs.itertuples(index=False), hpts, strict=True):
+        hub_feats.append({
+            "type": "Feature",
+            "properties": {"name": esc(r.name), "team": esc(r.team), "tip": esc(f"{r.name}: hub of {r.team}")},
+            "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
+        })
+    out = {
+        "kinds": [(k, service_kind(k).plural, service_kind(k).colour, by_kind[k]) for k in _kind_order(by_kind)],
+        "hubs": hub_feats,
+    }
+    per_profile["services"] = out
+    return out
+
+
+def _kind_order(by_kind: dict) -> list[str]:
+    from .services import SERVICE_KINDS
+
+    return [k for k in SERVICE_KINDS if k in by_kind] + sorted(set(by_kind) - set(SERVICE_KINDS))
+
+
+def _add_service_layers(m: folium.Map, profile, services: dict) -> None:
+    """A "Services: <kind>" overlay per kind (toggle in the layer control), and the team hubs."""
+    unit = profile.unit.capitalize()
+    for _kind, plural, colour, feats in services["kinds"]:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": feats},
+            name=f"Services: {html.escape(plural)}",
+            marker=folium.CircleMarker(radius=5, weight=1.5, fill=True, fill_opacity=0.9),
+            style_function=lambda _f, c=colour: {"fillColor": c, "color": "#222222", "radius": 5, "weight": 1.5,
+                                                 "fillOpacity": 0.9, "className": "hg-service"},
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, style=_TIP_STYLE),
+            popup=folium.GeoJsonPopup(fields=["name", "kind", "provider", "team"],
+                                      aliases=["Service", "Kind", "Provider", unit], max_width=280),
+            zoom_on_click=False,
+        ).add_to(m)
+    if services["hubs"]:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": services["hubs"]},
+            name=f"{unit} hubs / bases",
+            marker=folium.CircleMarker(radius=8, weight=3, fill=True, fill_opacity=1.0),
+            style_function=lambda _f: {"fillColor": "#ffffff", "color": "#000000", "radius": 8, "weight": 3,
+                                       "fillOpacity": 1.0, "className": "hg-hub"},
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, style=_TIP_STYLE),
+            popup=folium.GeoJsonPopup(fields=["name", "team"], aliases=["Hub", unit], max_width=260),
+            zoom_on_click=False,
+        ).add_to(m)
+
+
+def _services_legend_html(services: dict) -> str:
+    if not services["kinds"] and not services["hubs"]:
+        return ""
+    rows = ["<div style='margin-top:3px'><b>Services</b> <span style='color:#555'>(layers, top left)</span></div>"]
+    for _kind, plural, colour, feats in services["kinds"]:
+        rows.append(
+            f"<div class='hg-legend-service'><span style='display:inline-block;width:10px;height:10px;"
+            f"border-radius:50%;background:{html.escape(colour)};border:1px solid #222;margin-right:5px;"
+            f"vertical-align:-1px'></span>{html.escape(plural)} ({len(feats)})</div>"
+        )
+    if services["hubs"]:
+        rows.append("<div><span style='display:inline-block;width:10px;height:10px;border-radius:50%;"
+                    "background:#fff;border:3px solid #000;margin-right:5px;vertical-align:-2px'></span>"
+                    "Hubs / bases</div>")
+    return "".join(rows)
+
+
+def community_services(profile, team: str | None, easting=None, northing=None) -> dict | None:
+    """What is in a family's community: the team's publishable services nearest first (distance in
+    metres from the family's postcode or point), count-only kinds as counts, and the team's hubs.
+
+    Returns None when there is no team. See :func:`heart_geo.services.services_present`.
+    """
+    if not team or team not in profile.team_names:
+        return None
+    near = None
+    if easting is not None and northing is not None and not (pd.isna(easting) or pd.isna(northing)):
+        near = (float(easting), float(northing))
+    return services_present(profile, team, near=near)
+
+
+def service_counts_table(profile) -> pd.DataFrame:
+    """Services present per team by kind (plural labels), with the council-only row: for the Teams tab."""
+    from .services import SERVICE_KINDS
+
+    t = service_counts(profile).reset_index()
+    plural = {k.label: k.plural for k in SERVICE_KINDS.values()}
+    return t.rename(columns={**plural, "total": "Services present"})
+
+
+def _team_services_present(profile, team: str) -> dict:
+    counts = service_counts(profile)
+    row = counts.loc[team] if team in counts.index else None
+    pres = services_present(profile, team)
+    return {
+        "services_present": int(row["total"]) if row is not None else 0,
+        "services_by_kind": {k: int(v) for k, v in row.drop("total").items() if v} if row is not None else {},
+        "services_listed": pres["listed"],
+        "services_counted": pres["counted"],
+        "hubs": pres["hubs"],
+    }
+
+
+def _service_problems(profile) -> list[str]:
+    from .services import service_problems
+
+    return service_problems(profile)

@@ -136,6 +136,9 @@ def _check_config(conf: dict, path: Path) -> None:
     for src in ("catchments", "postcodes"):
         if not conf.get("sources", {}).get(src, {}).get("patterns"):
             problems.append(f"[sources.{src}] needs 'patterns'")
+    from .services import check_service_config
+
+    problems += check_service_config(conf)  # service datasets and team hubs
     if problems:
         raise ProfileError(f"profile {str(path)!r}: " + "; ".join(problems))
 
@@ -217,6 +220,8 @@ class Profile:
         self._pc_east = self.postcodes["easting"].to_numpy(dtype=float)
         self._pc_north = self.postcodes["northing"].to_numpy(dtype=float)
         self._pc_council = self.postcodes["council_code"].to_numpy(dtype=object)
+        #: every other postcode of the file(s), compactly (sorted keys, council, point)
+        self._elsewhere: dict = built.get("postcodes_elsewhere") or sources.empty_compact()
         #: address points (UPRN, easting, northing, postcode) when OS Open UPRN or ONSUD is loaded
         self.addresses: pd.DataFrame = built.get("addresses", _EMPTY_ADDRESSES())
         self._uprn_index = pd.Index(self.addresses["uprn"].to_numpy(dtype=np.int64))
@@ -234,7 +239,7 @@ class Profile:
     def __repr__(self) -> str:
         return (
             f"<Profile {self.key!r}: {self.name} ({self.code}), {len(self.teams)} {self.unit_plural}, "
-            f"{len(self.postcodes):,} postcodes>"
+            f"{len(self.postcodes) + len(self._elsewhere['keys']):,} postcodes>"
         )
 
     # ----------------------------------------------------------------------------------------------
@@ -334,6 +339,20 @@ class Profile:
         east[fi] = self._pc_east[pos[fi]]
         north[fi] = self._pc_north[pos[fi]]
         kinds = kind.to_numpy()
+        far = np.flatnonzero(~found & np.isin(kinds, ["postcode", "address"]))
+        far_council = {}
+        if far.size and len(self._elsewhere["keys"]):
+            keys = self._elsewhere["keys"]
+            want = np.asarray(pcs.to_numpy(dtype=object)[far], dtype="S8")
+            at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+            hit = keys[at] == want
+            for i, j in zip(far[hit], at[hit], strict=True):
+                found[i] = True  # known, in another council: outside_area, naming it
+                res.status[i] = OUTSIDE
+                e, nn = self._elsewhere["easting"][j], self._elsewhere["northing"][j]
+                if e >= 0:
+                    east[i], north[i] = float(e), float(nn)
+                far_council[i] = self._elsewhere["codes"][self._elsewhere["council"][j]].decode()
         res.status[~found & (kinds == "empty")] = MISSING
         res.status[~found & (kinds == "invalid")] = INVALID_PC
         res.status[~found & np.isin(kinds, ["postcode", "address"])] = UNKNOWN
@@ -357,9 +376,12 @@ class Profile:
         outside = found & (res.status == OUTSIDE)
         term = found & (res.status == TERMINATED)
         unknown = np.flatnonzero(res.status == UNKNOWN)
+        near_out = outside & (pos >= 0)
         if outside.any() or term.any() or unknown.size:
             det = out["detail"].to_numpy(dtype=object)
-            det[outside] = [self._outside_detail(c) for c in council[pos[outside]]]
+            det[near_out] = [self._outside_detail(c) for c in council[pos[near_out]]]
+            for i, c in far_council.items():
+                det[i] = self._outside_detail(c)
             det[term] = [self._terminated_detail(i) for i in pos[term]]
             if unknown.size:
                 status = out["status"].to_numpy(dtype=object)
@@ -649,7 +671,7 @@ class Profile:
                      else f"{counts[best]:,} of {total:,} known postcodes in sector {sec} are in {name}, "
                           "the largest share: check by hand")
             return "unknown_postcode", name, f"{where}; likely {name}: {share}"
-        code = holder.get(sec)
+        code = holder.get(sec) or self._elsewhere_holder(sec + " " if " " not in sec else sec)
         if code:
             return "outside_area", None, (f"{where}; its sector {sec} is in {self._council_label(code)}, "
                                           f"not {self.name} ({self.code})")
@@ -660,6 +682,18 @@ class Profile:
                 f"{districts[dist]:,} postcodes in {self.name}: check the address by hand")
         return "outside_area", None, (f"{where}; no known postcode of sector {sec} or district {dist} "
                                       f"is in {self.name} ({self.code})")
+
+    def _elsewhere_holder(self, prefix: str) -> str | None:
+        """The council holding most of the compactly kept postcodes that start with ``prefix``."""
+        keys = self._elsewhere["keys"]
+        if not len(keys):
+            return None
+        b = prefix.encode()
+        lo, hi = np.searchsorted(keys, b, "left"), np.searchsorted(keys, b + b"\xff", "left")
+        if hi <= lo:
+            return None
+        counts = np.bincount(self._elsewhere["council"][lo:hi])
+        return self._elsewhere["codes"][int(np.argmax(counts))].decode()
 
     def _council_label(self, code: str) -> str:
         name = _council_names().get(code)
@@ -716,14 +750,17 @@ class Profile:
         return out
 
     def team_summary(self) -> pd.DataFrame:
-        """Per team: postcodes covered, area in km², schools in it, services and links."""
+        """Per team: postcodes covered, area in km², schools in it, the model's services and link
+        workers, and the services present (``services_present``: total; ``services_by_kind``: counts
+        by kind, see :func:`heart_geo.services.service_counts`)."""
         from .links import school_localities
-        from .services import services_table
+        from .services import service_counts, services_table
 
         alloc = self.postcode_allocations()
         counts = alloc[alloc["status"] == "allocated"].groupby("team", observed=False).size()
         nearest = alloc[alloc["status"] == "nearest_team"].groupby("team", observed=False).size()
         svc = services_table(self)
+        present = service_counts(self)
         rows = []
         schools = school_localities(self) if self.schools is not None else None
         for t, area in zip(self.team_names, self.team_areas.area, strict=True):
@@ -736,6 +773,7 @@ class Profile:
                 "area_km2": round(area / 1e6, 1),
                 "services_in_team": ", ".join(s.loc[s["mode"] == "team", "service"]),
                 "services_by_link_worker": ", ".join(s.loc[s["mode"] == "link_worker", "service"]),
+                **_services_present_columns(present, t),
             }
             if schools is not None:
                 here = schools[schools["team"] == t]
@@ -777,6 +815,15 @@ class Profile:
             if rel is not None:
                 parts.append(f"{key}: {s.get('description', key)} {rel.label}")
         return "; ".join(parts)
+
+
+def _services_present_columns(counts: pd.DataFrame, team: str) -> dict:
+    """The services-present columns of one team's summary row (counts only: nothing named)."""
+    from .services import counts_text
+
+    if team not in counts.index:
+        return {"services_present": 0, "services_by_kind": ""}
+    return {"services_present": int(counts.loc[team, "total"]), "services_by_kind": counts_text(counts.loc[team])}
 
 
 _OVERRIDE_DETAIL = "placed in this team by an override rule in the council's profile (decided by hand)"
@@ -943,27 +990,36 @@ def _locate_releases(conf: dict, data_dir: Path) -> dict[str, list[sources.Relea
     return out
 
 
-def _read_postcode_releases(releases: list[sources.Release]) -> pd.DataFrame:
+#: Postcodes within this distance (metres) of the council's area are kept in full; the rest of a
+#: national file is kept compactly (enough to say which council a postcode is in).
+NEAR_MARGIN_M = 10_000.0
+
+
+def _read_postcode_releases(releases: list[sources.Release], code: str, council_area) -> tuple[pd.DataFrame, dict]:
     """The newest release's postcodes, then those only older releases hold (marked terminated).
 
     A postcode in the newest release answers from it (its point and council follow the newest); one
     found only in older releases is kept from the most recent of them, ``terminated`` with its
-    ``release`` naming where it was last seen.
+    ``release`` naming where it was last seen. Only the council's postcodes and those within
+    :data:`NEAR_MARGIN_M` of it are kept as a table; the rest of a national file is kept compactly.
     """
+    xmin, ymin, xmax, ymax = shapely.bounds(council_area)
+    box = (xmin - NEAR_MARGIN_M, ymin - NEAR_MARGIN_M, xmax + NEAR_MARGIN_M, ymax + NEAR_MARGIN_M)
     newest = releases[-1]
-    pcs = sources.read_postcodes(list(newest.files))
+    pcs, rest = sources.read_postcode_table(list(newest.files), near_codes=[code], near_box=box)
     pcs["release"] = newest.label
     frames, known = [pcs], set(pcs["postcode"])
     for rel in reversed(releases[:-1]):
-        old = sources.read_postcodes(list(rel.files))
-        old = old[~old["postcode"].isin(known)].copy()
+        old, old_rest = sources.read_postcode_table(list(rel.files), near_codes=[code], near_box=box)
+        old = old[~old["postcode"].isin(known) & ~np.isin(old["postcode"].to_numpy(dtype="S8"), rest["keys"])].copy()
+        rest = sources.merge_compact(rest, old_rest, exclude=list(known), terminated=True)
         if old.empty:
             continue
         old["terminated"] = True
         old["release"] = rel.label
         frames.append(old)
         known |= set(old["postcode"])
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True), rest
 
 
 def _build(conf: dict, releases: dict[str, list[sources.Release]]) -> dict:
@@ -1020,7 +1076,7 @@ def _build(conf: dict, releases: dict[str, list[sources.Release]]) -> dict:
     if files.get("schools"):
         schools = sources.read_schools(_prefer(files["schools"]), council_code=code)
 
-    pcs = _read_postcode_releases(releases["postcodes"])
+    pcs, rest = _read_postcode_releases(releases["postcodes"], code, council_area)
     team_names = [t["name"] for t in teams]
     overrides = _polygon_overrides(conf, team_names)
     plain = Allocator(  # no grid: the postcode table is answered by the exact path
@@ -1063,6 +1119,7 @@ def _build(conf: dict, releases: dict[str, list[sources.Release]]) -> dict:
         "override_areas": derived,
         "addresses": addresses,
         "postcode_split": split,
+        "postcodes_elsewhere": rest,
     }
 
 

@@ -6,6 +6,8 @@
   the ``Data/CSV`` folder, or the ``codepo_gb.zip``; and the ONS Postcode Directory CSV.
 * Scottish Government School Roll and Locations: the workbook or a CSV export.
 * Council boundaries: any vector format, filtered by GSS code.
+* Service locations: the Care Inspectorate datastore (registered care services), PHS's list of
+  NHS hospitals, GP practice lists (see "Service locations" at the end).
 
 Everything is returned in EPSG:27700 (British National Grid). Geometry that the real data needs
 repaired is repaired and the repair is reported in a ``repair`` column, never silently.
@@ -41,6 +43,9 @@ __all__ = [
     "find_source",
     "read_catchments",
     "read_council_boundary",
+    "read_care_services",
+    "read_gp_practices",
+    "read_hospitals",
     "read_postcodes",
     "read_schools",
     "repair_geometry",
@@ -103,6 +108,14 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return where.resolve()
 
 
+def _glob(folder: Path, pattern: str) -> list[Path]:
+    """Sorted matches of a recursive pattern, following symlinked folders (a data folder often links
+    each dataset from where the council keeps it; ``Path.glob`` would not look inside them)."""
+    import glob
+
+    return sorted(Path(p) for p in glob.glob(str(folder / pattern), recursive=True))
+
+
 def find_source(data_dir: Path, patterns: list[str], *, what: str) -> list[Path]:
     """Find the files for one dataset: the first pattern (recursive glob) that matches wins.
 
@@ -112,7 +125,7 @@ def find_source(data_dir: Path, patterns: list[str], *, what: str) -> list[Path]
         Naming the dataset, the folder and the patterns tried.
     """
     for pattern in patterns:
-        hits = sorted(p for p in Path(data_dir).glob(pattern) if p.is_file())
+        hits = [p for p in _glob(Path(data_dir), pattern) if p.is_file()]
         if hits:
             return hits
     raise DataNotFoundError(
@@ -314,7 +327,7 @@ def find_releases(data_dir: Path, patterns: list[str], *, what: str, dataset: st
     data_dir = Path(data_dir)
     groups: dict[Path, list[Path]] = {}
     for i, pattern in enumerate(patterns):
-        for p in sorted(data_dir.glob(pattern)):
+        for p in _glob(data_dir, pattern):
             if not p.is_file():
                 continue
             root = _release_root(p, data_dir)
@@ -677,6 +690,191 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
     return df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
 
 
+_PC_RE = r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$"
+
+
+def _codepoint_arrow(src):
+    """One Code-Point Open CSV (no header, or the long header) as Arrow: postcode key, point, council.
+
+    The fast path for national files: the C reader and vectorised normalisation, no Python object per
+    row. Returns None when the file is not Code-Point Open (the ONS Postcode Directory, say).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if isinstance(src, tuple):
+        zf, member = src
+        data = zf.read(member)
+    else:
+        data = Path(src).read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    first = data[:data.find(b"\n")] if b"\n" in data else data
+    head = [h.strip().strip('"').lower() for h in first.decode("latin-1").split(",")]
+    if "pcds" in head or "pcd" in head or len(head) != 10:
+        return None
+    has_header = head[0] in ("postcode", "pc")
+    cols = ["postcode", "quality", "easting", "northing", "country", "rh", "lh", "cc", "council_code", "ward"]
+    try:
+        tab = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=cols, skip_rows=1 if has_header else 0),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["postcode", "quality", "easting", "northing", "council_code"],
+                column_types={c: pa.string() for c in ("postcode", "quality", "easting", "northing",
+                                                      "council_code")},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    key = pc.utf8_upper(pc.replace_substring(pc.utf8_trim_whitespace(tab["postcode"]), " ", ""))
+    key = pc.binary_join_element_wise(pc.utf8_slice_codeunits(key, 0, -3), pc.utf8_slice_codeunits(key, -3), " ")
+    ok = pc.match_substring_regex(key, _PC_RE)
+    e = pc.cast(pc.if_else(pc.equal(tab["easting"], ""), None, tab["easting"]), pa.float64(), safe=False)
+    n = pc.cast(pc.if_else(pc.equal(tab["northing"], ""), None, tab["northing"]), pa.float64(), safe=False)
+    return pa.table({"postcode": key, "easting": e, "northing": n,
+                     "council_code": pc.utf8_trim_whitespace(tab["council_code"]), "quality": tab["quality"]}
+                    ).filter(ok)
+
+
+def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, dict]:
+    """Read a postcode release keeping in full only the postcodes a council needs.
+
+    Parameters
+    ----------
+    path : path or list of paths
+        As :func:`read_postcodes` (a national ``codepo_gb.zip`` included).
+    near_codes : iterable of str
+        Council codes kept in full (the council's own); rows with no council code are kept too.
+    near_box : (xmin, ymin, xmax, ymax)
+        EPSG:27700 box whose postcodes are kept in full (the council and a margin).
+
+    Returns
+    -------
+    near : pandas.DataFrame
+        As :func:`read_postcodes`, for the kept postcodes.
+    rest : dict of numpy arrays
+        Every other postcode, compactly: ``keys`` (sorted, bytes ``"G1 1AA"``), ``council`` (index into
+        ``codes``), ``codes`` (bytes GSS codes), ``easting``, ``northing`` (int32; -1 for none),
+        ``terminated`` (bool). Enough to answer ``outside_area`` naming the council.
+    """
+    near_codes = set(near_codes) | {""}
+    xmin, ymin, xmax, ymax = near_box
+    codes: dict[str, int] = {}
+    near_frames, rest_parts = [], []
+    for p in _expand_postcode_paths(path):
+        for name, src in _csv_members(p):
+            tab = _codepoint_arrow(src)
+            if tab is None:  # the ONS Postcode Directory and other layouts: the general reader
+                from .postcodes import normalise_postcodes
+
+                df = _read_postcode_csv(name, src)
+                pcs, _ = normalise_postcodes(df["postcode"])
+                df["postcode"] = pcs.to_numpy()
+                df = df[df["postcode"].notna()].reset_index(drop=True)
+                for c in ("easting", "northing"):
+                    df[c] = pd.to_numeric(df[c], errors="coerce")
+                df["council_code"] = df["council_code"].fillna("").str.strip()
+                e, n = df["easting"].to_numpy(dtype=float), df["northing"].to_numpy(dtype=float)
+                local, uniq = pd.factorize(df["council_code"], sort=False)
+                term = df["terminated"].to_numpy(dtype=bool)
+            else:
+                import pyarrow.compute as pc
+
+                e = tab["easting"].to_numpy(zero_copy_only=False)
+                n = tab["northing"].to_numpy(zero_copy_only=False)
+                enc = pc.dictionary_encode(tab["council_code"]).combine_chunks()
+                local = enc.indices.to_numpy(zero_copy_only=False)
+                uniq = enc.dictionary.to_pylist()
+                term = np.zeros(len(e), bool)
+            glob = np.array([codes.setdefault(str(u), len(codes)) for u in uniq], dtype=np.int32)
+            council = glob[local] if len(glob) else np.zeros(len(e), np.int32)
+            near_ids = np.array([codes[c] for c in near_codes if c in codes], dtype=np.int32)
+            with np.errstate(invalid="ignore"):
+                inbox = (e >= xmin) & (e <= xmax) & (n >= ymin) & (n <= ymax)
+            near = inbox | np.isin(council, near_ids)
+            far = np.flatnonzero(~near)
+            if tab is None:
+                near_frames.append(df[near])
+                fk = np.asarray(df["postcode"].to_numpy(dtype=object)[far], dtype="S8")
+            else:
+                sub = tab.take(np.flatnonzero(near)).to_pandas()
+                sub["terminated"] = False
+                sub["source"] = Path(name).name
+                near_frames.append(sub)
+                fk = np.array(tab["postcode"].take(far).to_numpy(zero_copy_only=False), dtype="S8")
+            rest_parts.append((fk, council[far], e[far], n[far], term[far]))
+    if not near_frames:
+        raise DataNotFoundError(f"no postcode CSV files in {path!r}")
+    near_df = pd.concat(near_frames, ignore_index=True)
+    for c in ("easting", "northing"):
+        near_df[c] = pd.to_numeric(near_df[c], errors="coerce")
+        near_df.loc[near_df[c] <= 0, c] = np.nan
+    near_df.loc[near_df["easting"].isna() | near_df["northing"].isna(), ["easting", "northing"]] = np.nan
+    near_df = near_df.drop_duplicates("postcode", keep="first").reset_index(drop=True)
+    near_df = near_df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
+    code_list = np.array(sorted(codes, key=codes.get), dtype="S9")
+    rest = _compact(rest_parts, code_list, exclude=near_df["postcode"].to_numpy(dtype=object))
+    return near_df, rest
+
+
+def _compact(parts, code_list: np.ndarray, *, exclude) -> dict:
+    """Sorted, de-duplicated compact postcode arrays (first occurrence wins), without ``exclude``."""
+    if parts:
+        keys = np.concatenate([p[0] for p in parts])
+        council = np.concatenate([p[1] for p in parts]).astype(np.int32)
+        e = np.concatenate([p[2] for p in parts]).astype(float)
+        n = np.concatenate([p[3] for p in parts]).astype(float)
+        term = np.concatenate([p[4] for p in parts]).astype(bool)
+    else:
+        keys, council, e, n, term = (np.empty(0, "S8"), np.empty(0, np.int32), np.empty(0), np.empty(0),
+                                     np.empty(0, bool))
+    if len(exclude) and len(keys):
+        keep = ~np.isin(keys, np.asarray(exclude, dtype="S8"))
+        keys, council, e, n, term = keys[keep], council[keep], e[keep], n[keep], term[keep]
+    order = np.argsort(keys, kind="stable")
+    keys, council, e, n, term = keys[order], council[order], e[order], n[order], term[order]
+    first = np.ones(len(keys), bool)
+    first[1:] = keys[1:] != keys[:-1]
+    ok = np.isfinite(e) & np.isfinite(n) & (e > 0) & (n > 0)
+    return {
+        "keys": keys[first],
+        "council": council[first].astype(np.uint16),
+        "codes": np.asarray(code_list, dtype="S9"),
+        "easting": np.where(ok, e, -1)[first].astype(np.int32),
+        "northing": np.where(ok, n, -1)[first].astype(np.int32),
+        "terminated": term[first],
+    }
+
+
+def empty_compact() -> dict:
+    """Compact postcode arrays holding nothing."""
+    return _compact([], np.empty(0, "S9"), exclude=[])
+
+
+def merge_compact(new: dict, old: dict, *, exclude, terminated: bool) -> dict:
+    """Add to ``new`` the compact postcodes that only ``old`` holds (and ``exclude`` lacks), marked
+    terminated when asked."""
+    keep = ~np.isin(old["keys"], new["keys"])
+    if len(exclude):
+        keep &= ~np.isin(old["keys"], np.asarray(exclude, dtype="S8"))
+    if not keep.any():
+        return new
+    codes = list(new["codes"])
+    index = {c: i for i, c in enumerate(codes)}
+    remap = np.array([index.setdefault(c, len(index)) for c in old["codes"]], dtype=np.int32)
+    code_list = np.array(sorted(index, key=index.get), dtype="S9")
+    parts = [
+        (new["keys"], new["council"].astype(np.int32), new["easting"].astype(float), new["northing"].astype(float),
+         new["terminated"]),
+        (old["keys"][keep], remap[old["council"][keep]] if len(remap) else old["council"][keep].astype(np.int32),
+         old["easting"][keep].astype(float), old["northing"][keep].astype(float),
+         old["terminated"][keep] | terminated),
+    ]
+    return _compact(parts, code_list, exclude=[])
+
+
 def _expand_postcode_paths(path) -> list[Path]:
     if isinstance(path, list | tuple):
         return [Path(p) for p in path]
@@ -788,3 +986,242 @@ def read_council_boundary(
         geometry=[geom],
         crs=CRS,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Service locations: Care Inspectorate datastore, PHS hospitals, GP practices
+# --------------------------------------------------------------------------------------------------
+#: Columns every service reader returns (one row per service, in file order).
+SERVICE_COLUMNS = ["service_id", "service_name", "kind", "care_service", "subtype", "provider", "postcode",
+                   "x", "y", "council", "active", "source"]
+
+#: Care Inspectorate ``(CareService, Subtype)`` -> service kind key (``heart_geo.services.SERVICE_KINDS``).
+#: ``(CareService, None)`` matches any subtype. A pair not listed becomes ``other_care_service``,
+#: which the publication rule treats as count-only (the safe default for a category nobody reviewed).
+CARE_INSPECTORATE_KINDS: dict[tuple[str, str | None], str] = {
+    ("child minding", None): "childminder",
+    ("day care of children", None): "day_care_of_children",
+    ("care home service", "children & young people"): "childrens_house",
+    ("care home service", "children and young people"): "childrens_house",
+    ("care home service", "older people"): "care_home_adults",
+    ("care home service", "learning disabilities"): "care_home_adults",
+    ("care home service", "mental health problems"): "care_home_adults",
+    ("care home service", "physical and sensory impairment"): "care_home_adults",
+    ("care home service", "alcohol and drugs rehabilitation"): "care_home_adults",
+    ("care home service", "respite care and short breaks"): "care_home_adults",
+    ("care home service", "blood borne virus"): "care_home_adults",
+    ("school care accommodation service", None): "residential_special_school",
+    ("fostering service", None): "fostering",
+    ("adoption service", None): "adoption",
+    ("child care agency", None): "child_care_agency",
+    ("support service", None): "support_service",
+    ("housing support service", None): "housing_support",
+    ("adult placement service", None): "adult_placement",
+    ("nurse agency", None): "nurse_agency",
+    ("offender accommodation service", None): "other_care_service",
+}
+
+# Column spellings: the datastore CSV, PHS's "Current NHS Hospitals in Scotland", and GP practice
+# lists (PHS "GP Practice Contact Details and List Sizes", and the DC Thomson compilation of ISD's).
+_CI_FIELDS = {
+    "service_id": ["csnumber"],
+    "care_service": ["careservice"],
+    "subtype": ["subtype"],
+    "service_name": ["servicename"],
+    "provider": ["serviceprovider"],
+    "postcode": ["service_postcode"],
+    "council": ["council_area_name"],
+    "status": ["servicestatus"],
+}
+_HOSPITAL_FIELDS = {
+    "service_id": ["location", "hospitalcode"],
+    "service_name": ["locationname", "hospitalname"],
+    "postcode": ["postcode"],
+    "council": ["ca", "councilarea", "ca2019"],
+    "x": ["xcoordinate", "easting"],
+    "y": ["ycoordinate", "northing"],
+    "board": ["hb", "hbt", "healthboard"],
+}
+_GP_FIELDS = {
+    "service_id": ["practice code", "practicecode", "practice_code"],
+    "service_name": ["name", "gppracticename", "practicename", "practice name"],
+    "postcode": ["post code", "postcode"],
+    "council": ["hscp name", "council area", "council_area_name", "ca"],
+    "board": ["nhs board name", "hb", "hbname"],
+}
+
+
+def _read_text_table(path: Path, *, what: str) -> pd.DataFrame:
+    """A CSV as text cells: UTF-8 (with or without a byte-order mark), else Windows-1252."""
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
+            break
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataFormatError(f"{what} file {str(path)!r} is not a readable CSV ({type(exc).__name__})") from None
+    else:  # pragma: no cover - cp1252 decodes nearly any byte
+        raise DataFormatError(f"{what} file {str(path)!r} is neither UTF-8 nor Windows-1252 text")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _service_columns(df: pd.DataFrame, fields: dict, required: list[str], *, what: str, path: Path) -> dict:
+    low = {c.lower(): c for c in df.columns}
+    found = {k: next((low[n] for n in names if n in low), None) for k, names in fields.items()}
+    lost = [k for k in required if found[k] is None]
+    if lost:
+        raise DataFormatError(
+            f"{what} file {str(path)!r} has no column for {lost} (expected one of "
+            f"{[fields[k] for k in lost]}); columns are {list(df.columns)[:30]}"
+        )
+    return found
+
+
+def _keep_council(df: pd.DataFrame, col: str | None, council) -> pd.DataFrame:
+    if council is None or col is None:
+        return df
+    wanted = {str(c).strip().lower() for c in ([council] if isinstance(council, str) else council)}
+    return df[df[col].str.strip().str.lower().isin(wanted)]
+
+
+def _service_frame(df: pd.DataFrame, cols: dict, path: Path, **fixed) -> pd.DataFrame:
+    def col(key, default=""):
+        c = cols.get(key)
+        return df[c].str.strip().to_numpy(dtype=object) if c is not None else np.full(len(df), default, dtype=object)
+
+    out = pd.DataFrame({k: col(k) for k in ("service_id", "service_name", "provider", "postcode", "council")})
+    for k, v in fixed.items():
+        out[k] = v
+    out["source"] = path.name
+    return out
+
+
+def read_care_services(path: str | os.PathLike | list, *, council=None) -> pd.DataFrame:
+    """Read the Care Inspectorate datastore (every registered care service) as published.
+
+    Parameters
+    ----------
+    path : path or list of paths
+        The monthly datastore CSV (Windows-1252 as the Care Inspectorate publishes it, or UTF-8),
+        whole or a subset with the same columns.
+    council : str or list of str, optional
+        Keep rows whose ``Council_Area_Name`` is one of these (case-insensitive).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SERVICE_COLUMNS`: ``kind`` from :data:`CARE_INSPECTORATE_KINDS`, ``postcode`` as
+        written (empty where withheld), ``x``/``y`` NaN (the datastore has no coordinates),
+        ``active`` (``ServiceStatus`` is "Active" or absent).
+
+    Notes
+    -----
+    Contact details (manager's name, phone, e-mail) and address lines are never read: for
+    childminders they are a private person's own details. The service name of a childminder is
+    usually the person's name too: :func:`heart_geo.services.service_locations` applies the
+    publication rule before anything is shown.
+    """
+    frames = []
+    for p in _expand_service_paths(path, "care services"):
+        df = _read_text_table(p, what="Care Inspectorate datastore")
+        cols = _service_columns(df, _CI_FIELDS, ["care_service", "service_name", "postcode"],
+                                what="Care Inspectorate datastore", path=p)
+        df = _keep_council(df, cols["council"], council)
+        care = df[cols["care_service"]].str.strip()
+        sub = df[cols["subtype"]].str.strip() if cols["subtype"] else pd.Series("", index=df.index)
+        kinds = [
+            CARE_INSPECTORATE_KINDS.get((c.lower(), s.lower()))
+            or CARE_INSPECTORATE_KINDS.get((c.lower(), None), "other_care_service")
+            for c, s in zip(care, sub, strict=True)
+        ]
+        status = df[cols["status"]].str.strip().str.lower() if cols["status"] else pd.Series("active", index=df.index)
+        out = _service_frame(df, cols, p, kind=kinds, care_service=care.to_numpy(dtype=object),
+                             subtype=sub.to_numpy(dtype=object), x=np.nan, y=np.nan,
+                             active=status.isin(["active", ""]).to_numpy())
+        frames.append(out)
+    return _concat_services(frames)
+
+
+def read_hospitals(path: str | os.PathLike | list, *, council=None) -> pd.DataFrame:
+    """Read Public Health Scotland's "Current NHS Hospitals in Scotland" (hospital codes) CSV.
+
+    Parameters
+    ----------
+    council : str or list of str, optional
+        GSS council codes to keep (column ``CA``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SERVICE_COLUMNS` with ``kind`` "hospital" and ``x``/``y`` from
+        ``XCoordinate``/``YCoordinate`` (British National Grid metres; NaN where blank).
+    """
+    frames = []
+    for p in _expand_service_paths(path, "hospitals"):
+        df = _read_text_table(p, what="hospital list")
+        cols = _service_columns(df, _HOSPITAL_FIELDS, ["service_name", "postcode"], what="hospital list", path=p)
+        df = _keep_council(df, cols["council"], council)
+        board = df[cols["board"]].str.strip() if cols["board"] else pd.Series("", index=df.index)
+        out = _service_frame(df, cols, p, kind="hospital", care_service="", subtype="", active=True)
+        out["provider"] = [f"NHS health board {b}" if b else "NHS" for b in board]
+        for k in ("x", "y"):
+            out[k] = pd.to_numeric(df[cols[k]], errors="coerce").to_numpy() if cols[k] else np.nan
+        frames.append(out)
+    return _concat_services(frames)
+
+
+def read_gp_practices(path: str | os.PathLike | list, *, council=None) -> pd.DataFrame:
+    """Read a list of GP practices: PHS "GP Practice Contact Details and List Sizes", or the same
+    data as compiled by the DC Thomson data team (``Practice Code``, ``Name``, ``Post code``).
+
+    Parameters
+    ----------
+    council : str or list of str, optional
+        Keep rows whose council column (``HSCP Name``, ``CA``...) is one of these, when the file
+        has one. Practices are placed by postcode: a practice a partnership lists but that stands
+        in another council gets ``outside_area``, never a team.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SERVICE_COLUMNS` with ``kind`` "gp_practice"; no coordinates (place by postcode).
+    """
+    frames = []
+    for p in _expand_service_paths(path, "GP practices"):
+        df = _read_text_table(p, what="GP practice list")
+        cols = _service_columns(df, _GP_FIELDS, ["service_name", "postcode"], what="GP practice list", path=p)
+        df = _keep_council(df, cols["council"], council)
+        board = df[cols["board"]].str.strip() if cols["board"] else pd.Series("", index=df.index)
+        out = _service_frame(df, cols, p, kind="gp_practice", care_service="", subtype="", x=np.nan, y=np.nan,
+                             active=True)
+        out["provider"] = [f"GP practice (NHS {b})" if b else "GP practice" for b in board]
+        frames.append(out)
+    return _concat_services(frames)
+
+
+def _expand_service_paths(path, what: str) -> list[Path]:
+    paths = [Path(p) for p in path] if isinstance(path, list | tuple) else [Path(path)]
+    if not paths:
+        raise DataNotFoundError(f"no {what} file given")
+    for p in paths:
+        if not p.is_file():
+            raise DataNotFoundError(f"{what} file {str(p)!r} does not exist")
+    return paths
+
+
+def _concat_services(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SERVICE_COLUMNS)
+    df["x"] = pd.to_numeric(df["x"], errors="coerce")
+    df["y"] = pd.to_numeric(df["y"], errors="coerce")
+    df["active"] = df["active"].astype(bool)
+    return df[SERVICE_COLUMNS].reset_index(drop=True)
+
+
+#: Service dataset kinds a profile's ``[sources.*]`` entry may declare (``kind = ...``), and their readers.
+SERVICE_READERS = {
+    "care_services": read_care_services,
+    "hospitals": read_hospitals,
+    "gp_practices": read_gp_practices,
+}

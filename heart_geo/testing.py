@@ -12,7 +12,9 @@ EPSG:27700, inside a council outline 500 m larger on every side (so there is a g
     +-----------+-----------+
 
 Postcodes (Code-Point Open format, no header, quoted): one in each square, one in the gap, one on
-the A/C edge, one near an edge, one outside the council, one with no grid reference.
+the A/C edge, one near an edge, one outside the council, one with no grid reference. Services: a
+made-up Care Inspectorate datastore (:data:`CARE_SERVICES`: childminders, children's houses,
+fostering, day care...), PHS-format hospitals and GP practices; two team hubs.
 Everything is generated here; nothing comes from the real datasets.
 """
 
@@ -82,11 +84,13 @@ effective_from = 2022-04-04
 name = "North"
 schools = [{ seed_code = "8000001", name = "NORTH ACADEMY" }]
 colour = "#1b9e77"
+hubs = [{ name = "North Hub", postcode = "TT1 1AA" }]
 
 [[teams]]
 name = "East"
 schools = [{ seed_code = "8000002", name = "EAST ACADEMY" }]
 colour = "#d95f02"
+hubs = [{ name = "East Base", easting = 301500, northing = 601500 }]
 
 [[teams]]
 name = "South"
@@ -154,7 +158,138 @@ licence = "CC0"
 attribution = "Made-up test data."
 patterns = ["**/council.geojson"]
 code_field = ["LAD13CD"]
+[sources.care_services]
+description = "Made-up registered care services in the Care Inspectorate datastore format"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/care_inspectorate_datastore_*.csv"]
+kind = "care_services"
+located_by = "postcode"
+
+[sources.hospitals]
+description = "Made-up hospitals in PHS's Current NHS Hospitals format"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/current-hospital_*.csv"]
+kind = "hospitals"
+located_by = "coordinates"
+
+[sources.gp_practices]
+description = "Made-up GP practices"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/gp_practices_*.csv"]
+kind = "gp_practices"
+located_by = "postcode"
 """
+
+
+#: The Care Inspectorate datastore's 101 columns, in the published order.
+CARE_INSPECTORATE_COLUMNS = [
+    "CSNumber", "Combined_Service_", "CaseNumber_Combined", "CareService", "Subtype", "AdditionalSubtypes",
+    "ServiceType", "ServiceName", "Address_line_1", "Address_line_2", "Address_line_3", "Address_line_4",
+    "Service_town", "Service_Postcode", "ChopUPRN", "Manager_Name", "Service_Phone_Number",
+    "Eforms_email_address", "SP_number", "ServiceProvider", "Provided_by_Local_Authority", "ServiceStatus",
+    "DateReg", "Date_Reg", "SIMD_rank", "SIMD2020_Decile", "Datazone", "Integration_Authority_Name", "TotalBeds",
+    "SingleBedrooms", "BedsInDoubleRooms", "BedsInBedroomsFor3OrMore", "Dec25_Annual_Return_Submitted",
+    "CareHome_Main_Area_of_Care", "Care_Home_All_Areas_of_Provision", "Council_Area_Name", "Health_Board_Name",
+    "NumberStaff", "Registered_Places", "Client_group", "PublicList", "RAD_SAT_Score", "GradeSpread", "MinGrade",
+    "MaxGrade", "Publication_of_Latest_Grading", "Year_Month_latest_grade", "KQ_Support_Wellbeing",
+    "KQ_Care_and_Support_Planning", "KQ_Setting", "KQ_Staff_Team", "KQ_Leadership", "KQ_Care_Play_and_Learning",
+    "MinGrade_change", "KQ_Wellbeing_change", "KQ_Planning_change", "KQ_Setting_change", "KQ_Staff_change",
+    "KQ_Leadership_change", "KQ_CPL_change", "Complaints_upheld_2425", "Complaints_upheld_2526",
+    "Complaints_upheld_2627", "Enforcements_issued_2425", "Enforcements_issued_2526", "Enforcements_issued_2627",
+    "any_requirements_2425", "any_requirements_2526", "any_requirements_2627", "count any reqs 2425",
+    "count any reqs 2526", "count any reqs 2627", "Last_inspection_Date",
+    *[f"{n}_{k}_2526" for n in ("first", "second", "third", "fourth", "fifth", "sixth")
+      for k in ("date", "case", "recs", "reqs")],
+    "first_date_2627", "first_case_2627", "first_recs_2627", "first_reqs_2627",
+]
+
+#: Made-up registered care services (the datastore format): CareService, Subtype, ServiceName,
+#: ServiceProvider, Service_Postcode, ServiceStatus, Council_Area_Name, Address_line_1, Manager_Name,
+#: Service_Phone_Number, Eforms_email_address, what it tests. Written in Windows-1252, as published.
+CARE_SERVICES = [
+    ("Day Care of Children", "Day Care of Children (under 3s)", "Testtown Early Years Centre", "Testshire Council",
+     "TT1 1AA", "Active", "Testshire", "1 School Road", "Ann Manager", "01000 000001", "eyc@example.invalid",
+     "public, North"),
+    ("Day Care of Children", "Day Care of Children (over 3s)", "Acorns & <b>Oaks</b> Club", "Acorns Ltd",
+     "tt11ab", "Active", "Testshire", "2 Oak Lane", "", "", "", "public, East; name needs HTML escaping"),
+    ("Day Care of Children", "Day Care of Children (over 3s)", "Gap Ring Playgroup", "",
+     "TT1 1AE", "Active", "Testshire", "", "", "", "", "public, in the gap: nearest_team North; no provider given"),
+    ("Child Minding", "", "Morag O\u2019Testperson", "Morag O\u2019Testperson", "TT1 1AC", "Active", "Testshire",
+     "7 Private Close", "Morag O\u2019Testperson", "07700 900123", "morag.testperson@example.invalid",
+     "childminder with a postcode: counted in South, never named"),
+    ("Child Minding", "", "Hamish Madeup", "Hamish Madeup", "", "Active", "Testshire", "", "Hamish Madeup",
+     "07700 900456", "hamish.madeup@example.invalid", "childminder, no postcode: counted for the council"),
+    ("Care Home Service", "Children & Young People", "Rowan Test House", "Testshire Council", "", "Active",
+     "Testshire", "", "Rita Carer", "01000 000009", "rowan@example.invalid", "children's house, withheld address"),
+    ("Care Home Service", "Children & Young People", "Birch Test House", "Testshire Council", "TT1 1AJ", "Active",
+     "Testshire", "12 Secret Lane", "", "01000 000010", "", "children's house WITH a postcode: counted, never shown"),
+    ("Fostering Service", "", "Testshire Council Fostering Service", "Testshire Council", "TT1 1AB", "Active",
+     "Testshire", "9 Hidden Row", "", "", "", "fostering: counted only"),
+    ("Support Service", "Other than Care at home", "Testshire Day Opportunities", "Testshire Council", "TT1 1ZZ",
+     "Active", "Testshire", "", "", "", "", "public, unknown_postcode"),
+    ("Care Home Service", "Older People", "Testshire Care Home", "Care Co", "TT1 1AB", "Active", "Testshire",
+     "", "", "", "", "public adult care home (no kinds filter in this profile)"),
+    ("Brand New Service", "", "Unreviewed Category Service", "New Co", "TT1 1AA", "Active", "Testshire", "", "", "",
+     "", "a category nobody reviewed: count-only by default"),
+    ("Day Care of Children", "Day Care of Children (under 3s)", "Closed Nursery", "Gone Ltd", "TT1 1AA", "Inactive",
+     "Testshire", "", "", "", "", "inactive: left out"),
+    ("Housing Support Service", "", "Elsewhere Housing Support", "Other Co", "TT2 9ZZ", "Active", "Otherslaw", "",
+     "", "", "", "another council's row: left out"),
+]
+
+#: Made-up hospitals (PHS format): Location, LocationName, Postcode, CA, XCoordinate, YCoordinate.
+HOSPITALS = [
+    # the site (coordinates) is in East; its postcode's centroid is in South: the site decides
+    ("T101H", "Testshire General Hospital", "TT1 1AC", CODE, int(X0 + 1600), int(Y0 + 1400)),
+    ("T102H", "Otherslaw Infirmary", "TT2 9ZZ", "S99000002", int(X0 + 5000), int(Y0 + 5000)),
+]
+#: Made-up GP practices (the compiled ISD format): Practice Code, Name, Post code, HSCP Name.
+GP_PRACTICES = [
+    ("99001", "Testtown Medical Practice", "TT1 1AC", "Testshire"),
+    ("99002", "Border Surgery", "TT2 9ZZ", "Testshire"),  # listed by the partnership, stands in another council
+]
+#: Personal or safeguarded values in :data:`CARE_SERVICES` that no output may ever contain.
+CARE_SERVICES_SECRETS = [
+    "Morag O\u2019Testperson", "Testperson", "07700 900123", "morag.testperson@example.invalid", "Hamish Madeup",
+    "07700 900456", "hamish.madeup@example.invalid", "7 Private Close", "Rowan Test House", "Birch Test House",
+    "12 Secret Lane", "rowan@example.invalid", "Rita Carer", "Testshire Council Fostering Service", "9 Hidden Row",
+    "Unreviewed Category Service",
+]
+
+
+def write_service_data(folder: str | Path) -> None:
+    """Write Testshire's made-up service datasets (Care Inspectorate, PHS hospitals, GP practices)."""
+    folder = Path(folder)
+    with open(folder / "care_inspectorate_datastore_2026-01-31_testshire.csv", "w", newline="",
+              encoding="cp1252") as fh:
+        w = csv.DictWriter(fh, fieldnames=CARE_INSPECTORATE_COLUMNS)
+        w.writeheader()
+        for i, (care, sub, name, prov, pc, status, council, addr, manager, phone, email, _what) in enumerate(
+                CARE_SERVICES):
+            row = dict.fromkeys(CARE_INSPECTORATE_COLUMNS, "")
+            row.update(CSNumber=f"CS20990000{i:02d}", CareService=care, Subtype=sub, ServiceName=name,
+                       ServiceProvider=prov, Service_Postcode=pc, ServiceStatus=status, Council_Area_Name=council,
+                       Address_line_1=addr, Manager_Name=manager, Service_Phone_Number=phone,
+                       Eforms_email_address=email, Client_group="Children", Service_town="TESTTOWN")
+            w.writerow(row)
+    with open(folder / "current-hospital_flagged20990101.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\r\n")
+        w.writerow(["Location", "LocationName", "Postcode", "AddressLine", "HB", "HSCP", "HSCPQF", "CA", "CAQF",
+                    "IntZone", "IntZoneQF", "DataZone", "DataZoneQF", "XCoordinate", "YCoordinate",
+                    "BasedOnPostcode"])
+        for loc, name, pc, ca, x, y in HOSPITALS:
+            w.writerow([loc, name, pc, "Testtown", "S08000099", "S37000099", "", ca, "", "", "", "", "", x, y, ""])
+    with open(folder / "gp_practices_2099_04.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Practice Code", "NHS Board Name", "Name", "Address", "Post code", "HSCP Name"])
+        for code, name, pc, hscp in GP_PRACTICES:
+            w.writerow([code, "Testshire", name, "The Health Centre", pc, hscp])
 
 
 def _square(i: int, j: int) -> shapely.Polygon:
@@ -211,6 +346,7 @@ def write_test_data(folder: str | Path, *, onspd: bool = False) -> Path:
                        LACode=CODE, GridRefEasting=int(e), GridRefNorthing=int(n), PupilRoll=100,
                        AddressLine1="1 Test Road", AddressLine3="TESTTOWN", PostCode="TT1 1AA")
             w.writerow(row)
+    write_service_data(folder)
     toml = folder / "testshire.toml"
     toml.write_text(PROFILE_TOML, encoding="utf-8")
     return toml

@@ -144,6 +144,27 @@ def test_teams_panel_lists_every_team(app) -> None:
     assert "St Test RC Academy" in text  # council-wide school every team links with
 
 
+def test_lookup_lists_services_in_this_community(app) -> None:
+    text = _lookup(app, "tt1 1aa")
+    assert "In this community (North)" in text
+    assert "Hub / base: North Hub (TT1 1AA)" in text
+    near = _frame(app, "Service", "Distance")
+    assert near["Service"].tolist() == ["Testtown Early Years Centre", "Gap Ring Playgroup"]
+    assert near["Distance"].tolist() == ["0.0 km", "0.8 km"]
+    assert "Children's houses 1" in text  # counted only
+    assert "Birch Test House" not in text and "Morag" not in text
+
+
+def test_teams_tab_counts_services_by_kind(app) -> None:
+    _open_tab(app, "Teams")
+    counts = _frame(app, "Services present", "Childminders")
+    assert counts["Team"].tolist()[:3] == TEAMS
+    assert counts.set_index("Team").loc["South", "Childminders"] == 1
+    text = _texts(app)
+    assert "none recorded in the council profile yet" in text  # South has no hub
+    assert "Testtown Medical Practice" in text and "Morag" not in text
+
+
 def test_caseload_upload_keeps_every_row(app) -> None:
     _open_tab(app, "Caseload")
     app.file_uploader(key="caseload_file").upload("cases.csv", CASELOAD.encode(), "text/csv").run()

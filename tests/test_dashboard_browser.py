@@ -171,6 +171,8 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
                 assert legend.get_by_text(team, exact=True).is_visible(), team
             assert frame.locator("path.leaflet-interactive").count() >= 6
             assert frame.locator("path.hg-gap").count() >= 1  # the gaps are drawn as such
+            assert frame.locator("path.hg-service").count() >= 10  # the services present, by kind
+            assert legend.get_by_text("Services", exact=True).is_visible()
             handle = page.locator(IFRAME).element_handle()
             assert handle is not None
             content = handle.content_frame()
@@ -193,6 +195,7 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
             for query, team in LOOKUPS:
                 text = look_up(page, query, team)
                 assert "Status: allocated" in text, text
+                assert f"In this community ({team})" in text, text
             frame = settled_map(page, "Stewarton ◀ here")
             frame.locator("img.leaflet-marker-icon").wait_for(timeout=30_000)
             page.mouse.move(5, 5)  # no hover tooltip in the screenshot

@@ -68,6 +68,11 @@ def count(v) -> str:
 UPLOAD_HELP = "CSV (comma, semicolon or tab separated) or an Excel workbook (.xlsx, first sheet)."
 
 
+@st.cache_resource(show_spinner=False)
+def get_service_counts(name: str, data_dir: str | None) -> pd.DataFrame:
+    return explore.service_counts_table(get_profile(name, data_dir))
+
+
 def profile_label(name: str) -> str:
     return Path(name).stem.replace("_", " ").title()
 
@@ -154,6 +159,36 @@ def show_services(answer: dict) -> None:
         st.caption("No services reached through link workers.")
 
 
+def show_community(answer: dict) -> None:
+    """In this community: the team's hubs, the services present nearest first, and counts."""
+    c = answer.get("community")
+    if not c:
+        return
+    with st.container(key="community"):
+        st.markdown(f"**In this community ({answer['team']})**")
+        if c["hubs"]:
+            st.markdown("Hub / base: " + ", ".join(f"{h['name']} ({h['postcode'] or 'by coordinates'})"
+                                                   for h in c["hubs"]))
+        else:
+            st.caption(f"No hub or base recorded for this {unit} in the council profile yet.")
+        if c["listed"]:
+            rows = pd.DataFrame(
+                [{"Service": x["name"], "Kind": x["kind"], "Provider": x["provider"],
+                  "Distance": f"{x['distance_m'] / 1000:.1f} km" if x["distance_m"] is not None else ""}
+                 for x in c["listed"]]
+            )
+            st.dataframe(rows, hide_index=True, key="community_services", height=min(36 + 35 * len(rows), 300))
+            st.caption("Nearest first, straight-line distance from the postcode's centre.")
+        else:
+            st.caption(f"No services listed in this {unit} in the service data.")
+        if c["counted"]:
+            st.caption("Counted only, not named or mapped: "
+                       + ", ".join(f"{k} {v}" for k, v in c["counted"].items()) + ".")
+        if c["council_only"]:
+            st.caption("Counted for the whole council (the data gives no postcode to place them): "
+                       + ", ".join(f"{k} {v}" for k, v in c["council_only"].items()) + ".")
+
+
 def render_map_tab() -> None:
     left, right = st.columns([1, 2.3], gap="medium")
     with left:
@@ -193,6 +228,7 @@ def render_map_tab() -> None:
                 if answer.get("near_boundary"):
                     st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
                 show_services(answer)
+                show_community(answer)
 
     with right:
         highlight = answer["team"] if answer and answer["ok"] else None
@@ -236,12 +272,14 @@ def render_teams_tab() -> None:
                 "Catchment schools": d["catchment_schools"],
                 "Services in the " + unit: len(d["services_in_team"]),
                 "Services by link worker": len(d["link_workers"]),
+                "Services present": d.get("services_present", 0),
             }
             for d in details
         ]
     )
     st.subheader(f"The {len(details)} {units}")
     st.dataframe(overview, hide_index=True, key="teams_overview")
+    render_service_counts()
     st.caption(
         "Postcodes: postcodes inside the catchment. By nearest: postcodes in the council but "
         f"in no catchment, given to the nearest {unit}."
@@ -268,6 +306,36 @@ def render_teams_tab() -> None:
             st.markdown(
                 "**Council-wide schools it must link with:** " + (", ".join(d["council_wide_schools"]) or "none")
             )
+            show_team_services_present(d)
+
+
+def render_service_counts() -> None:
+    """Services present in each team, counted by kind (from the official service datasets)."""
+    counts = get_service_counts(profile_name, data_dir)
+    st.markdown(f"**Services present in each {unit}, by kind**")
+    if counts.empty or counts["Services present"].sum() == 0:
+        st.caption("No service datasets found in the data folder for this profile.")
+        return
+    st.dataframe(counts.rename(columns={unit: unit.capitalize()}), hide_index=True, key="teams_services")
+    st.caption(
+        "From the Care Inspectorate datastore, PHS hospitals and GP practices (see Data notes). "
+        "Childminders, children's houses, fostering and adoption services are counted only, never "
+        f"named or mapped; those the data gives no postcode for are counted for the council, not a {unit}."
+    )
+
+
+def show_team_services_present(d: dict) -> None:
+    hubs = d.get("hubs") or []
+    st.markdown("**Hub / base:** " + (", ".join(h["name"] for h in hubs) if hubs
+                                       else "none recorded in the council profile yet"))
+    listed = d.get("services_listed") or []
+    st.markdown(f"**Services present ({d.get('services_present', 0)}):** "
+                + (", ".join(f"{k} {v}" for k, v in d.get("services_by_kind", {}).items()) or "none in the data"))
+    if listed:
+        by_kind: dict[str, list[str]] = {}
+        for x in listed:
+            by_kind.setdefault(x["kind"], []).append(x["name"])
+        st.markdown("\n".join(f"- {html.escape(k)}: {html.escape(', '.join(v))}" for k, v in by_kind.items()))
 
 
 def render_export() -> None:
