@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="one row per service that may be published: service_name, service_kind, provider, "
                         "postcode, team, status, source (childminders, children's houses, fostering and "
                         "adoption are counted only, never listed)")
-    s.add_argument("-o", "--output", help="with --locations: write the rows to this CSV")
+    s.add_argument("-o", "--output", help="with --locations: write the rows to this CSV (or .xlsx)")
+    s.add_argument("--no-bom", action="store_true", help="CSV output without the UTF-8 byte-order mark")
 
     sub.add_parser("profiles", parents=[sub_common], help="list the council profiles")
 
@@ -534,7 +535,7 @@ def _service_locations_out(p, args) -> int:
     if args.output:
         from .caseload import write_csv_atomic
 
-        write_csv_atomic([out], args.output, list(out.columns))
+        write_csv_atomic([out], args.output, list(out.columns), bom=not args.no_bom)
     else:
         _print_table(out, args.json)
     if not args.quiet:
