@@ -724,13 +724,13 @@ class Profile:
                 "catchment_school": schools,
                 "distance_m": np.round(res.distance, 1),
                 "near_boundary": res.near,
-                "postcode": pd.Series(pcs if pcs is not None else np.full(n, None, dtype=object), dtype=object),
+                "postcode": pd.Series(pcs, dtype=object) if pcs is not None else _no_text(n),
                 "easting": east,
                 "northing": north,
                 "detail": detail,
                 "likely_team": pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=dt["team"],
                                                          validate=False),
-                "split_teams": pd.Series(np.full(n, None, dtype=object), dtype=object),
+                "split_teams": _no_text(n),
             }
         )
 
@@ -858,6 +858,13 @@ def _uprn_key(v) -> float | None:
 def _EMPTY_ADDRESSES() -> pd.DataFrame:  # noqa: N802 (a constant's factory)
     return pd.DataFrame({"uprn": pd.Series(dtype="int64"), "easting": pd.Series(dtype=float),
                          "northing": pd.Series(dtype=float), "postcode": pd.Series(dtype=object)})
+
+
+def _no_text(n: int) -> pd.Categorical:
+    """A text column with no values: a categorical of missing codes, cheap at any length (a million
+    ``None`` objects would cost more than the allocation itself)."""
+    return pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype=object),
+                                     validate=False)
 
 
 def _no_nan(row: dict) -> dict:
