@@ -31,6 +31,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import dataclasses
 import io
 import logging
 import os
@@ -57,6 +58,7 @@ __all__ = [
     "Caseload",
     "LocationColumns",
     "allocate_caseload",
+    "allocate_bytes",
     "allocate_csv_bytes",
     "allocate_frame",
     "csv_bytes",
@@ -120,12 +122,27 @@ class LocationColumns:
     y: int | None = None
     crs: str = "EPSG:27700"
     kind: str = "postcode"  # {"postcode", "address", "points"}
+    #: Tried in order for rows this one cannot locate (empty or invalid cell): address columns, then
+    #: coordinates.
+    fallbacks: tuple[LocationColumns, ...] = ()
+    #: The file's column names, for details naming the column that answered.
+    header: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
     note: str = ""  # how a choice between several candidate columns was made (column names only)
 
     def describe(self, header: list[str]) -> str:
         if self.kind == "points":
-            return f"coordinates from columns {header[self.x]!r}, {header[self.y]!r} ({self.crs})"
-        return f"{self.kind} from column {header[self.postcode]!r}"
+            text = f"coordinates from columns {header[self.x]!r}, {header[self.y]!r} ({self.crs})"
+        else:
+            text = f"{self.kind} from column {header[self.postcode]!r}"
+        if self.fallbacks:
+            text += "; where empty or invalid, " + ", then ".join(f.describe(header) for f in self.fallbacks)
+        return text
+
+    def columns(self, header: list[str]) -> str:
+        """The column name(s) this reads, for a detail line."""
+        if self.kind == "points":
+            return f"columns {header[self.x]!r}, {header[self.y]!r}"
+        return f"column {header[self.postcode]!r}"
 
 
 #: Other spellings accepted for the enrolment columns (compared ignoring case and punctuation).
@@ -192,14 +209,10 @@ def find_location_columns(
             return keys.index(k)
         raise InputError(f"column {name!r} not found in {source}; {describe_columns(header)}")
 
-    def first(names: list[str]) -> int | None:
-        for n in names:
-            if n in keys:
-                return keys.index(n)
-        return None
-
     if postcode is not None:
-        return LocationColumns(postcode=find(postcode), kind="postcode")
+        pi = find(postcode)
+        return LocationColumns(postcode=pi, kind="postcode", fallbacks=_fallbacks(
+            keys, crs, skip=pi, exclude=_not_home(header, previous_result_columns(header))))
     if x is not None or y is not None:
         if x is None or y is None:
             raise InputError("give both --x-col and --y-col for coordinates")
@@ -207,17 +220,12 @@ def find_location_columns(
         guess = "EPSG:4326" if _key(x) in _LON_NAMES or _key(y) in _LAT_NAMES else "EPSG:27700"
         return LocationColumns(x=xi, y=yi, crs=crs or guess, kind="points")
     earlier = previous_result_columns(header)
-    for kind, names, word in (("postcode", _POSTCODE_NAMES, "postcode"), ("address", _ADDRESS_NAMES, "address")):
-        cands = [j for j, k in enumerate(keys) if j not in earlier and (k in names or word in k)]
-        if cands:
-            i, note = _choose_column(header, cands, kind, source)
-            return LocationColumns(postcode=i, kind=kind, note=note)
-    xi, yi = first(_X_NAMES), first(_Y_NAMES)
-    if xi is not None and yi is not None:
-        return LocationColumns(x=xi, y=yi, crs=crs or "EPSG:27700", kind="points")
-    lo, la = first(_LON_NAMES), first(_LAT_NAMES)
-    if lo is not None and la is not None:
-        return LocationColumns(x=lo, y=la, crs=crs or "EPSG:4326", kind="points")
+    cands = [j for j, k in enumerate(keys) if j not in earlier and (k in _POSTCODE_NAMES or "postcode" in k)]
+    i, note = _choose_column(header, cands, "postcode", source) if cands else (None, "")
+    found = ([LocationColumns(postcode=i, kind="postcode")] if i is not None else []) + list(
+        _fallbacks(keys, crs, skip=i, exclude=_not_home(header, earlier)))
+    if found:
+        return dataclasses.replace(found[0], fallbacks=tuple(found[1:]), note=note)
     raise InputError(
         f"no location column in {source}: expected a postcode column (e.g. 'postcode', 'Post Code'), "
         f"an address column, or easting/northing or latitude/longitude columns (or name one with "
@@ -308,6 +316,38 @@ def previous_result_columns(header: list[str]) -> set[int]:
                 m += 1
             out.update(range(i, i + m))
     return out
+
+
+def _address_columns(keys: list[str], skip: int | None, exclude: frozenset[int] = frozenset()) -> list[int]:
+    """Address columns in file order: the usual names first, then any name with "address" in it
+    (never one in ``exclude``: earlier results, a previous or other place)."""
+    named = [j for j, k in enumerate(keys) if k in _ADDRESS_NAMES]
+    loose = [j for j, k in enumerate(keys) if "address" in k and not any(w in k for w in ("email", "web", "ip"))]
+    return [j for j in dict.fromkeys(named + loose) if j != skip and j not in exclude]
+
+
+def _not_home(header: list[str], earlier: set[int]) -> frozenset[int]:
+    """Columns never used automatically to locate a row: result columns of an earlier run, and
+    columns whose names mark a place other than the home (previous address, school address...)."""
+    return frozenset(earlier | {j for j, h in enumerate(header) if _marks(str(h), _OTHER_PLACE)})
+
+
+def _fallbacks(keys: list[str], crs: str | None, *, skip: int | None,
+               exclude: frozenset[int] = frozenset()) -> tuple[LocationColumns, ...]:
+    """Address columns, then easting/northing or longitude/latitude, found from the header (never
+    the columns in ``exclude``)."""
+    out = [LocationColumns(postcode=j, kind="address") for j in _address_columns(keys, skip, exclude)]
+
+    def first(names: list[str]) -> int | None:
+        return next((j for n in names for j, k in enumerate(keys) if k == n and j not in exclude), None)
+
+    xi, yi = first(_X_NAMES), first(_Y_NAMES)
+    lo, la = first(_LON_NAMES), first(_LAT_NAMES)
+    if xi is not None and yi is not None:
+        out.append(LocationColumns(x=xi, y=yi, crs=crs or "EPSG:27700", kind="points"))
+    elif lo is not None and la is not None:
+        out.append(LocationColumns(x=lo, y=la, crs=crs or "EPSG:4326", kind="points"))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -521,11 +561,16 @@ class Caseload:
     name: str
     chunks: Iterator[pd.DataFrame]
     stats: dict = field(default_factory=lambda: {"rows": 0, "blank_lines": 0})
+    format: str = "csv"  # {"csv", "xlsx"}
+    sheet: str | None = None  # the sheet read, for a workbook
 
 
 def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None = None,
-                  name: str | None = None) -> Caseload:
-    """Open a caseload CSV (path, bytes or binary file-like) and stream its rows in chunks.
+                  name: str | None = None, sheet: str | int | None = None) -> Caseload:
+    """Open a caseload CSV or Excel workbook (path, bytes or binary file-like) and stream its rows.
+
+    A workbook (.xlsx) is read from its first sheet, or ``sheet`` (name or 1-based number): see
+    :func:`heart_geo.excel.read_workbook`.
 
     Raises
     ------
@@ -538,9 +583,15 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
     data, path, name = _as_bytes_or_path(src, name)
     with _binary(data, path) as fh:
         head = fh.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        from . import excel
+
+        if excel.is_workbook(data, path):
+            return excel.read_workbook(data, path, name=name, sheet=sheet, chunksize=chunksize)
     for magic, what in _BINARY_MAGIC:
         if head.startswith(magic):
-            raise InputError(f"{name} is {what}, not a CSV file: save it as 'CSV UTF-8 (comma delimited)'")
+            raise InputError(f"{name} is {what}, not a CSV file or .xlsx workbook: save it as "
+                             "'Excel Workbook (.xlsx)' or 'CSV UTF-8 (comma delimited)'")
     enc = encoding or detect_encoding(data if data is not None else path)
     if csv.field_size_limit() < _FIELD_LIMIT:
         csv.field_size_limit(_FIELD_LIMIT)
@@ -676,9 +727,9 @@ def iter_caseload(path: Source, *, chunksize: int = 100_000, encoding: str | Non
     return c.header, c.encoding, c.chunks
 
 
-def read_header(path: Source, encoding: str | None = None) -> list[str]:
+def read_header(path: Source, encoding: str | None = None, sheet: str | int | None = None) -> list[str]:
     """The header row as written (duplicates kept). Raises InputError for an empty file."""
-    c = read_caseload(path, encoding=encoding)
+    c = read_caseload(path, encoding=encoding, sheet=sheet)
     c.chunks.close()
     return c.header
 
@@ -691,13 +742,15 @@ def _check_rows(case: Caseload, max_rows: int | None) -> None:
                          "which streams any size to disk")
 
 
-def read_caseload_frame(src: Source, *, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
-    """A whole caseload (small files: enrolment lists) as one DataFrame of strings.
+def read_caseload_frame(src: Source, *, name: str | None = None, sheet: str | int | None = None,
+                        max_rows: int | None = None) -> pd.DataFrame:
+    """A whole caseload (small files: enrolment lists; CSV or .xlsx) as one DataFrame of strings.
 
     Duplicate column names get ``.1``, ``.2`` suffixes so every column survives. ``max_rows``: refuse
     a file with more rows (InputError), as soon as they are read.
     """
-    c = read_caseload(src, name=name, chunksize=min(100_000, max_rows + 1) if max_rows else 100_000)
+    c = read_caseload(src, name=name, sheet=sheet,
+                      chunksize=min(100_000, max_rows + 1) if max_rows else 100_000)
     frames = []
     for f in c.chunks:
         frames.append(f)
@@ -835,23 +888,39 @@ def check_output_path(path: str | os.PathLike, *inputs: str | os.PathLike) -> Pa
 
 
 def write_csv_atomic(frames: Iterable[pd.DataFrame], path: str | os.PathLike, header: list[str], *,
-                     encoding: str = "utf-8", inputs: tuple = ()) -> int:
+                     encoding: str = "utf-8", inputs: tuple = (), bom: bool = True) -> int:
     """Write DataFrames (positional columns) to ``path`` via a temporary file and rename.
 
     Formulas are neutralised. Returns the number of data rows written. On any error the temporary
     file is removed and ``path`` is untouched. The file is readable by its owner only (it holds
-    personal data). ``inputs`` are paths ``path`` must not be.
+    personal data). ``inputs`` are paths ``path`` must not be. A path ending ``.xlsx`` is written as an
+    Excel workbook; otherwise UTF-8 CSV, with a byte-order mark unless ``bom=False`` (Excel needs it
+    to read accented names).
     """
     path = check_output_path(path, *inputs)
+    xlsx = path.suffix.lower() == ".xlsx"
+    if bom and not xlsx and encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"
     if _is_special(path):  # a device, FIFO or socket (/dev/null, /dev/stdout): write into it, never replace it
+        if xlsx:
+            from .excel import write_workbook
+
+            with open(path, "wb") as fh:
+                return write_workbook(_all_rows(frames), fh, [neutralise_cell(h) for h in header])
         with open(path, "w", encoding=encoding, newline="") as fh:
             return write_csv(frames, fh, header)
     with _signals_raise() as signals:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         try:
             signals.arm()  # from here a signal raises; one that came during mkstemp raises now
-            with open(fd, "w", encoding=encoding, newline="") as fh:
-                rows = write_csv(frames, fh, header)
+            if xlsx:
+                from .excel import write_workbook
+
+                with open(fd, "wb") as fh:
+                    rows = write_workbook(_all_rows(frames), fh, [neutralise_cell(h) for h in header])
+            else:
+                with open(fd, "w", encoding=encoding, newline="") as fh:
+                    rows = write_csv(frames, fh, header)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -922,11 +991,18 @@ def _signals_raise():
         raise SystemExit(128 + state.pending)
 
 
-def csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8") -> bytes:
-    """A DataFrame as CSV bytes for a download, formulas neutralised (no index)."""
+def _all_rows(frames: Iterable[pd.DataFrame]) -> Iterator[tuple]:
+    for df in frames:
+        yield from _rows_of(df)
+
+
+def csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8", bom: bool = True) -> bytes:
+    """A DataFrame as CSV bytes for a download, formulas neutralised (no index; UTF-8 with a
+    byte-order mark unless ``bom=False``)."""
     buf = io.StringIO()
     write_csv([df], buf, [str(c) for c in df.columns])
-    return buf.getvalue().encode(encoding)
+    out = buf.getvalue().encode(encoding)
+    return codecs.BOM_UTF8 + out if bom and encoding.lower().replace("_", "-") in ("utf-8", "utf8") else out
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -943,8 +1019,7 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 # --------------------------------------------------------------------------------------------------
 # allocation of a whole caseload
 # --------------------------------------------------------------------------------------------------
-def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns) -> pd.DataFrame:
-    """Allocate one chunk (positional columns) with the chosen location columns."""
+def _allocate_by(profile, chunk: pd.DataFrame, loc: LocationColumns) -> pd.DataFrame:
     if loc.kind == "points":
         return profile.allocate_points(_decimal_point(chunk[loc.x]), _decimal_point(chunk[loc.y]), crs=loc.crs)
     return profile.allocate(chunk[loc.postcode].tolist()).drop(columns="query")
@@ -976,6 +1051,49 @@ def _decimal_point(col: pd.Series) -> np.ndarray:
     out = col.to_numpy(dtype=object).copy()
     out[comma] = text[comma].str.replace(",", ".", regex=False).str.replace("\u2212", "-", regex=False).to_numpy()
     return out
+
+
+#: Statuses that send a row on to the next location column (the cell was empty or unusable).
+_RETRY = ("missing_location", "invalid_postcode", "invalid_coordinates")
+
+
+def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns, header: list[str] | None = None
+                   ) -> pd.DataFrame:
+    """Allocate one chunk (positional columns) with the chosen location columns.
+
+    Rows the first column cannot locate (empty or invalid) are tried with ``loc.fallbacks`` in
+    order; ``detail`` then names the column that answered (``header`` gives the names).
+    """
+    res = _allocate_by(profile, chunk, loc).reset_index(drop=True)
+    todo = res["status"].astype(str).isin(_RETRY).to_numpy().copy()
+    if not loc.fallbacks or not todo.any():
+        return res
+    header = list(header if header is not None else loc.header or [str(c) for c in range(chunk.shape[1])])
+    res = res.astype(object)
+    if loc.kind == "points":
+        empty = chunk[loc.x].astype(str).str.strip().eq("").to_numpy() | chunk[loc.y].astype(str).str.strip().eq(
+            "").to_numpy()
+    else:
+        empty = chunk[loc.postcode].astype(str).str.strip().eq("").to_numpy()
+    for fb in loc.fallbacks:
+        idx = np.flatnonzero(todo)
+        if not idx.size:
+            break
+        sub = _allocate_by(profile, chunk.iloc[idx], fb).reset_index(drop=True)
+        ok = ~sub["status"].astype(str).isin(_RETRY).to_numpy()
+        if not ok.any():
+            continue
+        rows = idx[ok]
+        for c in RESULT_COLUMNS:
+            res.iloc[rows, res.columns.get_loc(c)] = sub[c].astype(object).to_numpy()[ok]
+        why = np.where(empty[rows], "empty", "not a usable location")
+        first = loc.columns(header)
+        res.iloc[rows, res.columns.get_loc("detail")] = [
+            f"{d} (located from {fb.columns(header)}: {first} was {w})"
+            for d, w in zip(res["detail"].to_numpy()[rows], why, strict=True)]
+        todo[rows] = False
+        res.attrs.setdefault("fallbacks", {})[fb.columns(header)] = int(rows.size)
+    return res
 
 
 def result_names(header: list[str]) -> list[str]:
@@ -1025,6 +1143,9 @@ def allocate_caseload(
     name: str | None = None,
     progress: Callable[[int], None] | None = None,
     max_rows: int | None = None,
+    sheet: str | int | None = None,
+    bom: bool = True,
+    out_format: str | None = None,
 ) -> dict:
     """Allocate every row of a caseload and write it with the result columns added.
 
@@ -1032,11 +1153,14 @@ def allocate_caseload(
     ----------
     profile : Profile
     src : path, bytes or binary file-like
-        The caseload CSV.
-    out : path or text file-like
-        A path is written atomically (never the input); a file-like object is written as is.
+        The caseload: CSV, or an Excel workbook (.xlsx; ``sheet`` names or numbers the sheet).
+    out : path or file-like
+        A path is written atomically (never the input): an Excel workbook if it ends ``.xlsx``, else
+        CSV (UTF-8 with a byte-order mark unless ``bom=False``). A file-like object is written as is:
+        text CSV, or with ``out_format="xlsx"`` a workbook to a binary file.
     postcode_col, x_col, y_col, crs : str, optional
-        Location columns (found from the header when omitted).
+        Location columns (found from the header when omitted). Rows whose postcode cell is empty or
+        invalid are tried with the address column(s), then coordinates, found from the header.
     progress : callable, optional
         Called with the number of rows of each chunk as it is done.
     max_rows : int, optional
@@ -1047,14 +1171,15 @@ def allocate_caseload(
     -------
     dict
         Counts only: ``rows``, ``blank_lines``, ``status`` {status: n}, ``team`` {team: n},
-        ``encoding``, ``delimiter``, ``location`` (which columns), ``note``.
+        ``encoding``, ``delimiter``, ``location`` (which columns), ``located_by`` {fallback columns:
+        rows they located}, ``format`` and ``sheet`` of the input, ``note``.
 
     Raises
     ------
     InputError
         Saying what was wrong with the input and what was expected.
     """
-    case = read_caseload(src, chunksize=chunk_size, name=name)
+    case = read_caseload(src, chunksize=chunk_size, name=name, sheet=sheet)
     header = case.header
     try:
         loc = find_location_columns(header, postcode=postcode_col, x=x_col, y=y_col, crs=crs,
@@ -1062,17 +1187,21 @@ def allocate_caseload(
     except BaseException:
         case.chunks.close()
         raise
+    loc = dataclasses.replace(loc, header=tuple(header))
     # the file name is not logged: case files are often named after the family
     log.info("Reading the input (%s, %r separated); locating rows by %s", case.encoding,
              case.delimiter, loc.describe(header))
     out_header = header + result_names(header)
     status_counts: dict[str, int] = {}
     team_counts: dict[str, int] = {}
+    located_by: dict[str, int] = {}
 
     def frames():
         for i, chunk in enumerate(case.chunks):
             _check_rows(case, max_rows)
             res = allocate_frame(profile, chunk, loc)
+            for k, v in res.attrs.get("fallbacks", {}).items():
+                located_by[k] = located_by.get(k, 0) + v
             for k, v in res["status"].astype(str).value_counts().items():
                 status_counts[k] = status_counts.get(k, 0) + int(v)
             teams = res["team"].astype(object).where(res["team"].notna(), "(none)")
@@ -1084,10 +1213,14 @@ def allocate_caseload(
             yield finish_chunk(chunk, res, len(header))
 
     inputs = (src,) if isinstance(src, str | os.PathLike) else ()
-    if hasattr(out, "write"):
+    if hasattr(out, "write") and out_format == "xlsx":
+        from .excel import write_workbook
+
+        rows = write_workbook(_all_rows(frames()), out, [neutralise_cell(h) for h in out_header])
+    elif hasattr(out, "write"):
         rows = write_csv(frames(), out, out_header)
     else:
-        rows = write_csv_atomic(frames(), out, out_header, inputs=inputs)
+        rows = write_csv_atomic(frames(), out, out_header, inputs=inputs, bom=bom)
     if rows != case.stats["rows"]:  # pragma: no cover - a guard, never expected
         raise RuntimeError("row count changed during allocation")
     notes = [] if rows else ["the file has a header but no rows: the output has the header only"]
@@ -1105,6 +1238,9 @@ def allocate_caseload(
         "encoding": case.encoding,
         "delimiter": case.delimiter,
         "location": loc.describe(header),
+        "located_by": located_by,
+        "format": case.format,
+        "sheet": case.sheet,
         "note": note,
     }
 
@@ -1121,11 +1257,27 @@ def allocate_csv_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload"
     --------
     >>> from heart_geo.testing import make_profile
     >>> out, summary = allocate_csv_bytes(make_profile(), b"name,postcode\\r\\n=cmd,tt1 1aa\\r\\n")
-    >>> out.decode().splitlines()[1].split(",")[:4]
+    >>> out.decode("utf-8-sig").splitlines()[1].split(",")[:4]
     ["'=cmd", 'tt1 1aa', 'North', 'allocated']
     >>> summary["rows"], summary["status"]
     (1, {'allocated': 1})
     """
+    return allocate_bytes(profile, data, name=name, **opts)
+
+
+def allocate_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload", out_format: str = "csv",
+                   bom: bool = True, **opts) -> tuple[bytes, dict]:
+    """Allocate an uploaded caseload (CSV or .xlsx) held in memory; return ``(bytes, summary)``.
+
+    ``out_format`` "csv" gives UTF-8 CSV (with a byte-order mark unless ``bom=False``); "xlsx" an
+    Excel workbook. See :func:`allocate_caseload` for ``opts`` and the summary.
+    """
+    if out_format == "xlsx":
+        bbuf = io.BytesIO()
+        summary = allocate_caseload(profile, data, bbuf, name=name, out_format="xlsx", **opts)
+        return bbuf.getvalue(), summary
+    if out_format != "csv":
+        raise InputError(f"output format {out_format!r}: expected 'csv' or 'xlsx'")
     buf = io.StringIO(newline="")
     summary = allocate_caseload(profile, data, buf, name=name, **opts)
-    return buf.getvalue().encode("utf-8"), summary
+    return (codecs.BOM_UTF8 if bom else b"") + buf.getvalue().encode("utf-8"), summary

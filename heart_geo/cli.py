@@ -61,9 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("query", help="postcode (any spelling), an address containing one, 'lat,lon' or 'easting,northing'")
     s.add_argument("--json", action="store_true", help="print JSON")
 
-    s = sub.add_parser("assign", parents=[sub_common], help="add team columns to every row of a CSV")
-    s.add_argument("input", help="caseload CSV")
-    s.add_argument("-o", "--output", required=True, help="output CSV (never the input)")
+    s = sub.add_parser("assign", parents=[sub_common], help="add team columns to every row of a CSV or .xlsx")
+    s.add_argument("input", help="caseload: CSV or Excel workbook (.xlsx)")
+    s.add_argument("-o", "--output", required=True,
+                   help="output file (never the input): .xlsx for an Excel workbook, else CSV")
+    s.add_argument("--sheet", help="sheet of an .xlsx input, by name or number (default: the first)")
+    s.add_argument("--no-bom", action="store_true",
+                   help="CSV output without the UTF-8 byte-order mark (Excel needs it for accented names)")
+    s.add_argument("--no-suppress", action="store_true",
+                   help="exact counts in the summary (internal use only): counts of 1-4 show as <5 by default")
     s.add_argument("--postcode-col", help="column holding postcodes or addresses (found by itself if omitted)")
     s.add_argument("--x-col", help="column of eastings or longitudes")
     s.add_argument("--y-col", help="column of northings or latitudes")
@@ -73,16 +79,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="show the progress bar even when stderr is not a terminal")
 
     s = sub.add_parser("links", parents=[sub_common], help="cross-locality links for council-wide schools")
-    s.add_argument("--enrolments", help="CSV of pupils: school (seed code or name) and home postcode")
+    s.add_argument("--enrolments", help="CSV or .xlsx of pupils: school (seed code or name) and home postcode")
+    s.add_argument("--sheet", help="sheet of an .xlsx enrolment file, by name or number (default: the first)")
     s.add_argument("--school-col", help="column of school seed codes or names (default: 'school')")
     s.add_argument("--postcode-col", help="column of home postcodes (found by itself if omitted)")
     s.add_argument("--consent-col", help="column marking recorded consent (default: 'consent')")
     s.add_argument("--risk-col", help="column marking a child-protection risk-of-harm flag "
                    "(default: 'risk_of_harm')")
-    s.add_argument("-o", "--output", help="write the link table CSV here")
+    s.add_argument("-o", "--output", help="write the link table here (.xlsx or CSV)")
     s.add_argument("--detail-output", help="write family-level rows released under the consent rule here")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--no-bom", action="store_true", help="CSV output without the UTF-8 byte-order mark")
+    s.add_argument("--no-suppress", action="store_true",
+                   help="exact pupil counts (internal use only): counts of 1-4 show as <5 by default")
 
+    s = sub.add_parser("export", parents=[sub_common],
+                       help="team boundaries, gaps, schools and the postcode -> team table for GIS or a lookup")
+    s.add_argument("-o", "--output", required=True,
+                   help="FILE.gpkg (every layer), FILE.geojson (one layer, --layer) or FILE.csv (postcode lookup)")
+    s.add_argument("--layer", default="teams", help="layer for a .geojson output (default: teams)")
+    s.add_argument("--caseload", help="an allocated caseload (heart-geo assign output) whose counts by team "
+                   "are added to the teams layer (suppressed under 5 unless --no-suppress)")
+    s.add_argument("--no-bom", action="store_true", help="CSV output without the UTF-8 byte-order mark")
+    s.add_argument("--no-suppress", action="store_true", help="exact caseload counts (internal use only)")
     s = sub.add_parser("validate", parents=[sub_common], help="report data problems for the profile")
     s.add_argument("--json", action="store_true")
     s.add_argument("--all", action="store_true", help="validate every profile")
@@ -97,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="one row per service that may be published: service_name, service_kind, provider, "
                         "postcode, team, status, source (childminders, children's houses, fostering and "
                         "adoption are counted only, never listed)")
-    s.add_argument("-o", "--output", help="with --locations: write the rows to this CSV")
+    s.add_argument("-o", "--output", help="with --locations: write the rows to this CSV (or .xlsx)")
+    s.add_argument("--no-bom", action="store_true", help="CSV output without the UTF-8 byte-order mark")
 
     sub.add_parser("profiles", parents=[sub_common], help="list the council profiles")
 
@@ -229,7 +249,7 @@ def cmd_assign(args) -> int:
     if args.chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     # read the header (and fail on an empty or non-CSV file) before loading the profile
-    header = caseload.read_header(src)
+    header = caseload.read_header(src, sheet=args.sheet)
     caseload.find_location_columns(header, postcode=args.postcode_col, x=args.x_col, y=args.y_col,
                                    crs=args.crs, source=src.name)
     p = _profile(args)
@@ -242,25 +262,42 @@ def cmd_assign(args) -> int:
         s = caseload.allocate_caseload(
             p, src, args.output, postcode_col=args.postcode_col, x_col=args.x_col, y_col=args.y_col,
             crs=args.crs, chunk_size=args.chunk_size, progress=bar.update if bar is not None else None,
+            sheet=args.sheet, bom=not args.no_bom,
         )
     finally:
         if bar is not None:
             bar.close()
     if not args.quiet:
+        from . import disclosure
+
         blank = f"; {s['blank_lines']:,} blank lines skipped" if s["blank_lines"] else ""
-        print(f"Allocated {s['rows']:,} rows from {src.name} to {args.output} ({p.name}; "
+        sheet = f" (sheet {s['sheet']!r})" if s.get("sheet") else ""
+        print(f"Allocated {s['rows']:,} rows from {src.name}{sheet} to {args.output} ({p.name}; "
               f"{s['location']}{blank}):", file=sys.stderr)
         print(f"  data: {p.data_in_use()}", file=sys.stderr)
         if s["note"]:
             print(f"  note: {s['note']}", file=sys.stderr)
+        for k, v in s.get("located_by", {}).items():
+            print(f"  {_count(v)} rows located from {k} (postcode empty or invalid)", file=sys.stderr)
+        status, team = s["status"], s["team"]
+        if not args.no_suppress:
+            status, team = disclosure.suppress_counts(status), disclosure.suppress_counts(team)
         for k in sorted(s["status"], key=lambda k: -s["status"][k]):
-            print(f"  {k:<20} {s['status'][k]:>9,}", file=sys.stderr)
+            print(f"  {k:<20} {_count(status[k]):>9}", file=sys.stderr)
         if s["team"]:
             print("  by team:", file=sys.stderr)
         for k in [*p.team_names, "(none)"]:
-            if k in s["team"]:
-                print(f"  {k:<20} {s['team'][k]:>9,}", file=sys.stderr)
+            if k in team:
+                print(f"  {k:<20} {_count(team[k]):>9}", file=sys.stderr)
+        print(f"  {disclosure.note(not args.no_suppress)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _count(v) -> str:
+    """A count for a message: 1,234, "<5", or "* (hidden, 5 or more)" under secondary suppression."""
+    if isinstance(v, int | np.integer):
+        return f"{v:,}"
+    return "* (hidden, 5 or more)" if v == "*" else str(v)
 
 
 def cmd_links(args) -> int:
@@ -277,7 +314,7 @@ def cmd_links(args) -> int:
             check_output_path(args.output)
         p = _profile(args)
         table = council_wide_links(p)
-        _out_or_print(table, args.output, args.json)
+        _out_or_print(table, args.output, args.json, bom=not args.no_bom)
         return EXIT_OK
     from . import caseload
 
@@ -291,7 +328,7 @@ def cmd_links(args) -> int:
         caseload.check_output_path(o, src)
     if len(outs) == 2 and caseload.same_file(outs[0], outs[1]):
         raise InputError("--output and --detail-output are the same file; choose two paths")
-    df = caseload.read_caseload_frame(src)
+    df = caseload.read_caseload_frame(src, sheet=args.sheet)
     header = list(df.columns)
     scol = caseload.find_column(header, args.school_col, "school", caseload.SCHOOL_NAMES,
                                 what="school", option="--school-col", source=src.name)
@@ -317,9 +354,10 @@ def cmd_links(args) -> int:
             print(f"heart-geo: note: no column marks {what} (name it with {opt}); no row is released "
                   "on that ground", file=sys.stderr)
     p = _profile(args)
-    rep = links_from_enrolments(p, df, school=scol, consent=consent, risk=risk, **kw)
-    _out_or_print(rep.links, args.output, args.json)
-    print(json.dumps(rep.summary), file=sys.stderr)
+    rep = links_from_enrolments(p, df, school=scol, consent=consent, risk=risk, suppress=not args.no_suppress, **kw)
+    table = rep.links.assign(disclosure=rep.disclosure) if args.output else rep.links
+    _out_or_print(table, args.output, args.json, bom=not args.no_bom)
+    print(json.dumps(rep.summary, ensure_ascii=False), file=sys.stderr)
     for ground in ("consent", "risk"):
         n = rep.summary.get(f"{ground}_conflicts", 0)
         if n:
@@ -327,20 +365,40 @@ def cmd_links(args) -> int:
                   "or two rows of the same pupil): check them by hand", file=sys.stderr)
     if args.detail_output:
         caseload.write_csv_atomic([rep.detail], args.detail_output, [str(c) for c in rep.detail.columns],
-                                  inputs=(src,))
-        print(f"{rep.summary['released']} rows released under the consent rule "
-              f"(consent or risk of harm) to {args.detail_output}; {rep.summary['withheld']} counted only",
+                                  inputs=(src,), bom=not args.no_bom)
+        print(f"{_count(rep.summary['released'])} rows released under the consent rule "
+              f"(consent or risk of harm) to {args.detail_output}; {_count(rep.summary['withheld'])} counted only",
               file=sys.stderr)
     return EXIT_OK
 
 
-def _out_or_print(df: pd.DataFrame, output: str | None, as_json: bool) -> None:
+def _out_or_print(df: pd.DataFrame, output: str | None, as_json: bool, *, bom: bool = True) -> None:
     if output:
         from .caseload import write_csv_atomic
 
-        write_csv_atomic([df], output, [str(c) for c in df.columns])
+        write_csv_atomic([df], output, [str(c) for c in df.columns], bom=bom)
     else:
         _print_table(df, as_json)
+
+
+def cmd_export(args) -> int:
+    from . import caseload
+    from .export import export
+
+    caseload.check_output_path(args.output, *([args.caseload] if args.caseload else []))
+    if args.caseload and not Path(args.caseload).is_file():
+        raise InputError(f"caseload file {args.caseload!r} does not exist (or is a folder)")
+    p = _profile(args)
+    got = export(p, args.output, layer=args.layer, caseload=args.caseload, suppress=not args.no_suppress,
+                 bom=not args.no_bom)
+    if not args.quiet:
+        what = ", ".join(f"{k} {v:,}" for k, v in got.items())
+        print(f"Wrote {args.output} ({p.name}): {what}", file=sys.stderr)
+        if args.caseload:
+            from .disclosure import note
+
+            print(f"  {note(not args.no_suppress)}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_validate(args) -> int:
@@ -482,7 +540,7 @@ def _service_locations_out(p, args) -> int:
     if args.output:
         from .caseload import write_csv_atomic
 
-        write_csv_atomic([out], args.output, list(out.columns))
+        write_csv_atomic([out], args.output, list(out.columns), bom=not args.no_bom)
     else:
         _print_table(out, args.json)
     if not args.quiet:
@@ -506,13 +564,16 @@ def cmd_profiles(args) -> int:  # noqa: ARG001
 
 
 def cmd_dashboard(args) -> int:
+    from .app import DASHBOARD
     from .settings import UPLOAD_MAX_MB
 
-    app = Path(__file__).resolve().parent.parent / "app" / "dashboard.py"
-    if not app.is_file():
-        app = Path(__file__).resolve().parent / "app" / "dashboard.py"
-    if not app.is_file():
-        raise InputError("the dashboard app (app/dashboard.py) is not installed beside heart_geo")
+    app = DASHBOARD
+    if not app.is_file():  # pragma: no cover - shipped in the package
+        raise InputError(f"the dashboard app is missing from the installed package ({app})")
+    try:
+        import streamlit  # noqa: F401
+    except ImportError:
+        raise InputError("the dashboard needs the app extras: pip install 'heart-geo[app]'") from None
     env = dict(os.environ, HEART_GEO_PROFILE=args.profile)
     if args.data_dir:
         env["HEART_GEO_DATA"] = str(Path(args.data_dir).resolve())
@@ -521,7 +582,41 @@ def cmd_dashboard(args) -> int:
            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
            "--server.maxUploadSize", str(UPLOAD_MAX_MB), "--server.maxMessageSize", str(max(200, 4 * UPLOAD_MAX_MB))]
     print(f"HEART dashboard on http://{args.address}:{args.port}  (Ctrl+C to stop)", file=sys.stderr)
-    return subprocess.call(cmd, env=env)
+    return _run_until_stopped(cmd, env)
+
+
+def _run_until_stopped(cmd: list[str], env: dict) -> int:
+    """Run the server; SIGTERM, SIGINT or SIGHUP to this process stops it too (never left orphaned)."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env)
+    stopping = []
+
+    def forward(signum, _frame):
+        stopping.append(signum)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM if signum != signal.SIGINT else signal.SIGINT)
+
+    sigs = [signal.SIGTERM, signal.SIGINT] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {s: signal.signal(s, forward) for s in sigs}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and len(stopping) > 1:  # asked twice: do not wait for a clean shutdown
+                    proc.kill()
+        return 0 if stopping else code
+    finally:
+        if proc.poll() is None:  # an error in this process: never leave the server running
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def cmd_data(args) -> int:
@@ -578,6 +673,7 @@ _COMMANDS = {
     "lookup": cmd_lookup,
     "assign": cmd_assign,
     "links": cmd_links,
+    "export": cmd_export,
     "validate": cmd_validate,
     "teams": cmd_teams,
     "services": cmd_services,

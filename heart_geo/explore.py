@@ -19,6 +19,7 @@ import html
 import re
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import folium
 import numpy as np
@@ -28,6 +29,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from . import caseload as _caseload
+from . import disclosure
 from ._offline import make_offline
 from .errors import InputError
 from .links import LinkReport, links_from_enrolments, school_localities
@@ -543,9 +545,9 @@ def _team_services(profile, team: str | None) -> tuple[list[str], list[dict]]:
 def _latlon(easting, northing) -> tuple[float, float] | None:
     if easting is None or northing is None or pd.isna(easting) or pd.isna(northing):
         return None
-    from pyproj import Transformer
+    from ._crs import transformer
 
-    lon, lat = Transformer.from_crs("EPSG:27700", WGS84, always_xy=True).transform(easting, northing)
+    lon, lat = transformer("EPSG:27700", WGS84).transform(easting, northing)
     return float(lat), float(lon)
 
 
@@ -631,26 +633,49 @@ def click_answer(profile, lat: float, lon: float) -> dict:
 # --------------------------------------------------------------------------------------------------
 # uploads, in memory only
 # --------------------------------------------------------------------------------------------------
+#: MIME types of the download formats.
+MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json"}
+
+
 @dataclass
 class CaseloadResult:
-    """An uploaded caseload allocated in memory (``csv_bytes`` is what ``heart-geo assign`` writes)."""
+    """An uploaded caseload allocated in memory (``data`` is what ``heart-geo assign`` writes, in
+    ``format``: "csv" or "xlsx", the format uploaded unless asked otherwise)."""
 
     rows: int
     encoding: str
     location: str
-    csv_bytes: bytes
+    data: bytes
     status_counts: dict[str, int] = field(default_factory=dict)
     team_counts: dict[str, int] = field(default_factory=dict)
     blank_lines: int = 0
     note: str = ""
+    format: str = "csv"
+    sheet: str | None = None
+    located_by: dict[str, int] = field(default_factory=dict)
 
-    def by_team(self, team_names: list[str]) -> pd.DataFrame:
-        order = [t for t in [*team_names, "(none)"] if t in self.team_counts]
-        return pd.DataFrame({"team": order, "rows": [self.team_counts[t] for t in order]})
+    @property
+    def csv_bytes(self) -> bytes:
+        """The CSV output (UTF-8 with a byte-order mark); only for a CSV result."""
+        if self.format != "csv":
+            raise ValueError(f"this result is {self.format}, not CSV: use .data")
+        return self.data
 
-    def by_status(self) -> pd.DataFrame:
+    @property
+    def mime(self) -> str:
+        return MIME[self.format]
+
+    def by_team(self, team_names: list[str], *, suppress: bool = True) -> pd.DataFrame:
+        """Rows per team (counts of 1-4 shown as <5 with secondary suppression, unless ``suppress=False``)."""
+        counts = disclosure.suppress_counts(self.team_counts) if suppress else self.team_counts
+        order = [t for t in [*team_names, "(none)"] if t in counts]
+        return pd.DataFrame({"team": order, "rows": pd.Series([counts[t] for t in order], dtype=object)})
+
+    def by_status(self, *, suppress: bool = True) -> pd.DataFrame:
+        counts = disclosure.suppress_counts(self.status_counts) if suppress else self.status_counts
         order = sorted(self.status_counts, key=lambda s: -self.status_counts[s])
-        return pd.DataFrame({"status": order, "rows": [self.status_counts[s] for s in order]})
+        return pd.DataFrame({"status": order, "rows": pd.Series([counts[s] for s in order], dtype=object)})
 
 
 def allocate_caseload_bytes(
@@ -662,28 +687,37 @@ def allocate_caseload_bytes(
     x: str | None = None,
     y: str | None = None,
     crs: str | None = None,
+    sheet: str | int | None = None,
+    out_format: str | None = None,
     max_rows: int | None = UPLOAD_MAX_ROWS,
 ) -> CaseloadResult:
-    """``heart-geo assign`` on a CSV held in memory: the same reading, columns, rows and safety.
+    """``heart-geo assign`` on a CSV or .xlsx held in memory: the same reading, columns, rows and safety.
 
-    A thin wrapper of :func:`heart_geo.caseload.allocate_csv_bytes` (the code the CLI runs): every
+    A thin wrapper of :func:`heart_geo.caseload.allocate_bytes` (the code the CLI runs): every
     input row and column is kept, in order, with the result columns added; cells a spreadsheet
-    would run as formulas are neutralised. Nothing is written to disk and no cell is logged.
+    would run as formulas are neutralised. The output is in the format uploaded (``out_format``
+    "csv" or "xlsx" to choose). Nothing is written to disk and no cell is logged.
 
     Raises
     ------
     InputError
         Empty or non-CSV file, no location column, a malformed row (the message says which).
     """
-    out, summary = _caseload.allocate_csv_bytes(
-        profile, data, name=name, postcode_col=postcode, x_col=x, y_col=y, crs=crs,
-        max_rows=max_rows, chunk_size=UPLOAD_CHUNK_ROWS,
+    if out_format is None:
+        head = bytes(data[:4])
+        out_format = "xlsx" if head.startswith(b"PK\x03\x04") and _is_workbook(data) else "csv"
+    out, summary = _caseload.allocate_bytes(
+        profile, data, name=name, postcode_col=postcode, x_col=x, y_col=y, crs=crs, sheet=sheet,
+        out_format=out_format, max_rows=max_rows, chunk_size=UPLOAD_CHUNK_ROWS,
     )
     return CaseloadResult(
         rows=int(summary["rows"]),
         encoding=str(summary.get("encoding", "")),
         location=str(summary.get("location", "")),
-        csv_bytes=out,
+        data=out,
+        format=out_format,
+        sheet=summary.get("sheet"),
+        located_by=dict(summary.get("located_by", {})),
         status_counts=dict(summary.get("status", {})),
         team_counts=dict(summary.get("team", {})),
         blank_lines=int(summary.get("blank_lines", 0) or 0),
@@ -691,16 +725,23 @@ def allocate_caseload_bytes(
     )
 
 
-def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv",
-                          max_rows: int | None = UPLOAD_MAX_ROWS) -> LinkReport:
-    """``heart-geo links --enrolments`` on a CSV held in memory (consent rule applied).
+def _is_workbook(data: bytes) -> bool:
+    from .excel import is_workbook
+
+    return is_workbook(bytes(data), None)
+
+
+def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv", suppress: bool = True,
+                          sheet: str | int | None = None, max_rows: int | None = UPLOAD_MAX_ROWS) -> LinkReport:
+    """``heart-geo links --enrolments`` on a CSV or .xlsx held in memory (consent rule applied; counts
+    of 1-4 shown as <5 unless ``suppress=False``).
 
     Columns are found as the CLI finds them by default: the school (seed code or name), the home
     location (postcode, address or coordinates), recorded consent and a risk-of-harm flag. The
     report's ``detail`` holds only rows released under the consent rule, with ``shared_because``;
     every other row counts in ``links`` only.
     """
-    df = _caseload.read_caseload_frame(data, name=name, max_rows=max_rows)
+    df = _caseload.read_caseload_frame(data, name=name, sheet=sheet, max_rows=max_rows)
     header = [str(c) for c in df.columns]
     scol = _caseload.find_column(header, None, "school", _caseload.SCHOOL_NAMES)
     if scol is None:
@@ -715,7 +756,22 @@ def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv",
     )
     consent = _caseload.find_column(header, None, "consent", _caseload.CONSENT_NAMES)
     risk = _caseload.find_column(header, None, "risk_of_harm", _caseload.RISK_NAMES)
-    return links_from_enrolments(profile, df, school=scol, consent=consent, risk=risk, **kw)
+    return links_from_enrolments(profile, df, school=scol, consent=consent, risk=risk, suppress=suppress, **kw)
+
+
+def export_bytes(profile, fmt: str, *, layer: str = "teams") -> bytes:
+    """The ``heart-geo export`` file as bytes for a download: "gpkg" (every layer), "geojson" (one
+    layer, WGS84) or "csv" (the postcode -> team lookup table, with the data release named)."""
+    import tempfile
+
+    from .export import export
+
+    if fmt not in ("gpkg", "geojson", "csv"):
+        raise InputError(f"export format {fmt!r}: expected 'gpkg', 'geojson' or 'csv'")
+    with tempfile.TemporaryDirectory(prefix="heart-geo-export-") as d:
+        path = Path(d) / f"{profile.key}.{fmt}"
+        export(profile, path, layer=layer)
+        return path.read_bytes()
 
 
 # --------------------------------------------------------------------------------------------------

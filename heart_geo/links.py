@@ -13,6 +13,7 @@ rows marked with recorded consent or a risk-of-harm flag; every other row counts
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,12 +115,17 @@ class LinkReport:
         of consent.
     withheld : int
         Rows that count in ``links`` but are not in ``detail`` (no consent, no risk flag).
+    disclosure : str
+        How the counts in ``links`` and ``summary`` were protected (see :mod:`heart_geo.disclosure`):
+        by default counts of 1 to 4 show as ``<5``; with ``suppress=False`` it says they are exact
+        and for internal use only.
     """
 
     summary: dict
     links: pd.DataFrame
     detail: pd.DataFrame
     withheld: int
+    disclosure: str = ""
 
 
 def _flags(col: pd.Series | None, n: int) -> tuple[np.ndarray, int]:
@@ -219,6 +225,7 @@ def links_from_enrolments(
     crs: str = "EPSG:27700",
     consent: str | None = "consent",
     risk: str | None = "risk_of_harm",
+    suppress: bool = True,
 ) -> LinkReport:
     """Flag pupils whose school stands in another locality and build the link table.
 
@@ -229,11 +236,19 @@ def links_from_enrolments(
         One row per pupil: a school (seed code or name) and a home location (postcode or
         coordinates).
     school, postcode, x, y : str
-        Column names. Give ``postcode``, or ``x`` and ``y`` (with ``crs``).
+        Column names, matched ignoring case, spaces and punctuation ("School", "Post Code"). Give
+        ``postcode``, or ``x`` and ``y`` (with ``crs``). A column named here that is not in the table
+        is an error; left at its default, the usual other spellings are tried (for the postcode,
+        an address or coordinate column as ``heart-geo assign`` finds them).
     consent, risk : str or None
         Columns marking recorded consent and a child-protection risk-of-harm flag ("yes", "y", "true",
-        "1", "x"...). Missing columns count as no consent / no flag; so does any value not clearly
-        yes ("Yes - verbal", "pending"...), counted in ``summary`` as unclear.
+        "1", "x"...), matched as above; None for no such column. Left at the default and not found,
+        a warning says no row is released on that ground. Any value not clearly yes ("Yes - verbal",
+        "pending"...) counts as no and is counted in ``summary`` as unclear.
+    suppress : bool
+        Disclosure control (default): counts of 1 to 4 in ``links`` and ``summary`` show as ``<5``,
+        with secondary suppression (:mod:`heart_geo.disclosure`). False for exact counts, internal
+        use only.
 
     Returns
     -------
@@ -245,33 +260,24 @@ def links_from_enrolments(
     >>> p = make_profile()
     >>> e = pd.DataFrame({"school": ["8000009"], "postcode": ["TT1 1AA"], "consent": ["yes"]})
     >>> r = links_from_enrolments(p, e)
-    >>> r.links[["school", "team", "pupils"]].to_dict("records")
-    [{'school': 'St Test RC Academy', 'team': 'North', 'pupils': 1}]
+    >>> r.links[["school", "team", "pupils"]].to_dict("records")  # 1 pupil: suppressed
+    [{'school': 'St Test RC Academy', 'team': 'North', 'pupils': '<5'}]
+    >>> links_from_enrolments(p, e, suppress=False).links["pupils"].tolist()
+    [1]
     """
     if enrolments.columns.duplicated().any():
         from .caseload import dedupe_names
 
         enrolments = enrolments.copy()
         enrolments.columns = dedupe_names([str(c) for c in enrolments.columns])
+    school, postcode, x, y, consent, risk = _resolve_columns(enrolments, school, postcode, x, y, consent, risk)
     for what, col in (("consent", consent), ("risk", risk)):
         if col is not None and col in (school, postcode, x, y):
             raise InputError(f"the {what} column {col!r} is also the school or location column")
-    if school not in enrolments.columns:
-        raise InputError(
-            f"enrolment table has no school column {school!r}; columns are {list(enrolments.columns)}"
-        )
     if x is not None and y is not None:
-        for c in (x, y):
-            if c not in enrolments.columns:
-                raise InputError(f"enrolment table has no column {c!r}; columns are {list(enrolments.columns)}")
         home = profile.allocate_points(enrolments[x].to_numpy(), enrolments[y].to_numpy(), crs=crs)
-    elif postcode is not None and postcode in enrolments.columns:
-        home = profile.allocate(enrolments[postcode].tolist())
     else:
-        raise InputError(
-            f"enrolment table has no home location: expected a postcode column {postcode!r} or "
-            f"x/y columns; columns are {list(enrolments.columns)}"
-        )
+        home = profile.allocate(enrolments[postcode].tolist())
     schools = school_localities(profile)
     by_code = {str(c): i for i, c in enumerate(schools["seed_code"])}
     by_name = {str(n).strip().lower(): i for i, n in enumerate(schools["name"])}
@@ -338,5 +344,68 @@ def links_from_enrolments(
         "risk_conflicts": risk_conflicts,
         "rows_of_repeated_pupils": repeated,
     }
+    from . import disclosure
+
+    if suppress:
+        links = disclosure.suppress_frame(links, "pupils", by=[("school",), ("team",), ()])
+        summary = disclosure.suppress_summary(
+            summary, counts=_SUMMARY_COUNTS,
+            totals=[("rows", ["released", "withheld"]), ("released", ["released_consent", "released_risk_of_harm"])])
+    summary["disclosure"] = disclosure.note(suppress)
     return LinkReport(summary=summary, links=links, detail=detail.reset_index(drop=True),
-                      withheld=int((~release).sum()))
+                      withheld=int((~release).sum()), disclosure=disclosure.note(suppress))
+
+
+#: Summary keys that count pupils (suppressed under disclosure control).
+_SUMMARY_COUNTS = ("rows", "cross_locality", "council_wide_pupils", "unknown_school", "no_home_team", "released",
+                   "released_consent", "released_risk_of_harm", "withheld", "consent_unclear", "risk_unclear")
+
+
+def _resolve_columns(df: pd.DataFrame, school, postcode, x, y, consent, risk):
+    """Column arguments matched to the table's columns (ignoring case, spaces and punctuation).
+
+    A name given that is not there is an error; a default that is not there falls back to the usual
+    spellings, and for consent/risk to none, with a warning.
+    """
+    from .caseload import CONSENT_NAMES, RISK_NAMES, SCHOOL_NAMES, find_column, find_location_columns
+
+    header = [str(c) for c in df.columns]
+
+    def col(name, default, alts, what):
+        if name is None:
+            return None
+        return find_column(header, None if name == default else name, default, alts, what=what,
+                           option=f"{what}=", source="the enrolment table")
+
+    s = col(school, "school", SCHOOL_NAMES, "school")
+    if s is None:
+        raise InputError(f"enrolment table has no school column {school!r}; columns are {header}")
+    if x is not None or y is not None:
+        if x is None or y is None:
+            raise InputError("give both x and y columns for coordinates")
+        x, y = col(x, None, (), "x"), col(y, None, (), "y")
+        pc = None
+    else:
+        pc = col(postcode, "postcode", (), "postcode")
+        if pc is None:
+            if postcode is not None and postcode != "postcode":  # pragma: no cover - find_column raised
+                raise InputError(f"enrolment table has no column {postcode!r}")
+            try:
+                loc = find_location_columns(header, source="the enrolment table")
+            except InputError:
+                raise InputError("enrolment table has no home location: expected a postcode column "
+                                 f"{postcode!r}, an address column or x/y columns; columns are {header}") from None
+            if loc.kind == "points":
+                x, y = header[loc.x], header[loc.y]
+            else:
+                pc = header[loc.postcode]
+    found = []
+    for name, default, alts, what in ((consent, "consent", CONSENT_NAMES, "consent"),
+                                      (risk, "risk_of_harm", RISK_NAMES, "risk")):
+        c = col(name, default, alts, what)
+        if c is None and name is not None:
+            warnings.warn(f"no {what} column in the enrolment table (looked for {name!r} and the usual "
+                          f"spellings): no row is released on the ground of {what.replace('risk', 'risk of harm')}",
+                          UserWarning, stacklevel=3)
+        found.append(c)
+    return s, pc, x, y, found[0], found[1]

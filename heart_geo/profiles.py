@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from . import _cache, sources
+from ._crs import transformer
 from .allocate import ALLOCATED, MISSING, NEAREST, OUTSIDE, Allocator, PointResult
 from .errors import InputError, ProfileError
 from .postcodes import normalise_postcode, normalise_postcodes
@@ -366,7 +367,7 @@ class Profile:
     # ----------------------------------------------------------------------------------------------
     # allocation
     # ----------------------------------------------------------------------------------------------
-    def allocate(self, postcodes) -> pd.DataFrame:
+    def allocate(self, postcodes, *, geometry: bool = False) -> pd.DataFrame:
         """Allocate postcodes (any spelling, or addresses containing one) to teams.
 
         Parameters
@@ -380,7 +381,9 @@ class Profile:
         pandas.DataFrame
             One row per input, in input order: ``query`` then the result columns
             (``team``, ``status``, ``method``, ``catchment_school``, ``distance_m``,
-            ``near_boundary``, ``postcode``, ``easting``, ``northing``, ``detail``).
+            ``near_boundary``, ``postcode``, ``easting``, ``northing``, ``detail``). A Series keeps
+            its index, so ``df["team"] = p.allocate(df["postcode"])["team"]`` aligns row by row.
+            ``geometry=True`` gives a GeoDataFrame of points (EPSG:27700; empty where not located).
 
         Examples
         --------
@@ -470,18 +473,22 @@ class Profile:
                 out["status"] = pd.Categorical(status, dtype=self._dtypes["status"])
                 out["likely_team"] = pd.Categorical(likely, dtype=self._dtypes["team"])
             out["detail"] = det
-        return out
+        return _finish(out, postcodes, geometry)
 
-    def allocate_points(self, x, y, *, crs: str = CRS, exact: bool = False) -> pd.DataFrame:
+    def allocate_points(self, x, y=None, *, crs: str | None = None, exact: bool = False,
+                        geometry: bool = False) -> pd.DataFrame:
         """Allocate coordinates to teams.
 
         Parameters
         ----------
         x, y : array-like
             Eastings and northings (EPSG:27700), or longitudes and latitudes with
-            ``crs="EPSG:4326"``.
-        crs : str
-            CRS of the input, {"EPSG:27700", "EPSG:4326"} or any CRS pyproj knows.
+            ``crs="EPSG:4326"``. Or ``x`` alone: a GeoSeries/GeoDataFrame of points, whose CRS is used.
+        crs : str, optional
+            CRS of the input, {"EPSG:27700", "EPSG:4326"} or any CRS pyproj knows (default
+            EPSG:27700, or the CRS of a GeoSeries).
+        geometry : bool
+            Return a GeoDataFrame of the points in EPSG:27700.
         exact : bool
             Skip the grid and test every point against the polygons (same answers, slower).
 
@@ -495,6 +502,8 @@ class Profile:
         Coordinates that cannot be right (out of range, swapped latitude/longitude, degrees passed as
         metres, NaN) get ``invalid_coordinates`` or ``missing_location`` with a detail, never a team.
         """
+        source = x
+        x, y, crs = _xy_input(x, y, crs)
         xe, ye, bad, detail = _to_bng(x, y, crs)
         n = len(xe)
         ok = np.flatnonzero(bad == 0)
@@ -512,7 +521,7 @@ class Profile:
             det = out["detail"].to_numpy(dtype=object)
             det[bad > 0] = detail[bad > 0]
             out["detail"] = det
-        return out
+        return _finish(out, source, geometry)
 
     def lookup(self, query: str) -> dict:
         """Answer one query (postcode, address, "lat,lon" or "easting,northing") as a dict.
@@ -1009,19 +1018,11 @@ def _to_bng(x, y, crs: str):
         )
         s = b & swapped
         detail[s] = "latitude and longitude look swapped: give longitude as x and latitude as y"
-        from pyproj import Transformer
-
-        tr = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+        tr = transformer("EPSG:4326", CRS)
         xe, ye = tr.transform(np.where(bad == 0, lon, 0.0), np.where(bad == 0, lat, 0.0))
         return np.asarray(xe), np.asarray(ye), bad, detail
     if crs_norm != CRS:
-        from pyproj import CRS as PCRS
-        from pyproj import Transformer
-
-        try:
-            tr = Transformer.from_crs(PCRS.from_user_input(crs), CRS, always_xy=True)
-        except Exception as exc:  # pyproj raises CRSError, a ValueError subclass, on bad input
-            raise InputError(f"crs {crs!r} not understood: {exc}") from None
+        tr = transformer(crs, CRS)
         xa, ya = (np.asarray(v) for v in tr.transform(xa, ya))
     xmin, ymin, xmax, ymax = BNG_BOUNDS
     inr = (xa >= xmin) & (xa <= xmax) & (ya >= ymin) & (ya <= ymax)
@@ -1471,3 +1472,44 @@ def load_profile(
     log.info("Loaded profile %s: %d %s, %d catchments, %d postcodes", key, len(prof.teams),
              prof.unit_plural, len(prof.catchments), len(prof.postcodes))
     return prof
+
+
+def _xy_input(x, y, crs):
+    """``(x, y, crs)`` from arrays, or from a GeoSeries/GeoDataFrame of points (its CRS used)."""
+    if isinstance(x, gpd.GeoDataFrame | gpd.GeoSeries):
+        if y is not None:
+            raise InputError("give a GeoSeries/GeoDataFrame alone, without y")
+        geo = x.geometry
+        if geo.crs is not None and crs is not None and _crs_differs(geo.crs, crs):
+            from .errors import CRSMismatchError
+
+            raise CRSMismatchError(f"crs={crs!r} given, but the geometries are in {geo.crs.to_string()}")
+        kinds = geo.geom_type.dropna().unique()
+        if len(set(kinds) - {"Point"}):
+            raise InputError(f"allocate_points takes points, got {sorted(kinds)}: pass "
+                             "geometry.representative_point() for areas or lines")
+        empty = geo.isna().to_numpy() | geo.is_empty.to_numpy()
+        xs = np.where(empty, np.nan, shapely.get_x(geo.to_numpy()))
+        ys = np.where(empty, np.nan, shapely.get_y(geo.to_numpy()))
+        return xs, ys, crs or (geo.crs.to_string() if geo.crs is not None else CRS)
+    if y is None:
+        raise InputError("allocate_points needs x and y, or a GeoSeries/GeoDataFrame of points")
+    return x, y, crs or CRS
+
+
+def _crs_differs(a, b) -> bool:
+    from pyproj import CRS as PCRS
+
+    return not PCRS.from_user_input(a).equals(PCRS.from_user_input(b))
+
+
+def _finish(out: pd.DataFrame, source, geometry: bool) -> pd.DataFrame:
+    """The caller's index (from a Series or frame) and, if asked, point geometry."""
+    index = getattr(source, "index", None)
+    if isinstance(source, pd.Series | pd.DataFrame) and len(index) == len(out):
+        out.index = index
+    if geometry:
+        e, n = out["easting"].to_numpy(dtype=float), out["northing"].to_numpy(dtype=float)
+        pts = np.where(np.isnan(e) | np.isnan(n), None, shapely.points(np.nan_to_num(e), np.nan_to_num(n)))
+        return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(pts, index=out.index, crs=CRS), crs=CRS)
+    return out

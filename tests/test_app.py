@@ -1,4 +1,4 @@
-"""The dashboard (app/dashboard.py) under Streamlit's AppTest, on the made-up Testshire council.
+"""The dashboard (heart_geo/app/dashboard.py) under Streamlit's AppTest, on the made-up Testshire council.
 
 No browser and no real data: the app is pointed at Testshire through ``HEART_GEO_PROFILE`` (the
 profile TOML path) and ``HEART_GEO_DATA`` (the folder :func:`write_test_data` fills).
@@ -21,7 +21,8 @@ from heart_geo import explore
 from heart_geo._offline import assert_no_remote_assets
 from heart_geo.testing import make_profile, write_test_data
 
-APP = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
+APP = Path(__file__).resolve().parents[1] / "heart_geo" / "app" / "dashboard.py"
+SHIM = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
 TEAMS = ["North", "East", "South"]
 
 CASELOAD = (
@@ -172,9 +173,13 @@ def test_caseload_upload_keeps_every_row(app) -> None:
     assert not app.exception, app.exception
     assert "Allocated 5 rows" in _texts(app)
     by_team = _frame(app, "team", "rows")
-    assert by_team["rows"].sum() == 5
+    assert set(by_team["rows"]) == {"<5"}  # disclosure control by default (issue 12)
+    app.checkbox(key="exact_counts").check().run()
+    assert _frame(app, "team", "rows")["rows"].astype(int).sum() == 5
+    assert "internal use only" in _texts(app)
     _key, result = app.session_state["_caseload_result"]
-    rows = list(csv.reader(io.StringIO(result.csv_bytes.decode("utf-8"))))
+    assert result.csv_bytes.startswith(b"\xef\xbb\xbf")  # a byte-order mark, for Excel (issue 12)
+    rows = list(csv.reader(io.StringIO(result.csv_bytes.decode("utf-8-sig"))))
     assert len(rows) == 6  # header + every input row
     assert rows[0][:3] == ["Case ID", "Post Code", "Notes"]
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
@@ -237,6 +242,72 @@ def test_caseload_bad_file_is_an_error_not_a_crash(app) -> None:
     assert any("no location column" in e.value for e in app.error)
 
 
+def _xlsx(rows) -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for r in rows:
+        wb.active.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+XLSX_ROWS = [["Case ID", "Post Code", "Address", "Notes"], [1, "tt1 1aa", "", "Zoë"],
+             [2, None, "12 Test Road, Testtown TT1 1AB", "@SUM(A1)"], [3, "TT2 9ZZ", "", ""]]
+
+
+def test_caseload_xlsx_upload_and_download(app) -> None:
+    import openpyxl
+
+    _open_tab(app, "Caseload")
+    app.file_uploader(key="caseload_file").upload("cases.xlsx", _xlsx(XLSX_ROWS), "application/octet-stream").run()
+    assert not app.exception, app.exception
+    assert "Allocated 3 rows" in _texts(app) and "Excel workbook" in _texts(app)
+    _key, result = app.session_state["_caseload_result"]
+    assert result.format == "xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(result.data))
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0][:4] == ("Case ID", "Post Code", "Address", "Notes") and len(rows) == 4
+    col = {n: i for i, n in enumerate(rows[0])}
+    assert [r[col["team"]] for r in rows[1:]] == ["North", "East", None]
+    assert rows[2][3] == "'@SUM(A1)" and rows[1][3] == "Zoë"
+    assert "located from column 'Address'" in rows[2][col["detail"]]
+
+
+def test_rejected_upload_clears_the_previous_result(app) -> None:
+    _open_tab(app, "Caseload")
+    app.file_uploader(key="caseload_file").upload("cases.csv", CASELOAD.encode(), "text/csv").run()
+    assert "Allocated 5 rows" in _texts(app)
+    app.file_uploader(key="caseload_file").upload("report.pdf", b"%PDF-1.4 not a caseload", "application/pdf").run()
+    assert not app.exception, app.exception
+    text = _texts(app)
+    assert "Allocated" not in text and "_caseload_result" not in app.session_state
+    shown = [re.sub(r"\\(.)", r"\1", e.value) for e in app.error]  # as read: markdown escapes removed
+    assert any("report.pdf was not allocated" in e and "PDF" in e for e in shown)
+
+
+def test_export_downloads(app) -> None:
+    _open_tab(app, "Teams")
+    app.button(key="export_prepare").click().run()
+    assert not app.exception, app.exception
+    labels = [str(getattr(b, "label", "")) for b in app.get("download_button")]
+    assert any(".gpkg" in lbl for lbl in labels) and any(".csv" in lbl for lbl in labels), labels
+
+
+def test_source_checkout_shim_runs_the_packaged_app(testshire_dir, monkeypatch, tmp_path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    folder, toml = testshire_dir
+    monkeypatch.setenv("HEART_GEO_PROFILE", str(toml))
+    monkeypatch.setenv("HEART_GEO_DATA", str(folder))
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(SHIM), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert "Testshire" in at.title[0].value
+
+
 def test_links_from_enrolments_consent_rule(app) -> None:
     _open_tab(app, "Links")
     app.radio(key="links_source").set_value("An enrolment file (pupils' home postcodes)").run()
@@ -252,7 +323,10 @@ def test_links_from_enrolments_consent_rule(app) -> None:
     assert detail["name"].tolist() == ["Child A", "Child C"]  # Child B withheld
     assert detail["shared_because"].tolist() == ["consent", "risk_of_harm"]
     links = _frame(app, "pupils", "team")
-    assert links["pupils"].sum() == 3
+    assert set(links["pupils"].astype(str)) == {"<5"}  # suppressed by default (issue 12)
+    assert "<5 rows withheld" in _texts(app)
+    app.checkbox(key="exact_counts").check().run()
+    assert _frame(app, "pupils", "team")["pupils"].astype(int).sum() == 3
     assert "1 rows withheld" in _texts(app)
 
 

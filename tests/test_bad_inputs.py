@@ -372,7 +372,7 @@ CSV_CASES = [
 
 
 def _rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 @pytest.mark.parametrize("case", CSV_CASES, ids=[c[0] for c in CSV_CASES])
@@ -604,7 +604,7 @@ def test_two_million_rows_streamed(tmp_path, ts_dir):
     assert f"Allocated {n:,} rows" in err
     rows = 0
     first = last = None
-    with open(tmp_path / "big_out.csv", newline="", encoding="utf-8") as fh:
+    with open(tmp_path / "big_out.csv", newline="", encoding="utf-8-sig") as fh:
         r = csv.reader(fh)
         header = next(r)
         for row in r:

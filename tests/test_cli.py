@@ -131,7 +131,7 @@ def test_neutralise_cells():
 
 def test_csv_bytes_for_downloads():
     df = pd.DataFrame({"=col": ["=HYPERLINK(1)", "ok"], "n": [-1, 2], "c": pd.Categorical(["@x", "y"])})
-    rows = list(csv.reader(io.StringIO(caseload.csv_bytes(df).decode("utf-8"), newline="")))
+    rows = list(csv.reader(io.StringIO(caseload.csv_bytes(df).decode("utf-8-sig"), newline="")))
     assert rows == [["'=col", "n", "c"], ["'=HYPERLINK(1)", "-1", "'@x"], ["ok", "2", "y"]]
 
 
@@ -148,8 +148,8 @@ def test_links_outputs_neutralised(tmp_path, capsys):
     code, _, err = run(["links", *prof(d), "--enrolments", enrol, "-o", tmp_path / "l.csv", "--detail-output",
                         tmp_path / "det.csv"], capsys)
     assert code == 0, err
-    links = list(csv.reader(io.StringIO((tmp_path / "l.csv").read_text(encoding="utf-8"))))
-    det = list(csv.DictReader(io.StringIO((tmp_path / "det.csv").read_text(encoding="utf-8"))))
+    links = list(csv.reader(io.StringIO((tmp_path / "l.csv").read_text(encoding="utf-8-sig"))))
+    det = list(csv.DictReader(io.StringIO((tmp_path / "det.csv").read_text(encoding="utf-8-sig"))))
     assert links[1][0] == "'=EVIL()"
     assert det[0]["name"] == "'@SUM(1)" and det[0]["link_school"] == "'=EVIL()"
 
@@ -208,7 +208,7 @@ def test_header_only_gives_header_and_note(ts, tmp_path, capsys):
     src.write_text("name,postcode\r\n")
     code, _, err = run(["assign", *prof(ts), src, "-o", tmp_path / "o.csv"], capsys)
     assert code == 0 and "Allocated 0 rows" in err and "note: the file has a header but no rows" in err
-    assert (tmp_path / "o.csv").read_text().splitlines() == [
+    assert (tmp_path / "o.csv").read_text(encoding="utf-8-sig").splitlines() == [
         "name,postcode,team,status,method,catchment_school,distance_m,near_boundary,postcode_heart_geo,"
         "easting,northing,detail,likely_team,split_teams"]
 

@@ -44,7 +44,8 @@ def frame(consent="consent", risk="risk_of_harm") -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def report(testshire):
-    return links_from_enrolments(testshire, frame())
+    # exact counts: these tests check the consent rule's arithmetic (disclosure control is tested below)
+    return links_from_enrolments(testshire, frame(), suppress=False)
 
 
 def test_only_consent_or_risk_rows_are_released(report):
@@ -62,8 +63,10 @@ def test_summary_counts_only(report):
         "no_home_team": 1, "released": 5, "released_consent": 3, "released_risk_of_harm": 2, "withheld": 4,
         "consent_column": True, "risk_column": True, "consent_unclear": 1, "risk_unclear": 1,
         "consent_conflicts": 0, "risk_conflicts": 0, "rows_of_repeated_pupils": 0,
+        "disclosure": s["disclosure"],
     }
-    assert all(isinstance(v, int | bool) for v in s.values())
+    assert "not suppressed" in s["disclosure"]
+    assert all(isinstance(v, int | bool) for k, v in s.items() if k != "disclosure")
     text = json.dumps(s)
     for r in ROWS:
         for v in r[:3]:
@@ -90,7 +93,8 @@ def test_detail_carries_the_link(report):
 
 
 def test_no_consent_columns_releases_nothing(testshire):
-    r = links_from_enrolments(testshire, frame().drop(columns=["consent", "risk_of_harm"]))
+    with pytest.warns(UserWarning, match="no consent column"):
+        r = links_from_enrolments(testshire, frame().drop(columns=["consent", "risk_of_harm"]), suppress=False)
     assert r.detail.empty and r.summary["released"] == 0 and r.summary["withheld"] == 9
     assert r.summary["consent_column"] is False and r.summary["risk_column"] is False
     assert r.links["pupils"].sum() == 6  # still counted
@@ -108,8 +112,17 @@ def test_configurable_column_names(testshire):
     df = frame(consent="Consent Given", risk="CP flag")
     r = links_from_enrolments(testshire, df, consent="Consent Given", risk="CP flag")
     assert r.detail["row"].tolist() == [1, 3, 4, 6, 8]
-    r = links_from_enrolments(testshire, df)  # defaults not there: nothing released
-    assert r.detail.empty
+    # the defaults find the usual spellings ("Consent Given", issue 12); "CP flag" is not one: a warning
+    with pytest.warns(UserWarning, match="no risk column"):
+        r = links_from_enrolments(testshire, df)
+    assert r.detail["row"].tolist() == [1, 4, 6, 8] and set(r.detail["shared_because"]) == {"consent"}
+    # a column named here that is not there is an error, never a silent "withheld"
+    with pytest.raises(InputError, match="'Consent recorded'"):
+        links_from_enrolments(testshire, df, consent="Consent recorded")
+    # names match ignoring case, spaces and punctuation
+    r = links_from_enrolments(testshire, frame().rename(columns={"school": "School", "consent": "Consent",
+                                                                 "risk_of_harm": "Risk of harm"}), school="School")
+    assert r.detail["row"].tolist() == [1, 3, 4, 6, 8]
 
 
 def test_input_columns_named_like_ours_are_kept(testshire):
@@ -148,7 +161,7 @@ def test_released_exactly_where_consent_or_risk(testshire, flags):
 
     df = pd.DataFrame({"school": "8000009", "postcode": "TT1 1AA", "consent": [c for c, _ in flags],
                        "risk_of_harm": [r for _, r in flags], "name": [f"child {i}" for i in range(len(flags))]})
-    r = links_from_enrolments(testshire, df)
+    r = links_from_enrolments(testshire, df, suppress=False)  # exact counts: the arithmetic is checked
     want = [i + 1 for i, (c, k) in enumerate(flags) if on(c) or on(k)]
     assert r.detail["row"].tolist() == want
     assert r.detail["shared_because"].tolist() == [
@@ -187,8 +200,8 @@ def test_cli_links_detail_and_counts(ts, tmp_path, capsys, monkeypatch):
                            "-o", tmp_path / "links.csv", "--detail-output", tmp_path / "detail.csv", "-v"],
                           capsys, monkeypatch, tmp_path)
     assert code == 0, err
-    links = (tmp_path / "links.csv").read_text(encoding="utf-8")
-    detail = list(csv.DictReader(io.StringIO((tmp_path / "detail.csv").read_text(encoding="utf-8"))))
+    links = (tmp_path / "links.csv").read_text(encoding="utf-8-sig")
+    detail = list(csv.DictReader(io.StringIO((tmp_path / "detail.csv").read_text(encoding="utf-8-sig"))))
     assert [d["row"] for d in detail] == ["1", "3", "4", "6", "8"]
     assert [d["shared_because"] for d in detail] == ["consent", "risk_of_harm", "risk_of_harm", "consent",
                                                      "consent"]
@@ -198,9 +211,10 @@ def test_cli_links_detail_and_counts(ts, tmp_path, capsys, monkeypatch):
     withheld = [ROWS[i][0] for i in (1, 4, 6, 8)]
     text = (tmp_path / "detail.csv").read_text(encoding="utf-8")
     assert not any(w in text for w in withheld)
-    assert "5 rows released under the consent rule" in err and "4 counted only" in err
+    # 4 withheld is a count under 5: suppressed by default (issue 12)
+    assert "rows released under the consent rule" in err and "<5 counted only" in err
     summary = json.loads(next(line for line in err.splitlines() if line.startswith("{")))
-    assert summary["released"] == 5
+    assert summary["withheld"] == "<5" and summary["released"] == "*"  # 4 + 5 = 9 rows: 5 hidden too
 
 
 def test_cli_links_custom_columns(ts, tmp_path, capsys, monkeypatch):
@@ -220,7 +234,7 @@ def test_cli_links_missing_default_columns_note(ts, tmp_path, capsys, monkeypatc
     assert code == 0
     assert "no column marks recorded consent" in err and "no column marks a risk of harm" in err
     assert "0 rows released" in err
-    assert (tmp_path / "d.csv").read_text(encoding="utf-8").splitlines() == [
+    assert (tmp_path / "d.csv").read_text(encoding="utf-8-sig").splitlines() == [
         "row,name,school,postcode,link_school,link_school_team,link_home_team,link_home_status,"
         "link_cross_locality,shared_because"]
 
@@ -230,10 +244,32 @@ def test_cli_links_points_and_header_spellings(ts, tmp_path, capsys, monkeypatch
                        "Easting": [300500, 301500], "Northing": [601500, 601500], "Consent": ["yes", "no"]})
     src = _csv(tmp_path / "enrol.csv", df)
     code, _, err = _cli(["links", "--profile", ts / "testshire.toml", "--data-dir", ts, "--enrolments", src,
-                         "--detail-output", tmp_path / "d.csv", "-o", tmp_path / "l.csv"],
+                         "--detail-output", tmp_path / "d.csv", "-o", tmp_path / "l.csv", "--no-suppress"],
                         capsys, monkeypatch, tmp_path)
     assert code == 0, err
     d = pd.read_csv(tmp_path / "d.csv", dtype=str)
     assert d["Pupil"].tolist() == ["A"] and d["link_home_team"].tolist() == ["North"]
     links = pd.read_csv(tmp_path / "l.csv")
     assert links.set_index("team")["pupils"].to_dict() == {"North": 1, "East": 1}
+    assert "not suppressed" in links["disclosure"].iloc[0] and "not suppressed" in err
+
+
+# disclosure control
+# --------------------------------------------------------------------------------------------------
+def test_links_suppressed_by_default(testshire):
+    r = links_from_enrolments(testshire, frame())
+    exact = links_from_enrolments(testshire, frame(), suppress=False)
+    assert (exact.links["pupils"] < 5).all()  # every cell of the fixture is small
+    assert set(r.links["pupils"]) == {"<5"}
+    assert r.summary["withheld"] == "<5" and r.summary["rows"] == 9
+    assert "'<5'" in r.disclosure and "<5" in r.summary["disclosure"]
+
+
+def test_links_with_a_cell_of_two_and_secondary_suppression(testshire):
+    # 12 pupils of St Test RC Academy: 2 live in North, 10 in East, none in South
+    df = pd.DataFrame({"school": ["8000009"] * 12, "postcode": ["TT1 1AA"] * 2 + ["TT1 1AB"] * 10})
+    exact = links_from_enrolments(testshire, df, consent=None, risk=None, suppress=False).links
+    assert exact.set_index("team")["pupils"].to_dict() == {"North": 2, "East": 10}
+    shown = links_from_enrolments(testshire, df, consent=None, risk=None).links.set_index("team")["pupils"]
+    # the school's total (12) would give the 2 away from the 10: both hidden
+    assert shown.to_dict() == {"North": "<5", "East": "*"}

@@ -213,7 +213,7 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
             with page.expect_download(timeout=30_000) as info:
                 button.click()
             download = info.value
-            body = Path(download.path()).read_bytes().decode("utf-8")
+            body = Path(download.path()).read_bytes().decode("utf-8-sig")  # with a byte-order mark (issue 12)
             page.screenshot(path=str(ARTIFACTS / "dashboard_caseload.png"))
 
     rows = list(csv.reader(io.StringIO(body)))

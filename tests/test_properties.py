@@ -147,7 +147,7 @@ def test_csv_rows_kept_in_order(testshire, rows, encoding, chunk):
     w.writerows(rows)
     data = buf.getvalue().encode(encoding)
     out, summary = caseload.allocate_csv_bytes(testshire, data, chunk_size=chunk)
-    got = list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))
+    got = list(csv.reader(io.StringIO(out.decode("utf-8-sig"), newline="")))
     assert got[0][:3] == ["name", "postcode", "notes"]
     assert summary["rows"] == len(rows) == len(got) - 1
     for want, back in zip(rows, got[1:], strict=True):

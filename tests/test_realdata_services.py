@@ -196,7 +196,7 @@ def test_no_childminder_or_childrens_house_detail_in_any_output(east, north, dat
             assert code == 0, err
             texts += [out, err]
         texts.append(dest.read_text(encoding="utf-8"))
-        rows = list(csv.DictReader(dest.open(encoding="utf-8")))
+        rows = list(csv.DictReader(dest.open(encoding="utf-8-sig")))  # BOM (issue 12)
         assert list(rows[0]) == sv.EXPORT_COLUMNS
         assert not {r["service_kind"] for r in rows} & {sv.service_kind(k).label for k in
                                                          ("childminder", "childrens_house", "fostering", "adoption")}

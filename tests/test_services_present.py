@@ -321,7 +321,7 @@ def test_cli_services_and_locations_export(ts, tmp_path, capsys, caplog, monkeyp
     dest = tmp_path / "services.csv"
     code, out, err = _run(["services", "--locations", "-o", str(dest), *base], capsys)
     assert code == 0, err
-    rows = list(csv.DictReader(dest.open(encoding="utf-8")))
+    rows = list(csv.DictReader(dest.open(encoding="utf-8-sig")))  # BOM (issue 12)
     assert list(rows[0]) == sv.EXPORT_COLUMNS
     assert sorted(r["service_name"] for r in rows) == sorted([*PUBLIC_NAMES, "Acorns & <b>Oaks</b> Club"])
     assert "Counted only, never listed or exported" in err and "Childminders 2" in err

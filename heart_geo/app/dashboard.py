@@ -1,0 +1,600 @@
+"""HEART locality teams: the map dashboard.
+
+Run with ``heart-geo dashboard`` (or ``streamlit run app/dashboard.py`` in a source checkout). The council profile comes
+from the sidebar; its default is ``$HEART_GEO_PROFILE`` (a profile name or the path of a profile
+TOML), the data folder is ``$HEART_GEO_DATA``. Thin layout only: everything it shows is computed by
+``heart_geo`` and ``heart_geo.explore``.
+
+Uploaded files are read in memory only: never written to disk, never logged.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+import heart_geo
+from heart_geo import disclosure, explore
+from heart_geo.caseload import csv_bytes, neutralise_formulas
+from heart_geo.explore import md_text as md
+from heart_geo.settings import UPLOAD_MAX_MB
+
+st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
+
+PRIVACY = (
+    "Uploaded files are read in this server's memory only: they are **not saved to disk, not "
+    "logged**, and are dropped when you upload another file, leave the tab or close the page."
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# cached data
+# --------------------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the council's data…")
+def get_profile(name: str, data_dir: str | None) -> heart_geo.Profile:
+    return heart_geo.load_profile(name, data_dir=data_dir or None)
+
+
+@st.cache_resource(show_spinner=False)
+def get_team_details(name: str, data_dir: str | None) -> list[dict]:
+    return explore.team_details(get_profile(name, data_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def get_data_notes(name: str, data_dir: str | None) -> dict:
+    return explore.data_notes(get_profile(name, data_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def get_council_wide_links(name: str, data_dir: str | None) -> pd.DataFrame:
+    return heart_geo.council_wide_links(get_profile(name, data_dir))
+
+
+@st.cache_resource(show_spinner="Preparing the file…")
+def get_export(name: str, data_dir: str | None, fmt: str) -> bytes:
+    """Public data only (boundaries, postcodes, schools): safe to keep in the server's cache."""
+    return explore.export_bytes(get_profile(name, data_dir), fmt)
+
+
+def count(v) -> str:
+    """A count for the page: 1,234, or "<5" / "*" when suppressed."""
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+#: Uploads are read by content: any file is accepted by the widget, and one that is not a CSV or an
+#: .xlsx workbook gets a message saying why (the widget's own type filter shows only a red icon).
+UPLOAD_HELP = "CSV (comma, semicolon or tab separated) or an Excel workbook (.xlsx, first sheet)."
+
+
+@st.cache_resource(show_spinner=False)
+def get_service_counts(name: str, data_dir: str | None) -> pd.DataFrame:
+    return explore.service_counts_table(get_profile(name, data_dir))
+
+
+def profile_label(name: str) -> str:
+    return Path(name).stem.replace("_", " ").title()
+
+
+def status_label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+# --------------------------------------------------------------------------------------------------
+# profile
+# --------------------------------------------------------------------------------------------------
+default_profile = os.environ.get("HEART_GEO_PROFILE", "east_ayrshire").strip() or "east_ayrshire"
+data_dir = os.environ.get("HEART_GEO_DATA") or None
+try:
+    options = heart_geo.list_profiles()
+except heart_geo.HeartGeoError:
+    options = []
+if default_profile not in options:
+    options = [default_profile, *options]
+
+with st.sidebar:
+    st.header("HEART locality teams")
+    profile_name = st.selectbox(
+        "Council profile", options, index=options.index(default_profile), format_func=profile_label, key="profile"
+    )
+    st.caption("Everything on the page follows the chosen council.")
+
+try:
+    profile = get_profile(profile_name, data_dir)
+except heart_geo.HeartGeoError as exc:
+    st.error(f"Could not load the council profile {profile_label(profile_name)!r}: {exc}")
+    st.info(
+        "Set HEART_GEO_DATA to the folder holding the official datasets "
+        "(`heart-geo data where` shows the folder in use)."
+    )
+    st.stop()
+
+unit = profile.unit
+units = explore.plural_unit(profile)
+
+with st.sidebar:
+    st.markdown(f"**{profile.name}** ({profile.code})  \n{len(profile.teams)} {units}")
+    if profile.effective_from:
+        st.caption(f"{units.capitalize()} in force from {profile.effective_from:%d %B %Y}.")
+    st.caption(PRIVACY)
+    exact = st.checkbox(
+        "Exact counts (internal use only)", key="exact_counts",
+        help="By default counts of 1 to 4 pupils or families are shown as <5 (disclosure control).",
+    )
+    suppress = not exact
+
+st.title(f"Which {unit} supports a family? {profile.name}")
+swatches = " ".join(
+    f"<span style='white-space:nowrap;margin-right:10px'><span style='display:inline-block;"
+    f"width:12px;height:12px;background:{html.escape(t.colour)};border:1px solid #333;"
+    f"vertical-align:-1px;margin-right:4px'></span>{html.escape(t.name)}</span>"
+    for t in profile.teams
+)
+st.markdown(f"<div class='team-key'>{len(profile.teams)} {units}: {swatches}</div>", unsafe_allow_html=True)
+
+# Lazy tabs: only the open tab runs and is sent to the browser, so the first view is the map alone.
+tab_map, tab_teams, tab_caseload, tab_links, tab_notes = st.tabs(
+    ["Map & lookup", "Teams", "Caseload", "Links", "Data notes"], key="tab", on_change="rerun"
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Map & lookup
+# --------------------------------------------------------------------------------------------------
+def show_services(answer: dict) -> None:
+    if answer["services_in_team"]:
+        st.markdown(f"**Services in the {unit}:** " + ", ".join(answer["services_in_team"]))
+    if answer["link_workers"]:
+        lines = []
+        for lw in answer["link_workers"]:
+            shared = (
+                f" (link worker shared with {', '.join(lw['shared_with'])})"
+                if lw["shared_with"]
+                else " (link worker for this " + unit + " only)"
+            )
+            lines.append(f"- {lw['service']}{shared}")
+        st.markdown("**Reached through link workers:**\n" + "\n".join(lines))
+    elif answer["ok"]:
+        st.caption("No services reached through link workers.")
+
+
+def show_community(answer: dict) -> None:
+    """In this community: the team's hubs, the services present nearest first, and counts."""
+    c = answer.get("community")
+    if not c:
+        return
+    with st.container(key="community"):
+        st.markdown(f"**In this community ({answer['team']})**")
+        if c["hubs"]:
+            st.markdown("Hub / base: " + ", ".join(f"{h['name']} ({h['postcode'] or 'by coordinates'})"
+                                                   for h in c["hubs"]))
+        else:
+            st.caption(f"No hub or base recorded for this {unit} in the council profile yet.")
+        if c["listed"]:
+            rows = pd.DataFrame(
+                [{"Service": x["name"], "Kind": x["kind"], "Provider": x["provider"],
+                  "Distance": f"{x['distance_m'] / 1000:.1f} km" if x["distance_m"] is not None else ""}
+                 for x in c["listed"]]
+            )
+            st.dataframe(rows, hide_index=True, key="community_services", height=min(36 + 35 * len(rows), 300))
+            st.caption("Nearest first, straight-line distance from the postcode's centre.")
+        else:
+            st.caption(f"No services listed in this {unit} in the service data.")
+        if c["counted"]:
+            st.caption("Counted only, not named or mapped: "
+                       + ", ".join(f"{k} {v}" for k, v in c["counted"].items()) + ".")
+        if c["council_only"]:
+            st.caption("Counted for the whole council (the data gives no postcode to place them): "
+                       + ", ".join(f"{k} {v}" for k, v in c["council_only"].items()) + ".")
+
+
+def render_map_tab() -> None:
+    left, right = st.columns([1, 2.3], gap="medium")
+    with left:
+        query = st.text_input(
+            "Postcode or address",
+            key="query",
+            placeholder="e.g. KA18 1FQ, 12 Main St Cumnock KA18 1FQ, or 55.45, -4.26",
+            help="A postcode in any spelling, an address containing one, or 'latitude, longitude'.",
+        )
+        answer = explore.lookup_answer(profile, query) if query.strip() else None
+        with st.container(key="lookup_answer"):
+            if answer is None:
+                st.caption("Type a postcode and press Enter; or click the map.")
+            else:
+                st.markdown(f"### {md(answer['answer'])}")
+                status = answer["status"]
+                if status == "allocated":
+                    st.success(f"Status: {status} ({md(answer['detail'])}).")
+                elif status == "nearest_team":
+                    dist = answer.get("distance_m")
+                    far = f"{dist:,.0f} m" if dist is not None else "some distance"
+                    st.warning(
+                        f"Status: nearest_team. No {unit} catchment covers this place; the "
+                        f"nearest {unit} is {answer['team']}, {far} away. Check by hand."
+                    )
+                elif status in ("terminated_postcode", "unknown_postcode"):
+                    st.warning(f"Status: {status} ({md(answer['detail'])}).")
+                elif status == "outside_area":
+                    st.error(f"Status: outside_area ({md(answer['detail'])}).")
+                else:
+                    st.error(f"Status: {status} (invalid input). {md(answer['detail'])}")
+                if answer.get("catchment_school"):
+                    st.caption(f"Catchment school: {md(answer['catchment_school'])}")
+                if answer.get("split_teams"):
+                    st.warning(f"This postcode's addresses fall in more than one {unit}: "
+                               f"{md(answer['split_teams'])}. Give the UPRN or the house to settle it.")
+                if answer.get("near_boundary"):
+                    st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
+                show_services(answer)
+                show_community(answer)
+
+    with right:
+        highlight = answer["team"] if answer and answer["ok"] else None
+        point = answer["latlon"] if answer else None
+        fmap = explore.coverage_map(
+            profile, highlight_team=highlight, point=point, point_label=answer["query"] if answer else None
+        )
+        out = st_folium(
+            fmap, returned_objects=["last_clicked"], key=f"map_{profile.key}", height=600, use_container_width=True
+        )
+        clicked = (out or {}).get("last_clicked")
+        with st.container(key="click_answer"):
+            if clicked:
+                c = explore.click_answer(profile, clicked["lat"], clicked["lng"])
+                text = f"Clicked {c['answer']}"
+                if c["status"] == "nearest_team" and c.get("distance_m") is not None:
+                    text += f" (no catchment here; nearest {unit} {c['distance_m']:,.0f} m away)"
+                elif c["status"] not in ("allocated", "nearest_team"):
+                    text += f" ({status_label(c['status'])})"
+                st.info(text)
+            else:
+                st.caption(
+                    f"Click the map to see which {unit} covers a place. Hover a school or "
+                    "an area for details; the layer button (top left) hides layers."
+                )
+
+
+# --------------------------------------------------------------------------------------------------
+# Teams
+# --------------------------------------------------------------------------------------------------
+def render_teams_tab() -> None:
+    details = get_team_details(profile_name, data_dir)
+    overview = pd.DataFrame(
+        [
+            {
+                unit.capitalize(): d["team"],
+                "Postcodes": d["postcodes"],
+                "Postcodes by nearest": d["postcodes_nearest"],
+                "Area km²": d["area_km2"],
+                "Schools": d["schools"],
+                "Catchment schools": d["catchment_schools"],
+                "Services in the " + unit: len(d["services_in_team"]),
+                "Services by link worker": len(d["link_workers"]),
+                "Services present": d.get("services_present", 0),
+            }
+            for d in details
+        ]
+    )
+    st.subheader(f"The {len(details)} {units}")
+    st.dataframe(overview, hide_index=True, key="teams_overview")
+    render_service_counts()
+    st.caption(
+        "Postcodes: postcodes inside the catchment. By nearest: postcodes in the council but "
+        f"in no catchment, given to the nearest {unit}."
+    )
+    render_export()
+    for d in details:
+        with st.expander(f"{d['team']}: {d['postcodes']:,} postcodes, {d['area_km2']:.1f} km²"):
+            st.markdown(f"**Catchment school(s):** {d['catchment_schools']}")
+            st.markdown(
+                f"**Schools in the {unit} ({len(d['school_names'])}):** " + (", ".join(d["school_names"]) or "none")
+            )
+            st.markdown(f"**Services in the {unit}:** " + (", ".join(d["services_in_team"]) or "none"))
+            if d["link_workers"]:
+                st.markdown(
+                    "**Services reached through link workers:**\n"
+                    + "\n".join(
+                        f"- {lw['service']}"
+                        + (f" (shared with {', '.join(lw['shared_with'])})" if lw["shared_with"] else "")
+                        for lw in d["link_workers"]
+                    )
+                )
+            else:
+                st.markdown("**Services reached through link workers:** none")
+            st.markdown(
+                "**Council-wide schools it must link with:** " + (", ".join(d["council_wide_schools"]) or "none")
+            )
+            show_team_services_present(d)
+
+
+def render_service_counts() -> None:
+    """Services present in each team, counted by kind (from the official service datasets)."""
+    counts = get_service_counts(profile_name, data_dir)
+    st.markdown(f"**Services present in each {unit}, by kind**")
+    if counts.empty or counts["Services present"].sum() == 0:
+        st.caption("No service datasets found in the data folder for this profile.")
+        return
+    st.dataframe(counts.rename(columns={unit: unit.capitalize()}), hide_index=True, key="teams_services")
+    st.caption(
+        "From the Care Inspectorate datastore, PHS hospitals and GP practices (see Data notes). "
+        "Childminders, children's houses, fostering and adoption services are counted only, never "
+        f"named or mapped; those the data gives no postcode for are counted for the council, not a {unit}."
+    )
+
+
+def show_team_services_present(d: dict) -> None:
+    hubs = d.get("hubs") or []
+    st.markdown("**Hub / base:** " + (", ".join(h["name"] for h in hubs) if hubs
+                                       else "none recorded in the council profile yet"))
+    listed = d.get("services_listed") or []
+    st.markdown(f"**Services present ({d.get('services_present', 0)}):** "
+                + (", ".join(f"{k} {v}" for k, v in d.get("services_by_kind", {}).items()) or "none in the data"))
+    if listed:
+        by_kind: dict[str, list[str]] = {}
+        for x in listed:
+            by_kind.setdefault(x["kind"], []).append(x["name"])
+        st.markdown("\n".join(f"- {md(k)}: {md(', '.join(v))}" for k, v in by_kind.items()))
+
+
+def render_export() -> None:
+    st.markdown(f"**Download the {units} for GIS or a lookup table**")
+    st.caption(
+        f"GeoPackage: {units}, catchments, gaps, schools, services and every postcode with its {unit} "
+        "(EPSG:27700, opens in QGIS). GeoJSON: the team areas (WGS84). CSV: the postcode → "
+        f"{unit} table a case-management system can import, with the data release on every row."
+    )
+    if not st.session_state.get("export_ready"):
+        if st.button("Prepare downloads", key="export_prepare"):
+            st.session_state["export_ready"] = True
+            st.rerun()
+        return
+    cols = st.columns(3)
+    for col, (fmt, label) in zip(
+        cols, [("gpkg", "GeoPackage (.gpkg)"), ("geojson", f"{units.capitalize()} (.geojson)"),
+               ("csv", f"Postcode → {unit} (.csv)")], strict=True,
+    ):
+        with col:
+            try:
+                data = get_export(profile_name, data_dir, fmt)
+            except heart_geo.HeartGeoError as exc:
+                st.error(md(exc))
+                continue
+            st.download_button(
+                label, data=data, file_name=f"{profile.key}_{units}.{fmt}", mime=explore.MIME[fmt],
+                key=f"export_{fmt}", on_click="ignore",
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# Caseload
+# --------------------------------------------------------------------------------------------------
+def render_caseload_tab() -> None:
+    st.subheader("Allocate a caseload")
+    st.markdown(
+        "Upload a CSV or Excel workbook (.xlsx) with one row per family and a postcode (or address, "
+        "or coordinates) column. You get back **every row and column** with the team columns added, "
+        "in the format you uploaded: the same file `heart-geo assign` writes; cells a spreadsheet "
+        "would run as formulas are made safe. Where the postcode is empty or not a postcode, the "
+        "address column(s), then coordinates, are tried."
+    )
+    st.info(PRIVACY)
+    upload = st.file_uploader("Caseload (CSV or .xlsx)", type=None, key="caseload_file", help=UPLOAD_HELP,
+                              max_upload_size=UPLOAD_MAX_MB)
+    if upload is not None:
+        data = upload.getvalue()
+        col_choice = st.text_input("Location column (leave empty to find it automatically)", key="caseload_col")
+        sheet = st.text_input("Sheet of a workbook (leave empty for the first)", key="caseload_sheet")
+        state_key = (upload.file_id, profile.key, col_choice.strip(), sheet.strip())
+        cached = st.session_state.get("_caseload_result")
+        if cached is None or cached[0] != state_key:
+            st.session_state.pop("_caseload_result", None)
+            try:
+                result = explore.allocate_caseload_bytes(
+                    profile, data, name=upload.name, postcode=col_choice.strip() or None, sheet=sheet.strip() or None
+                )
+            except heart_geo.HeartGeoError as exc:
+                result = None
+                st.error(f"{md(upload.name)} was not allocated, and no earlier result is shown: {md(exc)}")
+            if result is not None:
+                st.session_state["_caseload_result"] = (state_key, result)
+        else:
+            result = cached[1]
+        del data
+        if result is not None:
+            blank = f"; {result.blank_lines:,} blank lines skipped" if result.blank_lines else ""
+            read = f"sheet {result.sheet!r} of an Excel workbook" if result.format == "xlsx" else result.encoding
+            st.success(f"Allocated {result.rows:,} rows ({md(result.location)}; read as {md(read)}{blank}).")
+            if result.note:
+                st.warning(md(result.note))
+            for cols, n in result.located_by.items():
+                st.caption(f"{count(n)} rows located from {cols}: their postcode was empty or not a postcode.")
+            c1, c2 = st.columns(2)
+            with c1:
+                st.markdown(f"**By {unit}**")
+                st.dataframe(result.by_team(profile.team_names, suppress=suppress), hide_index=True,
+                             key="caseload_by_team")
+            with c2:
+                st.markdown("**By status**")
+                st.dataframe(result.by_status(suppress=suppress), hide_index=True, key="caseload_by_status")
+            st.caption(disclosure.note(suppress))
+            stem = Path(upload.name).stem or "caseload"
+            label = "Download allocated Excel workbook" if result.format == "xlsx" else "Download allocated CSV"
+            st.download_button(
+                label,
+                data=result.data,
+                file_name=f"{stem}_{units}.{result.format}",
+                mime=result.mime,
+                key="caseload_download",
+                on_click="ignore",
+                type="primary",
+            )
+    else:
+        st.session_state.pop("_caseload_result", None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Links
+# --------------------------------------------------------------------------------------------------
+def render_links_tab() -> None:
+    st.subheader("Cross-locality links: schools that serve the whole council")
+    st.markdown(
+        f"A family is supported by the {unit} where it lives, not where the child goes to school. "
+        f"Faith and ASN schools serve the whole council, so their staff link with other {units}."
+    )
+    source = st.radio(
+        "Build the link table from",
+        ["The schools' council-wide role", "An enrolment file (pupils' home postcodes)"],
+        key="links_source",
+        horizontal=True,
+    )
+    if source.startswith("The schools"):
+        try:
+            cw = get_council_wide_links(profile_name, data_dir)
+        except heart_geo.HeartGeoError as exc:
+            st.error(md(exc))
+            cw = pd.DataFrame()
+        if cw.empty:
+            st.info("No council-wide schools in this profile's data.")
+        else:
+            pivot = cw.assign(mark=cw["same_locality"].map({True: "stands here", False: "link"}))
+            pivot = pivot.pivot_table(
+                index=["school", "kind", "school_team"], columns="links_with", values="mark", aggfunc="first"
+            ).reset_index()
+            pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
+            pivot = pivot.rename(columns={"school_team": f"stands in {unit}"})
+            st.dataframe(neutralise_formulas(pivot), hide_index=True, key="links_table")
+            st.download_button(
+                "Download this table (CSV)", data=csv_bytes(pivot), file_name=f"council_wide_links_{unit}s.csv",
+                mime="text/csv", key="links_table_download", on_click="ignore",
+            )
+            st.caption(
+                f"Each council-wide school links with every {unit}. Upload an enrolment file "
+                f"for the {units} its pupils actually live in, with counts."
+            )
+    else:
+        st.markdown(
+            "**Consent rule:** information passes between services only with consent, except where "
+            "not sharing would put a child at risk of harm. Family-level rows are shown only for "
+            "rows marked with recorded consent (`consent`) or a risk-of-harm flag (`risk_of_harm`); "
+            "every other row counts in the totals only."
+        )
+        st.info(PRIVACY)
+        enrol = st.file_uploader(
+            "Enrolments, CSV or .xlsx (school, postcode, consent, risk_of_harm)", type=None, key="enrolment_file",
+            help=UPLOAD_HELP, max_upload_size=UPLOAD_MAX_MB,
+        )
+        if enrol is not None:
+            try:
+                rep = explore.enrolment_links_bytes(profile, enrol.getvalue(), name=enrol.name, suppress=suppress)
+            except heart_geo.HeartGeoError as exc:
+                rep = None
+                st.error(f"{md(enrol.name)} was not read: {md(exc)}")
+            if rep is not None:
+                s = rep.summary
+                cols = st.columns(4)
+                cols[0].metric("Pupils", count(s["rows"]))
+                cols[1].metric("Cross-locality", count(s["cross_locality"]))
+                cols[2].metric("Released (consent/risk)", count(s["released"]))
+                cols[3].metric("Withheld (counts only)", count(s["withheld"]))
+                if s["unknown_school"] or s["no_home_team"]:
+                    st.caption(
+                        f"{count(s['unknown_school'])} rows name a school not in the data; "
+                        f"{count(s['no_home_team'])} rows have no home {unit}."
+                    )
+                st.markdown(f"**School-to-{unit} links** (pupils of council-wide schools by home {unit})")
+                # every table shown and every download goes through the formula neutralising
+                st.dataframe(neutralise_formulas(rep.links), hide_index=True, key="enrol_links")
+                st.download_button(
+                    f"Download the school-to-{unit} links (CSV)", data=csv_bytes(rep.links),
+                    file_name=f"links_{unit}s.csv", mime="text/csv", key="enrol_links_download", on_click="ignore",
+                )
+                st.markdown("**Family-level rows released under the consent rule**")
+                if rep.detail.empty:
+                    st.caption("None: no row has recorded consent or a risk-of-harm flag.")
+                else:
+                    st.dataframe(neutralise_formulas(rep.detail), hide_index=True, key="enrol_detail")
+                    st.download_button(
+                        "Download the released rows (CSV)", data=csv_bytes(rep.detail), file_name="links_released.csv",
+                        mime="text/csv", key="enrol_detail_download", on_click="ignore",
+                    )
+                if s.get("consent_conflicts") or s.get("risk_conflicts"):
+                    st.warning(
+                        f"{s.get('consent_conflicts', 0):,} rows withheld because their consent values "
+                        f"disagree and {s.get('risk_conflicts', 0):,} because their risk-of-harm values "
+                        "disagree (two columns, or two rows of the same pupil): check them by hand."
+                    )
+                st.caption(
+                    f"{count(s['withheld'])} rows withheld: no consent and no risk-of-harm flag, so "
+                    "they count in the link table only."
+                )
+                st.caption(rep.disclosure)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data notes
+# --------------------------------------------------------------------------------------------------
+def render_notes_tab() -> None:
+    notes = get_data_notes(profile_name, data_dir)
+    st.subheader("Where the data comes from")
+    if notes["effective_from"]:
+        st.markdown(f"{units.capitalize()} as in force from **{notes['effective_from']:%d %B %Y}**.")
+    st.caption(notes["address_points"])
+    st.markdown("**Data in use** (the newest release of each dataset answers)\n\n"
+                + "\n".join(f"- {line}" for line in notes["data_in_use"]))
+    st.dataframe(notes["sources"], hide_index=True, key="sources_table")
+    st.markdown(
+        "**Attribution**\n\n"
+        + "\n".join(f"- {a}" for a in dict.fromkeys(notes["sources"].get("attribution", pd.Series(dtype=str))) if a)
+    )
+    st.markdown(
+        "- Basemap: © OpenStreetMap contributors (tiles need an internet connection; the map reads without them)."
+    )
+    st.subheader("Known flaws")
+    gs = notes["gap_summary"]
+    for _, r in gs.iterrows():
+        what = (
+            "Areas inside the council in no catchment in the data (hatched grey on the map)"
+            if r["kind"] == "gap"
+            else "Catchments of schools in another council"
+        )
+        st.markdown(
+            f"- {what}: **{int(r['areas'])}** areas, **{r['km2']:.1f} km²**. Postcodes "
+            f"there get `nearest_team`: check them by hand."
+        )
+    if not notes["other_council"].empty:
+        st.markdown("**Area served from another council**")
+        st.dataframe(
+            notes["other_council"].rename(columns={"area_km2": "km²"}).round(2), hide_index=True, key="other_council"
+        )
+    if not notes["largest_gaps"].empty:
+        with st.expander("Largest gaps"):
+            st.dataframe(notes["largest_gaps"].rename(columns={"area_km2": "km²"}).round(2), hide_index=True)
+    st.markdown("**Repairs and other problems found when the data was loaded**")
+    if notes["problems"]:
+        st.markdown("\n".join(f"- {md(p)}" for p in notes["problems"]))
+    else:
+        st.caption("None.")
+    st.caption(
+        f"Map geometry simplified by {explore.SIMPLIFY_M:.0f} m for display; answers use the "
+        f"full geometry. Data folder: {notes['data_dir']}. heart_geo {heart_geo.__version__}."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+for _tab, _render in (
+    (tab_map, render_map_tab),
+    (tab_teams, render_teams_tab),
+    (tab_caseload, render_caseload_tab),
+    (tab_links, render_links_tab),
+    (tab_notes, render_notes_tab),
+):
+    if _tab.open:
+        with _tab:
+            _render()
+if not tab_caseload.open:  # nothing uploaded outlives the Caseload tab
+    st.session_state.pop("_caseload_result", None)
