@@ -670,7 +670,7 @@ class Profile:
         for c, dtype in (("team", self._dtypes["team"]), ("likely_team", self._dtypes["team"]),
                          ("status", self._dtypes["status"]), ("method", self._dtypes["method"])):
             out[c] = pd.Categorical(out[c].astype(object).where(out[c].notna(), None), dtype=dtype)
-        return out
+        return _finish(out, uprns, False)
 
     # ----------------------------------------------------------------------------------------------
     # releases and postcodes the data does not (or no longer) hold

@@ -110,3 +110,10 @@ def test_nothing_changes_without_address_files(tmp_path, testshire):
     toml = write_test_data(tmp_path)
     again = heart_geo.load_profile(toml, data_dir=tmp_path, cache=False).allocate(list(POSTCODES))
     pd.testing.assert_frame_equal(out, again)
+
+
+def test_uprns_keep_the_callers_index(with_addresses):
+    s = pd.Series([100000000014, 100000000011], index=[7, 3])
+    out = with_addresses.allocate_uprns(s)
+    assert out.index.tolist() == [7, 3]
+    assert out["team"].astype(str).tolist() == ["East", "North"]
