@@ -81,6 +81,7 @@ _X_NAMES = ["easting", "eastings", "x", "bngx", "ea", "xcoord"]
 _Y_NAMES = ["northing", "northings", "y", "bngy", "no", "ycoord"]
 _LON_NAMES = ["longitude", "lon", "long", "lng"]
 _LAT_NAMES = ["latitude", "lat"]
+_UPRN_NAMES = ["uprn", "propertyuprn", "uprnnumber", "addressuprn", "homeuprn", "chopuprn"]
 
 _DELIMITERS = ",;\t|"
 _FIELD_LIMIT = 1 << 30  # one cell may be very long (free-text notes); the csv default is 128 KiB
@@ -121,7 +122,7 @@ class LocationColumns:
     x: int | None = None
     y: int | None = None
     crs: str = "EPSG:27700"
-    kind: str = "postcode"  # {"postcode", "address", "points"}
+    kind: str = "postcode"  # {"postcode", "address", "points", "uprn"}
     #: Tried in order for rows this one cannot locate (empty or invalid cell): address columns, then
     #: coordinates.
     fallbacks: tuple[LocationColumns, ...] = ()
@@ -132,6 +133,8 @@ class LocationColumns:
     def describe(self, header: list[str]) -> str:
         if self.kind == "points":
             text = f"coordinates from columns {header[self.x]!r}, {header[self.y]!r} ({self.crs})"
+        elif self.kind == "uprn":
+            text = f"UPRN from column {header[self.postcode]!r} (its own address point)"
         else:
             text = f"{self.kind} from column {header[self.postcode]!r}"
         if self.fallbacks:
@@ -181,6 +184,8 @@ def find_location_columns(
     y: str | None = None,
     crs: str | None = None,
     source: str = "input",
+    uprn: str | None = None,
+    find_uprn: bool = False,
 ) -> LocationColumns:
     """Find the columns that locate each row, or say clearly why none do.
 
@@ -193,6 +198,10 @@ def find_location_columns(
         punctuation).
     crs : str, optional
         CRS of x/y columns; guessed from the names (latitude/longitude -> EPSG:4326) when omitted.
+    uprn : str, optional
+        A column of UPRNs (address references) given by the user; with ``find_uprn`` one named like
+        "UPRN" is found by itself. Rows are then answered from the UPRN's own address point first,
+        and a row whose UPRN is missing or unknown from the postcode, address or coordinate columns.
 
     Raises
     ------
@@ -209,6 +218,18 @@ def find_location_columns(
             return keys.index(k)
         raise InputError(f"column {name!r} not found in {source}; {describe_columns(header)}")
 
+    if uprn is not None or find_uprn:
+        earlier = previous_result_columns(header)
+        ui = find(uprn) if uprn is not None else next(
+            (j for j, k in enumerate(keys) if k in _UPRN_NAMES and j not in earlier), None)
+        if ui is not None:
+            try:
+                rest = find_location_columns(header, postcode=postcode, x=x, y=y, crs=crs, source=source)
+                chain = (dataclasses.replace(rest, fallbacks=()), *rest.fallbacks)
+                note = rest.note
+            except InputError:
+                chain, note = (), ""
+            return LocationColumns(postcode=ui, kind="uprn", fallbacks=tuple(chain), note=note)
     if postcode is not None:
         pi = find(postcode)
         return LocationColumns(postcode=pi, kind="postcode", fallbacks=_fallbacks(
@@ -1020,6 +1041,8 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 # allocation of a whole caseload
 # --------------------------------------------------------------------------------------------------
 def _allocate_by(profile, chunk: pd.DataFrame, loc: LocationColumns) -> pd.DataFrame:
+    if loc.kind == "uprn":
+        return profile.allocate_uprns(chunk[loc.postcode].tolist()).drop(columns="query").reset_index(drop=True)
     if loc.kind == "points":
         return profile.allocate_points(_decimal_point(chunk[loc.x]), _decimal_point(chunk[loc.y]), crs=loc.crs)
     return profile.allocate(chunk[loc.postcode].tolist()).drop(columns="query")
@@ -1064,6 +1087,9 @@ def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns, header: l
     Rows the first column cannot locate (empty or invalid) are tried with ``loc.fallbacks`` in
     order; ``detail`` then names the column that answered (``header`` gives the names).
     """
+    if loc.kind == "uprn" and not len(getattr(profile, "addresses", ())) and loc.fallbacks:
+        # no address points loaded: the UPRN column cannot answer, the other columns do as before
+        loc = dataclasses.replace(loc.fallbacks[0], fallbacks=loc.fallbacks[1:], header=loc.header)
     res = _allocate_by(profile, chunk, loc).reset_index(drop=True)
     todo = res["status"].astype(str).isin(_RETRY).to_numpy().copy()
     if not loc.fallbacks or not todo.any():
@@ -1086,7 +1112,8 @@ def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns, header: l
         rows = idx[ok]
         for c in RESULT_COLUMNS:
             res.iloc[rows, res.columns.get_loc(c)] = sub[c].astype(object).to_numpy()[ok]
-        why = np.where(empty[rows], "empty", "not a usable location")
+        why = np.where(empty[rows], "empty",
+                       "not a UPRN in the address data" if loc.kind == "uprn" else "not a usable location")
         first = loc.columns(header)
         res.iloc[rows, res.columns.get_loc("detail")] = [
             f"{d} (located from {fb.columns(header)}: {first} was {w})"
@@ -1139,6 +1166,7 @@ def allocate_caseload(
     x_col: str | None = None,
     y_col: str | None = None,
     crs: str | None = None,
+    uprn_col: str | None = None,
     chunk_size: int = 100_000,
     name: str | None = None,
     progress: Callable[[int], None] | None = None,
@@ -1161,6 +1189,9 @@ def allocate_caseload(
     postcode_col, x_col, y_col, crs : str, optional
         Location columns (found from the header when omitted). Rows whose postcode cell is empty or
         invalid are tried with the address column(s), then coordinates, found from the header.
+    uprn_col : str, optional
+        A UPRN column (one named like "UPRN" is found by itself): rows are answered from the UPRN's
+        own address point where address points are loaded, else from the other columns.
     progress : callable, optional
         Called with the number of rows of each chunk as it is done.
     max_rows : int, optional
@@ -1183,7 +1214,7 @@ def allocate_caseload(
     header = case.header
     try:
         loc = find_location_columns(header, postcode=postcode_col, x=x_col, y=y_col, crs=crs,
-                                    source=case.name)
+                                    source=case.name, uprn=uprn_col, find_uprn=True)
     except BaseException:
         case.chunks.close()
         raise

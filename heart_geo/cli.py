@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--x-col", help="column of eastings or longitudes")
     s.add_argument("--y-col", help="column of northings or latitudes")
     s.add_argument("--crs", help="CRS of --x-col/--y-col (default EPSG:27700; EPSG:4326 for lat/lon)")
+    s.add_argument("--uprn-col", help="column of UPRNs: answered from their own address points when OS Open "
+                   "UPRN or ONSUD is loaded (a column named like 'UPRN' is found by itself)")
     s.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk (bounded memory)")
     s.add_argument("--progress", action="store_true",
                    help="show the progress bar even when stderr is not a terminal")
@@ -251,7 +253,7 @@ def cmd_assign(args) -> int:
     # read the header (and fail on an empty or non-CSV file) before loading the profile
     header = caseload.read_header(src, sheet=args.sheet)
     caseload.find_location_columns(header, postcode=args.postcode_col, x=args.x_col, y=args.y_col,
-                                   crs=args.crs, source=src.name)
+                                   crs=args.crs, source=src.name, uprn=args.uprn_col, find_uprn=True)
     p = _profile(args)
     bar = None
     if not args.quiet and (args.progress or sys.stderr.isatty()):
@@ -261,7 +263,8 @@ def cmd_assign(args) -> int:
     try:
         s = caseload.allocate_caseload(
             p, src, args.output, postcode_col=args.postcode_col, x_col=args.x_col, y_col=args.y_col,
-            crs=args.crs, chunk_size=args.chunk_size, progress=bar.update if bar is not None else None,
+            crs=args.crs, uprn_col=args.uprn_col, chunk_size=args.chunk_size,
+            progress=bar.update if bar is not None else None,
             sheet=args.sheet, bom=not args.no_bom,
         )
     finally:

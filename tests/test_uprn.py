@@ -3,6 +3,7 @@ postcode split table, UPRN input; and nothing changes when the files are absent.
 
 from __future__ import annotations
 
+import io
 import zipfile
 
 import geopandas as gpd
@@ -117,3 +118,42 @@ def test_uprns_keep_the_callers_index(with_addresses):
     out = with_addresses.allocate_uprns(s)
     assert out.index.tolist() == [7, 3]
     assert out["team"].astype(str).tolist() == ["East", "North"]
+
+
+def test_caseload_with_a_uprn_column(tmp_path, capsys):
+    from heart_geo import caseload
+    from heart_geo.cli import main
+
+    toml = write_test_data(tmp_path / "d")
+    write_onsud(tmp_path / "d" / "onsud_2025_11")
+    src = tmp_path / "cases.csv"
+    src.write_text("ref,UPRN,Post Code\r\n1,100000000014,TT1 1AJ\r\n2,999,TT1 1AC\r\n3,,tt1 1ab\r\n"
+                   "4,100000000011,\r\n5,abc,nonsense\r\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["assign", "--profile", str(toml), "--data-dir", str(tmp_path / "d"), str(src), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "UPRN from column 'UPRN'" in err
+    rows = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert rows["ref"].tolist() == ["1", "2", "3", "4", "5"]  # every row kept, in order
+    assert rows["team"].tolist()[:4] == ["East", "South", "East", "North"]
+    assert rows["method"].tolist()[:4] == ["uprn", "catchment", "catchment", "uprn"]
+    assert "column 'UPRN' was not a UPRN in the address data" in rows["detail"].iloc[1]
+    assert "column 'UPRN' was empty" in rows["detail"].iloc[2]
+    assert rows["status"].iloc[4] in ("missing_location", "invalid_postcode")
+    # the same bytes through the dashboard's path
+    prof = heart_geo.load_profile(toml, data_dir=tmp_path / "d", cache=False)
+    mem, summary = caseload.allocate_csv_bytes(prof, src.read_bytes(), name="cases.csv")
+    assert mem == out.read_bytes() and summary["rows"] == 5
+
+
+def test_uprn_column_without_address_points_changes_nothing(testshire):
+    from heart_geo import caseload
+
+    data = b"ref,UPRN,postcode\r\n1,100000000014,TT1 1AJ\r\n2,,TT1 1AC\r\n"
+    plain = b"ref,UPRN,postcode\r\n1,,TT1 1AJ\r\n2,,TT1 1AC\r\n"
+    a, _ = caseload.allocate_csv_bytes(testshire, data, name="a.csv")
+    b, _ = caseload.allocate_csv_bytes(testshire, plain, name="b.csv")
+    ra = pd.read_csv(io.BytesIO(a), encoding="utf-8-sig", dtype=str)
+    rb = pd.read_csv(io.BytesIO(b), encoding="utf-8-sig", dtype=str)
+    assert ra["team"].tolist() == rb["team"].tolist() == ["North", "South"]
+    assert ra["method"].tolist() == ["catchment", "catchment"]
