@@ -506,17 +506,20 @@ class Profile:
         x, y, crs = _xy_input(x, y, crs)
         xe, ye, bad, detail = _to_bng(x, y, crs)
         n = len(xe)
-        ok = np.flatnonzero(bad == 0)
         fn = self.allocator.exact if exact else self.allocator.locate
-        if ok.size == n:  # every point usable: no copy
+        if not bad.any():  # every point usable: no masks, and the caller's arrays are never shared
             res = fn(xe, ye)
+            xe = xe.copy() if np.may_share_memory(xe, np.asarray(x)) else xe
+            ye = ye.copy() if np.may_share_memory(ye, np.asarray(y)) else ye
+            out = self._frame(res, xe, ye, None)
         else:
+            ok = np.flatnonzero(bad == 0)
             res = PointResult.empty(n)
             if ok.size:
                 res.put(ok, fn(xe[ok], ye[ok]))
-        res.status[bad == 1] = MISSING
-        res.status[bad == 2] = INVALID_XY
-        out = self._frame(res, np.where(bad == 0, xe, np.nan), np.where(bad == 0, ye, np.nan), None)
+            res.status[bad == 1] = MISSING
+            res.status[bad == 2] = INVALID_XY
+            out = self._frame(res, np.where(bad == 0, xe, np.nan), np.where(bad == 0, ye, np.nan), None)
         if (bad > 0).any():
             det = out["detail"].to_numpy(dtype=object)
             det[bad > 0] = detail[bad > 0]
@@ -791,10 +794,12 @@ class Profile:
         dt = self._dtypes
         teams = pd.Categorical.from_codes(res.team, dtype=dt["team"], validate=False)
         _, school_code = self._school_categories
-        codes = np.where(res.catchment >= 0, school_code[np.maximum(res.catchment, 0)], -1)
+        lut = np.append(school_code, -1).astype(np.int32)  # catchment -1 takes the last entry: none
+        codes = lut.take(res.catchment)
         schools = pd.Categorical.from_codes(codes, dtype=dt["school"], validate=False)
         status = pd.Categorical.from_codes(res.status, dtype=dt["status"], validate=False)
-        detail_code = np.where(res.method == METHODS.index("override"), len(STATUSES), res.status)
+        over = res.method == METHODS.index("override")
+        detail_code = np.where(over, len(STATUSES), res.status) if over.any() else res.status
         detail = pd.Categorical.from_codes(detail_code, dtype=dt["detail"], validate=False)
         return pd.DataFrame(
             {
@@ -812,7 +817,8 @@ class Profile:
                 "likely_team": pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=dt["team"],
                                                          validate=False),
                 "split_teams": _no_text(n),
-            }
+            },
+            copy=False,  # the arrays are this call's own: no copy, no stacking into 2-D blocks
         )
 
     # ----------------------------------------------------------------------------------------------

@@ -210,3 +210,13 @@ def test_nearest_team_considers_every_part_of_a_multipart_team():
     for fn in (alloc.exact, alloc.locate):
         r = fn(np.array([980.0]), np.array([50.0]))
         assert r.team.tolist() == [0] and r.distance.tolist() == pytest.approx([20.0])
+
+
+def test_result_frames_never_share_the_callers_arrays(testshire):
+    from heart_geo.testing import X0, Y0
+
+    x, y = np.array([X0 + 500.0, X0 + 1500.0]), np.array([Y0 + 1500.0, Y0 + 1500.0])
+    out = testshire.allocate_points(x, y)
+    out.loc[0, "easting"] = -1.0
+    out.loc[1, "northing"] = -1.0
+    assert x.tolist() == [X0 + 500.0, X0 + 1500.0] and y.tolist() == [Y0 + 1500.0, Y0 + 1500.0]
