@@ -72,6 +72,11 @@ def services_table(profile) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["team", "service", "mode", "link_worker_covers", "description"])
 
 
+def _check_team(profile, team: str) -> None:
+    if team not in profile.team_names:
+        raise ValueError(f"team {team!r} is not one of {profile.team_names}")
+
+
 def services_for_team(profile, team: str) -> dict[str, list[str]]:
     """The services a team has in it and those it reaches through link workers.
 
@@ -80,8 +85,7 @@ def services_for_team(profile, team: str) -> dict[str, list[str]]:
     ValueError
         If ``team`` is not one of the profile's teams.
     """
-    if team not in profile.team_names:
-        raise ValueError(f"team {team!r} is not one of {profile.team_names}")
+    _check_team(profile, team)
     t = services_table(profile)
     t = t[t["team"] == team]
     return {
@@ -440,8 +444,7 @@ def services_present(profile, team: str, *, near: tuple[float, float] | None = N
     ValueError
         If ``team`` is not one of the profile's teams.
     """
-    if team not in profile.team_names:
-        raise ValueError(f"team {team!r} is not one of {profile.team_names}")
+    _check_team(profile, team)
     loc = service_locations(profile)
     here = loc[loc["team"] == team]
     pub = here[here["publish"] == "public"].copy()
