@@ -416,19 +416,19 @@ class Profile:
         north[fi] = self._pc_north[pos[fi]]
         kinds = kind.to_numpy()
         far = np.flatnonzero(~found & np.isin(kinds, ["postcode", "address"]))
-        far_council = {}
-        if far.size and len(self._elsewhere["keys"]):
-            keys = self._elsewhere["keys"]
+        far_rows, far_council = np.empty(0, np.intp), np.empty(0, np.uint16)
+        el = self._elsewhere
+        if far.size and len(el["keys"]):  # known, in another council: outside_area, naming it
             want = np.asarray(pcs.to_numpy(dtype=object)[far], dtype="S8")
-            at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-            hit = keys[at] == want
-            for i, j in zip(far[hit], at[hit], strict=True):
-                found[i] = True  # known, in another council: outside_area, naming it
-                res.status[i] = OUTSIDE
-                e, nn = self._elsewhere["easting"][j], self._elsewhere["northing"][j]
-                if e >= 0:
-                    east[i], north[i] = float(e), float(nn)
-                far_council[i] = self._elsewhere["codes"][self._elsewhere["council"][j]].decode()
+            at = np.minimum(np.searchsorted(el["keys"], want), len(el["keys"]) - 1)
+            hit = el["keys"][at] == want
+            far_rows, at = far[hit], at[hit]
+            found[far_rows] = True
+            res.status[far_rows] = OUTSIDE
+            has_xy = el["easting"][at] >= 0
+            east[far_rows[has_xy]] = el["easting"][at[has_xy]]
+            north[far_rows[has_xy]] = el["northing"][at[has_xy]]
+            far_council = el["council"][at]
         res.status[~found & (kinds == "empty")] = MISSING
         res.status[~found & np.isin(kinds, ["invalid", "ambiguous"])] = INVALID_PC
         res.status[~found & np.isin(kinds, ["postcode", "address"])] = UNKNOWN
@@ -461,8 +461,10 @@ class Profile:
         if outside.any() or term.any() or unknown.size:
             det = out["detail"].to_numpy(dtype=object)
             det[near_out] = [self._outside_detail(c) for c in council[pos[near_out]]]
-            for i, c in far_council.items():
-                det[i] = self._outside_detail(c)
+            if far_rows.size:
+                text = {int(k): self._outside_detail(self._elsewhere["codes"][k].decode())
+                        for k in np.unique(far_council)}
+                det[far_rows] = [text[int(k)] for k in far_council]
             det[term] = [self._terminated_detail(i) for i in pos[term]]
             if unknown.size:
                 status = out["status"].to_numpy(dtype=object)
@@ -736,23 +738,21 @@ class Profile:
         counts = self._sectors[0].get(postcode_sector(pc)) if pc else None
         if not counts:
             return None
-        best = max(counts, key=lambda t: (counts[t], -t))
+        best = max(counts, key=lambda t: (counts[t], -t))  # ties: the team listed first
         return self.team_names[best], counts[best], sum(counts.values())
 
     def _unknown_answer(self, pc: str) -> tuple[str, str | None, str]:
         """(status, likely team, detail) for a well-formed postcode in no release of the data."""
         from .postcodes import postcode_district, postcode_sector
 
-        teams, holder, districts = self._sectors
+        _teams, holder, districts = self._sectors
         sec = postcode_sector(pc)
         where = f"not in the postcode data ({self._product()})"
-        counts = teams.get(sec)
-        if counts:
-            total = sum(counts.values())
-            best = max(counts, key=lambda t: (counts[t], -t))
-            name = self.team_names[best]
-            share = (f"all {total:,} known postcodes in sector {sec} are in {name}" if counts[best] == total
-                     else f"{counts[best]:,} of {total:,} known postcodes in sector {sec} are in {name}, "
+        likely = self.likely_team(pc)
+        if likely:
+            name, n, total = likely
+            share = (f"all {total:,} known postcodes in sector {sec} are in {name}" if n == total
+                     else f"{n:,} of {total:,} known postcodes in sector {sec} are in {name}, "
                           "the largest share: check by hand")
             return "unknown_postcode", name, f"{where}; likely {name}: {share}"
         code = holder.get(sec) or self._elsewhere_holder(sec + " " if " " not in sec else sec)
@@ -784,9 +784,7 @@ class Profile:
         return f"{name} ({code})" if name else (f"council {code}" if code else "another council")
 
     def _outside_detail(self, code: str) -> str:
-        name = _council_names().get(code)
-        where = f"{name} ({code})" if name else (f"council {code}" if code else "another council")
-        return f"postcode is in {where}, not {self.name} ({self.code})"
+        return f"postcode is in {self._council_label(code)}, not {self.name} ({self.code})"
 
     def _frame(self, res: PointResult, east, north, pcs, *, query=None) -> pd.DataFrame:
         n = len(res.team)
