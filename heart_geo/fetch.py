@@ -107,18 +107,22 @@ def fetch_file(url: str, dest: str | os.PathLike, *, sha256: str | None = None, 
         return dest
     tmp = _download(url, dest.parent, dest.name, progress=progress, timeout=timeout, secrets=secrets)
     try:
-        digest = sha256_file(tmp)
-        if sha256 and digest != sha256.lower():
-            raise FetchError(
-                f"{dest.name}: checksum mismatch (expected sha256 {sha256.lower()}, got {digest}); "
-                "the file was not saved"
-            )
-        check_content(tmp, fmt, name=dest.name, secrets=secrets)
+        digest = _verified(tmp, sha256, fmt, dest.name, secrets)
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
     log.info("Downloaded %s (%s)", dest.name, digest[:12])
     return dest
+
+
+def _verified(tmp: Path, sha256: str | None, fmt: str, name: str, secrets: tuple[str, ...]) -> str:
+    """Check a finished download against its checksum (when given) and its format; return its digest."""
+    digest = sha256_file(tmp)
+    if sha256 and digest != sha256.lower():
+        raise FetchError(f"{name}: checksum mismatch (expected sha256 {sha256.lower()}, got {digest}); "
+                         "the file was not saved")
+    check_content(tmp, fmt, name=name, secrets=secrets)
+    return digest
 
 
 def _download(url: str, folder: Path, name: str, *, progress: bool, timeout: float,
@@ -323,12 +327,8 @@ def fetch_sources(profile_config: dict, dest_dir: str | os.PathLike, *, urls: di
         tmp = _download(url, Path(dest_dir) / name, filename, progress=progress, timeout=120.0,
                         secrets=(key,) if key else ())
         try:
-            want = checksums.get(name) or src.get("sha256")
-            digest = sha256_file(tmp)
-            if want and digest != want.lower():
-                raise FetchError(f"{filename}: checksum mismatch (expected sha256 {want.lower()}, got "
-                                 f"{digest}); the file was not saved")
-            check_content(tmp, fmt, name=filename, secrets=(key,) if key else ())
+            digest = _verified(tmp, checksums.get(name) or src.get("sha256"), fmt, filename,
+                               (key,) if key else ())
             label = _release_of(tmp, filename, url, fmt)
             target, new = _place(tmp, Path(dest_dir) / name, label, filename, digest)
         finally:
