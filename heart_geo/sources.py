@@ -667,7 +667,6 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
         where the source has no grid reference), ``council_code``, ``quality``, ``terminated``.
         Duplicate postcodes keep the first row.
     """
-    from .postcodes import normalise_postcodes
 
     frames = []
     for p in _expand_postcode_paths(path):
@@ -675,19 +674,27 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
             frames.append(_read_postcode_csv(name, src))
     if not frames:
         raise DataNotFoundError(f"no postcode CSV files in {path!r}")
-    df = pd.concat(frames, ignore_index=True)
+    df = _tidy_postcodes(pd.concat(frames, ignore_index=True))
+    if council_codes is not None:
+        df = df[df["council_code"].isin(set(council_codes))]
+    df = df.drop_duplicates("postcode", keep="first").reset_index(drop=True)
+    return df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
+
+
+def _tidy_postcodes(df: pd.DataFrame) -> pd.DataFrame:
+    """Postcodes normalised (rows with none dropped), grid references as numbers (NaN where none),
+    council codes stripped: what every postcode reader returns."""
+    from .postcodes import normalise_postcodes
+
     pcs, _ = normalise_postcodes(df["postcode"])
     df["postcode"] = pcs.to_numpy()
-    df = df[df["postcode"].notna()]
+    df = df[df["postcode"].notna()].reset_index(drop=True)
     for c in ("easting", "northing"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
     nogrid = (df["easting"] <= 0) | (df["northing"] <= 0)
     df.loc[nogrid, ["easting", "northing"]] = np.nan
     df["council_code"] = df["council_code"].fillna("").str.strip()
-    if council_codes is not None:
-        df = df[df["council_code"].isin(set(council_codes))]
-    df = df.drop_duplicates("postcode", keep="first").reset_index(drop=True)
-    return df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
+    return df
 
 
 _PC_RE = r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$"
@@ -767,15 +774,7 @@ def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, di
         for name, src in _csv_members(p):
             tab = _codepoint_arrow(src)
             if tab is None:  # the ONS Postcode Directory and other layouts: the general reader
-                from .postcodes import normalise_postcodes
-
-                df = _read_postcode_csv(name, src)
-                pcs, _ = normalise_postcodes(df["postcode"])
-                df["postcode"] = pcs.to_numpy()
-                df = df[df["postcode"].notna()].reset_index(drop=True)
-                for c in ("easting", "northing"):
-                    df[c] = pd.to_numeric(df[c], errors="coerce")
-                df["council_code"] = df["council_code"].fillna("").str.strip()
+                df = _tidy_postcodes(_read_postcode_csv(name, src))
                 e, n = df["easting"].to_numpy(dtype=float), df["northing"].to_numpy(dtype=float)
                 local, uniq = pd.factorize(df["council_code"], sort=False)
                 term = df["terminated"].to_numpy(dtype=bool)
