@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import HeartGeoError, InputError
+from .settings import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
 log = logging.getLogger("heart_geo.cli")
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -220,23 +220,14 @@ def _jsonable(v):
 
 # --------------------------------------------------------------------------------------------------
 def cmd_lookup(args) -> int:
+    from . import _quick
+
     p = _profile(args)
     row = {k: _jsonable(v) for k, v in p.lookup(args.query).items()}
-    if args.json:
-        print(json.dumps(row, indent=2, ensure_ascii=False))
-    else:
-        team = row["team"] or "-"
-        extra = f", {row['distance_m']:.0f} m from the team" if row.get("distance_m") else ""
-        print(f"{row['query']}: {team} ({row['status']}{extra})")
-        if row.get("catchment_school"):
-            print(f"  catchment school: {row['catchment_school']}")
-        if row.get("near_boundary"):
-            print("  near a catchment boundary: addresses in this postcode may straddle it; check by hand")
-        if row.get("likely_team"):
-            print(f"  likely team: {row['likely_team']} (not given as the team: the postcode is not in the data)")
-        print(f"  {row['detail']}")
-    bad = row["status"] in ("invalid_postcode", "invalid_coordinates", "missing_location")
-    return EXIT_USAGE if bad else EXIT_OK
+    code = _quick.print_lookup(row, args.json)
+    sys.stdout.flush()
+    _quick.remember(p, args.profile, args.data_dir, _jsonable)  # ready answers for the next call
+    return code
 
 
 def cmd_assign(args) -> int:

@@ -66,3 +66,6 @@ UPLOAD_MAX_ROWS = 200_000
 #: Rows allocated at a time from an upload (smaller than the CLI's chunks: several people may upload
 #: at once, and each chunk's working memory is about 1 KB a row).
 UPLOAD_CHUNK_ROWS = 20_000
+
+#: Exit codes of the ``heart-geo`` command: success, a failure of the program, unusable input.
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2

@@ -1,0 +1,67 @@
+"""Where things are: the data folder, the derived-data cache and the council profiles.
+
+Standard library only (and ``platformdirs``), so the quick ``heart-geo lookup`` path can use the same
+rules as the loader without importing pandas.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import DataNotFoundError, ProfileError
+from .settings import CACHE_ENV, DATA_ENV
+
+__all__ = ["cache_dir", "choose_data_dir", "default_data_dir", "profiles_dir", "resolve_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """The user cache folder that ``heart-geo data fetch`` downloads into."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("heart-geo")) / "data"
+
+
+def choose_data_dir(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The data folder to use and why: the argument, then ``$HEART_GEO_DATA``, then the user cache."""
+    if data_dir is not None:
+        return Path(data_dir), "the data_dir argument (--data-dir)"
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]), f"${DATA_ENV}"
+    return default_data_dir(), "the user cache (no --data-dir and no $HEART_GEO_DATA)"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """Choose the data folder: the argument, then ``$HEART_GEO_DATA``, then the user cache.
+
+    Raises
+    ------
+    DataNotFoundError
+        If the chosen folder does not exist, naming where it looked.
+    """
+    where, why = choose_data_dir(data_dir)
+    if not where.is_dir():
+        raise DataNotFoundError(
+            f"data folder {str(where)!r} from {why} does not exist; point --data-dir or "
+            f"${DATA_ENV} at the folder holding the official datasets, or run "
+            "'heart-geo data fetch' where a network exists"
+        )
+    return where.resolve()
+
+
+def cache_dir() -> Path:
+    """The folder for derived data: ``$HEART_GEO_CACHE``, else the user cache."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("heart-geo")) / "derived"
+
+
+def profiles_dir() -> Path:
+    """The folder holding the council profiles (``boundaries/``)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "boundaries", here.parent / "boundaries"):
+        if cand.is_dir():
+            return cand
+    raise ProfileError(f"no boundaries/ folder beside {str(here)!r}")
