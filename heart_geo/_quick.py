@@ -6,12 +6,13 @@ time, so the first full ``heart-geo lookup`` writes every such answer (made by `
 itself: there is one rule, not two) into a small SQLite file in the derived-data cache, and later
 calls read one row of it, importing only the standard library.
 
-The file is used only while its *stamp* matches: the profile's TOML, the path, size and
+The file is used only while its *stamp* matches: the profile's TOML, and the path, size and
 modification time of every file and folder under the data folder (a new release folder changes it),
-and of every module of this package. Anything else (a query that is not a plain postcode, a postcode
-the file does not hold, options the quick parser does not know, a missing or stale file) falls back
-to the full command, which gives the same answer it always has. The file holds open data only (the
-postcodes of the official postcode file and their answers); queries are never written.
+under ``boundaries/`` (the profiles and the council names) and of every module of this package.
+Anything else (a query that is not a plain postcode, a postcode the file does not hold, options the
+quick parser does not know, a missing or stale file) falls back to the full command, which gives the
+same answer it always has. The file holds open data only (the postcodes of the official postcode file
+and their answers); queries are never written.
 """
 
 from __future__ import annotations
@@ -95,17 +96,22 @@ def _walk(root: Path) -> list | None:
 def _stamp(profile_file: Path, data_root: Path) -> str | None:
     """What the answers depend on, as one digest; None if it cannot be taken."""
     code = Path(__file__).resolve().parent
+    try:
+        shipped = _paths.profiles_dir()
+    except Exception:  # no boundaries/ folder: the full path reports it
+        return None
     code_files = sorted(code.rglob("*.py"))
     try:
         state = {
             "format": FORMAT,
             "profile": [str(profile_file), hashlib.sha256(profile_file.read_bytes()).hexdigest()],
+            "profiles": [str(shipped), _walk(shipped)],  # council names (council_areas.csv) and the profiles
             "code": [(str(p.relative_to(code)), p.stat().st_size, p.stat().st_mtime_ns) for p in code_files],
             "data": [str(data_root), _walk(data_root)],
         }
     except OSError:
         return None
-    if state["data"][1] is None:
+    if state["data"][1] is None or state["profiles"][1] is None:
         return None
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()
 
