@@ -139,3 +139,28 @@ def test_the_command_imports_no_pandas_on_a_ready_answer(ts, tmp_path, capsys):
                          text=True, timeout=120)
     assert got.returncode == 0, got.stderr[-500:]
     assert "East" in got.stdout
+
+
+@pytest.mark.realdata
+def test_real_postcodes_of_every_status_print_the_same_both_ways(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HEART_GEO_PROFILE", raising=False)
+    base = ["lookup", "--profile", "east_ayrshire", "--data-dir", str(data_dir)]
+    code, out, _ = _run(full_main, [*base, "KA18 1FQ"], capsys)
+    assert code == 0
+    import heart_geo
+
+    p = heart_geo.load_profile("east_ayrshire", data_dir=data_dir)
+    table = p.allocate(p.postcodes["postcode"].tolist())
+    sample = []
+    for _, rows in table.groupby("status", observed=True):  # every status the table holds, a few of each
+        sample += rows["postcode"].head(3).tolist() + rows["postcode"].tail(2).tolist()
+    sample += table.loc[table["near_boundary"].astype(bool), "postcode"].head(3).tolist()
+    assert len(set(table["status"])) >= 3
+    for pc in sample:
+        for spelling in (pc, pc.lower().replace(" ", "")):
+            argv = [*base, "--json", spelling]
+            quick = _quick.answer(argv)
+            quick_out = capsys.readouterr().out
+            assert quick is not None, pc
+            assert (quick, quick_out) == _run(full_main, argv, capsys)[:2], pc
