@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import _util
 from .errors import HeartGeoError, InputError
 
 log = logging.getLogger("heart_geo.cli")
@@ -208,14 +209,7 @@ def _print_table(df: pd.DataFrame, as_json: bool) -> None:
             print(df.to_string(index=False))
 
 
-def _jsonable(v):
-    if isinstance(v, float | np.floating):
-        return None if np.isnan(v) else float(v)
-    if isinstance(v, np.bool_ | bool):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+_jsonable = _util.nan_to_none
 
 
 # --------------------------------------------------------------------------------------------------

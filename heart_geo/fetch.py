@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import hashlib
 import json
 import logging
 import os
@@ -35,7 +34,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import HeartGeoError, InputError
+from ._util import sha256_file
+from .errors import FetchError, InputError
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -43,10 +43,6 @@ log.addHandler(logging.NullHandler())
 __all__ = ["FetchError", "Fetched", "fetch_file", "fetch_sources", "source_url"]
 
 _FORMATS = ("codepoint-zip", "geojson", "xlsx-zip", "xlsx", "csv", "zip", "any")
-
-
-class FetchError(HeartGeoError, OSError):
-    """A download failed, was refused by the server, or is not the data it should be."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +56,6 @@ class Fetched:
     new: bool
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _redact(url: str, secrets: tuple[str, ...] = ()) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _cache, sources
+from . import _cache, _util, sources
 from ._crs import transformer
 from .allocate import ALLOCATED, MISSING, NEAREST, OUTSIDE, Allocator, PointResult
 from .errors import InputError, ProfileError
@@ -234,14 +234,7 @@ def _code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def _file_digest(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(str(p).encode())
-        with open(p, "rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+_file_digest = _util.sha256_files
 
 
 class Profile:
@@ -262,7 +255,7 @@ class Profile:
         self.name: str = council["name"]
         self.code: str = council["code"]
         self.unit: str = council.get("unit", "team")
-        self.unit_plural: str = "localities" if self.unit == "locality" else f"{self.unit}s"
+        self.unit_plural: str = _util.plural(self.unit)
         eff = council.get("effective_from")
         self.effective_from: dt.date | None = eff if isinstance(eff, dt.date) else None
         self.teams = [
@@ -955,7 +948,7 @@ def _no_text(n: int) -> pd.Categorical:
 
 def _no_nan(row: dict) -> dict:
     """A result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
-    return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+    return {k: _util.nan_to_none(v) for k, v in row.items()}
 
 
 @functools.lru_cache(maxsize=1)
