@@ -77,6 +77,8 @@ import folium
 from branca.colormap import ColorMap
 from branca.element import CssLink, Element, Figure, JavascriptLink
 
+from .errors import OfflineAssetError, RemoteAssetError
+
 __all__ = [
     "OfflineAssetError",
     "RemoteAssetError",
@@ -85,14 +87,6 @@ __all__ = [
     "make_offline",
     "offline_resources",
 ]
-
-
-class OfflineAssetError(RuntimeError):
-    """A map needs a resource that cannot be provided offline."""
-
-
-class RemoteAssetError(AssertionError):
-    """Rendered HTML still loads a script or stylesheet from the network."""
 
 
 # folium resource names (see folium.folium._default_js/_default_css) -> our file.

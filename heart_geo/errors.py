@@ -34,3 +34,11 @@ class FetchError(HeartGeoError, OSError):
 
 class CRSMismatchError(DataFormatError):
     """Coordinates or geometry are in a different CRS from the one expected."""
+
+
+class OfflineAssetError(HeartGeoError, RuntimeError):
+    """A map needs a resource that cannot be provided offline."""
+
+
+class RemoteAssetError(HeartGeoError, AssertionError):
+    """Rendered HTML still loads a script or stylesheet from the network (a failed check)."""
