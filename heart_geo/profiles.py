@@ -129,7 +129,7 @@ def _type_name(v) -> str:
             dict: "a table", dt.date: "a date"}.get(type(v), type(v).__name__)
 
 
-def _type_problems(conf: dict) -> list[str]:
+def _type_problems(conf: dict) -> list[str]:  # noqa: C901
     """Every value of the wrong type, named by its key (``teams[2].schools``), with what was expected."""
     problems: list[str] = []
 
@@ -169,7 +169,7 @@ def _type_problems(conf: dict) -> list[str]:
     return problems
 
 
-def _check_config(conf: dict, path: Path) -> None:
+def _check_config(conf: dict, path: Path) -> None:  # noqa: C901
     """Report every problem in a profile at once: values of the wrong type first (by key), then
     what is missing or inconsistent."""
     typed = _type_problems(conf)

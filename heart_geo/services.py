@@ -220,7 +220,7 @@ def publication_rule(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def check_service_config(conf: dict) -> list[str]:
+def check_service_config(conf: dict) -> list[str]:  # noqa: C901
     """Problems in a profile's service sources and team hubs (called when a profile is read)."""
     problems = []
     from .sources import SERVICE_READERS
