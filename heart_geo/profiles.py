@@ -380,8 +380,8 @@ class Profile:
 
         Examples
         --------
-        >>> p = load_profile("east_ayrshire")  # doctest: +SKIP
-        >>> p.allocate(["ka18 1fq"])[["team", "status"]]  # doctest: +SKIP
+        >>> p = load_profile("east_ayrshire")
+        >>> p.allocate(["ka18 1fq"])[["team", "status"]]
              team     status
         0  Barony  allocated
         """
