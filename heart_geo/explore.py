@@ -33,13 +33,7 @@ from . import caseload as _caseload
 from ._offline import make_offline
 from .errors import InputError
 from .links import LinkReport, links_from_enrolments, school_localities
-from .services import (
-    service_counts,
-    service_locations,
-    services_present,
-    team_hubs,
-    team_services,
-)
+from .services import service_counts, service_locations, services_present, team_hubs, team_services
 from .settings import UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS, WGS84
 
 __all__ = [
