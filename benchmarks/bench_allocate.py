@@ -112,7 +112,7 @@ def run_sub(code: str, env: dict) -> tuple[float, str]:
     return time.perf_counter() - t, r.stdout.strip()
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901 - a benchmark script, one section after another
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="up to 1M points, fewer repeats")
     args = ap.parse_args()

@@ -160,10 +160,22 @@ def _enc(w: _Writer, v) -> object:
         return _enc_array(w, v)
     if isinstance(v, shapely.Geometry):
         return {"t": "geom", "m": w.member(shapely.to_wkb(v))}
-    if isinstance(v, list | tuple):
-        return {"t": "list" if isinstance(v, list) else "tuple", "v": [_enc(w, x) for x in v]}
+    if isinstance(v, list | tuple | dict):
+        return _enc_container(w, v)
+    if isinstance(v, pd.DataFrame | pd.Series | pd.Index):
+        return _enc_pandas(w, v)
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return _enc_dataclass(w, v)
+    raise TypeError(f"cannot cache a value of type {type(v).__module__}.{type(v).__qualname__}")
+
+
+def _enc_container(w: _Writer, v: list | tuple | dict) -> dict:
     if isinstance(v, dict):
         return {"t": "dict", "k": [_enc(w, k) for k in v], "v": [_enc(w, x) for x in v.values()]}
+    return {"t": "list" if isinstance(v, list) else "tuple", "v": [_enc(w, x) for x in v]}
+
+
+def _enc_pandas(w: _Writer, v: pd.DataFrame | pd.Series | pd.Index) -> dict:
     if isinstance(v, pd.DataFrame):
         out = {"t": "df", "cols": _enc_index(w, v.columns), "index": _enc_index(w, v.index),
                "data": [_enc_values(w, v.iloc[:, i]) for i in range(v.shape[1])]}
@@ -176,15 +188,14 @@ def _enc(w: _Writer, v) -> object:
         if getattr(v.dtype, "name", "") == "geometry":
             out.update(t="geoseries", crs=_crs(v))
         return out
-    if isinstance(v, pd.Index):
-        return {"t": "pdindex", "v": _enc_index(w, v)}
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        qual = f"{type(v).__module__}.{type(v).__qualname__}"
-        if qual not in DATACLASSES:
-            raise TypeError(f"cannot cache dataclass {qual}: not in heart_geo._cache.DATACLASSES")
-        return {"t": "dc", "cls": qual,
-                "f": {f.name: _enc(w, getattr(v, f.name)) for f in dataclasses.fields(v)}}
-    raise TypeError(f"cannot cache a value of type {type(v).__module__}.{type(v).__qualname__}")
+    return {"t": "pdindex", "v": _enc_index(w, v)}
+
+
+def _enc_dataclass(w: _Writer, v) -> dict:
+    qual = f"{type(v).__module__}.{type(v).__qualname__}"
+    if qual not in DATACLASSES:
+        raise TypeError(f"cannot cache dataclass {qual}: not in heart_geo._cache.DATACLASSES")
+    return {"t": "dc", "cls": qual, "f": {f.name: _enc(w, getattr(v, f.name)) for f in dataclasses.fields(v)}}
 
 
 def _is_gdf(v) -> bool:
@@ -371,66 +382,84 @@ def _dec(r: _Reader, v):
     if not isinstance(v, dict) or "t" not in v:
         raise ValueError("cache entry holds an unexpected JSON value")
     t = v["t"]
-    if t in ("nd", "ndo"):
-        return _dec_array(r, v)
-    if t == "NA":
-        return pd.NA
-    if t == "NaT":
-        return pd.NaT
-    if t == "np0":
-        return _dec_array(r, v["m"])[()]
-    if t == "geom":
-        import shapely
+    decode = _DECODERS.get(t) if isinstance(t, str) else None
+    if decode is None:
+        raise ValueError(f"unknown tag {t!r}")
+    return decode(r, v)
 
-        return shapely.from_wkb(r.member(v["m"]))
-    if t == "list":
-        return [_dec(r, x) for x in v["v"]]
-    if t == "tuple":
-        return tuple(_dec(r, x) for x in v["v"])
-    if t == "dict":
-        keys = [_dec(r, k) for k in v["k"]]
-        vals = [_dec(r, x) for x in v["v"]]
-        if len(keys) != len(vals):
-            raise ValueError("cache entry has a dict with unequal keys and values")
-        return dict(zip(keys, vals, strict=True))
-    if t in ("df", "gdf"):
-        cols = _dec_index(r, v["cols"])
-        index = _dec_index(r, v["index"])
-        data = [_dec_values(r, x) for x in v["data"]]
-        if len(data) != len(cols):
-            raise ValueError("cache entry has a frame with unequal columns and data")
-        df = pd.DataFrame({i: pd.Series(a, index=index, copy=False, dtype=_keep(a)) for i, a in enumerate(data)},
-                          index=index)
-        df.columns = cols
-        if t == "gdf":
-            import geopandas as gpd
 
-            geom = v.get("geometry")
-            df = gpd.GeoDataFrame(df, geometry=geom, crs=v.get("crs")) if geom is not None \
-                else gpd.GeoDataFrame(df)
-        return df
-    if t in ("series", "geoseries"):
-        index = _dec_index(r, v["index"])
-        values = _dec_values(r, v["v"])
-        if t == "geoseries":
-            import geopandas as gpd
+def _dec_geom(r: _Reader, v: dict):
+    import shapely
 
-            return gpd.GeoSeries(values, index=index, crs=v.get("crs"), name=_dec(r, v["name"]))
-        return pd.Series(values, index=index, name=_dec(r, v["name"]), copy=False, dtype=_keep(values))
-    if t == "pdindex":
-        return _dec_index(r, v["v"])
-    if t == "dc":
-        qual = v.get("cls")
-        if qual not in DATACLASSES:
-            raise ValueError("cache entry names a class that is not allowed")
-        mod, _, name = qual.rpartition(".")
-        cls = getattr(importlib.import_module(mod), name)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        given = v.get("f", {})
-        if not isinstance(given, dict) or set(given) != fields:
-            raise ValueError("cache entry has a dataclass with the wrong fields")
-        return cls(**{k: _dec(r, x) for k, x in given.items()})
-    raise ValueError(f"unknown tag {t!r}")
+    return shapely.from_wkb(r.member(v["m"]))
+
+
+def _dec_dict(r: _Reader, v: dict) -> dict:
+    keys = [_dec(r, k) for k in v["k"]]
+    vals = [_dec(r, x) for x in v["v"]]
+    if len(keys) != len(vals):
+        raise ValueError("cache entry has a dict with unequal keys and values")
+    return dict(zip(keys, vals, strict=True))
+
+
+def _dec_frame(r: _Reader, v: dict) -> pd.DataFrame:
+    cols = _dec_index(r, v["cols"])
+    index = _dec_index(r, v["index"])
+    data = [_dec_values(r, x) for x in v["data"]]
+    if len(data) != len(cols):
+        raise ValueError("cache entry has a frame with unequal columns and data")
+    df = pd.DataFrame({i: pd.Series(a, index=index, copy=False, dtype=_keep(a)) for i, a in enumerate(data)},
+                      index=index)
+    df.columns = cols
+    if v["t"] == "gdf":
+        import geopandas as gpd
+
+        geom = v.get("geometry")
+        df = gpd.GeoDataFrame(df, geometry=geom, crs=v.get("crs")) if geom is not None else gpd.GeoDataFrame(df)
+    return df
+
+
+def _dec_series(r: _Reader, v: dict) -> pd.Series:
+    index = _dec_index(r, v["index"])
+    values = _dec_values(r, v["v"])
+    if v["t"] == "geoseries":
+        import geopandas as gpd
+
+        return gpd.GeoSeries(values, index=index, crs=v.get("crs"), name=_dec(r, v["name"]))
+    return pd.Series(values, index=index, name=_dec(r, v["name"]), copy=False, dtype=_keep(values))
+
+
+def _dec_dataclass(r: _Reader, v: dict):
+    qual = v.get("cls")
+    if qual not in DATACLASSES:
+        raise ValueError("cache entry names a class that is not allowed")
+    mod, _, name = qual.rpartition(".")
+    cls = getattr(importlib.import_module(mod), name)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    given = v.get("f", {})
+    if not isinstance(given, dict) or set(given) != fields:
+        raise ValueError("cache entry has a dataclass with the wrong fields")
+    return cls(**{k: _dec(r, x) for k, x in given.items()})
+
+
+#: tag -> decoder of a tree node written by :func:`_enc` (what is not here is refused)
+_DECODERS = {
+    "nd": _dec_array,
+    "ndo": _dec_array,
+    "NA": lambda _r, _v: pd.NA,
+    "NaT": lambda _r, _v: pd.NaT,
+    "np0": lambda r, v: _dec_array(r, v["m"])[()],
+    "geom": _dec_geom,
+    "list": lambda r, v: [_dec(r, x) for x in v["v"]],
+    "tuple": lambda r, v: tuple(_dec(r, x) for x in v["v"]),
+    "dict": _dec_dict,
+    "df": _dec_frame,
+    "gdf": _dec_frame,
+    "series": _dec_series,
+    "geoseries": _dec_series,
+    "pdindex": lambda r, v: _dec_index(r, v["v"]),
+    "dc": _dec_dataclass,
+}
 
 
 def load(path: str | os.PathLike, expected_digest: str) -> dict | None:

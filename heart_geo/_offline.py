@@ -77,6 +77,8 @@ import folium
 from branca.colormap import ColorMap
 from branca.element import CssLink, Element, Figure, JavascriptLink
 
+from .errors import OfflineAssetError, RemoteAssetError
+
 __all__ = [
     "OfflineAssetError",
     "RemoteAssetError",
@@ -85,14 +87,6 @@ __all__ = [
     "make_offline",
     "offline_resources",
 ]
-
-
-class OfflineAssetError(RuntimeError):
-    """A map needs a resource that cannot be provided offline."""
-
-
-class RemoteAssetError(AssertionError):
-    """Rendered HTML still loads a script or stylesheet from the network."""
 
 
 # folium resource names (see folium.folium._default_js/_default_css) -> our file.
@@ -220,52 +214,16 @@ def make_offline(m: folium.Map, *, strict: bool = True) -> folium.Map:
     problems: list[str] = []
 
     for element in _walk(root):
-        if isinstance(element, folium.Icon):
-            problems.append(
-                "folium.Icon needs Leaflet.awesome-markers and Font Awesome from a CDN; "
-                "use folium.CircleMarker, a plain folium.Marker or folium.DivIcon"
-            )
-        elif isinstance(element, ColorMap):
-            problems.append(
-                "branca colormaps load d3 from a CDN (and st_folium forces CDN d3 when it "
-                "sees one); draw the legend as HTML instead"
-            )
+        problems += _unavoidable_cdn(element)
         if not (hasattr(element, "default_js") and hasattr(element, "default_css")):
             continue
-
-        new_js: list[tuple[str, str]] = []
-        for name, url in element.default_js:
-            if name in _JS_BY_NAME:
-                new_js.append((name, uris[_JS_BY_NAME[name]]))
-                if name == "leaflet":
-                    new_js.append((_ICON_PATCH_NAME, uris["leaflet-offline-icons.js"]))
-            elif name in _DROPPED_JS:
-                continue
-            else:
-                if _is_remote(url):
-                    problems.append(f"{type(element).__name__} script {name!r}: {url}")
-                new_js.append((name, url))
-
-        new_css: list[tuple[str, str]] = []
-        for name, url in element.default_css:
-            if name in _CSS_BY_NAME:
-                new_css.append((name, uris[_CSS_BY_NAME[name]]))
-            elif name in _DROPPED_CSS:
-                continue
-            else:
-                if _is_remote(url):
-                    problems.append(f"{type(element).__name__} stylesheet {name!r}: {url}")
-                new_css.append((name, url))
-
         # Instance attributes: never mutate folium's class-level lists.
-        element.default_js = new_js
-        element.default_css = new_css
+        element.default_js = _offline_js(element, uris, problems)
+        element.default_css = _offline_css(element, uris, problems)
 
     # A map rendered before this call already holds CDN links in its header.
     if isinstance(root, Figure):
-        for key, child in list(root.header._children.items()):
-            if isinstance(child, (JavascriptLink, CssLink)) and _is_remote(child.url):
-                del root.header._children[key]
+        _drop_remote_header_links(root)
 
     if problems:
         unique = list(dict.fromkeys(problems))
@@ -274,6 +232,55 @@ def make_offline(m: folium.Map, *, strict: bool = True) -> folium.Map:
             raise OfflineAssetError(message)
         warnings.warn(message, stacklevel=2)
     return m
+
+
+def _unavoidable_cdn(element: Element) -> list[str]:
+    """Why an element needs a CDN whatever we embed (an icon font, d3), if it does."""
+    if isinstance(element, folium.Icon):
+        return [
+            "folium.Icon needs Leaflet.awesome-markers and Font Awesome from a CDN; "
+            "use folium.CircleMarker, a plain folium.Marker or folium.DivIcon"
+        ]
+    if isinstance(element, ColorMap):
+        return [
+            "branca colormaps load d3 from a CDN (and st_folium forces CDN d3 when it "
+            "sees one); draw the legend as HTML instead"
+        ]
+    return []
+
+
+def _offline_js(element: Element, uris: dict[str, str], problems: list[str]) -> list[tuple[str, str]]:
+    """The element's scripts with ours embedded, unneeded ones dropped; remote others noted in ``problems``."""
+    new_js: list[tuple[str, str]] = []
+    for name, url in element.default_js:
+        if name in _JS_BY_NAME:
+            new_js.append((name, uris[_JS_BY_NAME[name]]))
+            if name == "leaflet":
+                new_js.append((_ICON_PATCH_NAME, uris["leaflet-offline-icons.js"]))
+        elif name not in _DROPPED_JS:
+            if _is_remote(url):
+                problems.append(f"{type(element).__name__} script {name!r}: {url}")
+            new_js.append((name, url))
+    return new_js
+
+
+def _offline_css(element: Element, uris: dict[str, str], problems: list[str]) -> list[tuple[str, str]]:
+    """The element's stylesheets with ours embedded, unneeded ones dropped; remote others noted."""
+    new_css: list[tuple[str, str]] = []
+    for name, url in element.default_css:
+        if name in _CSS_BY_NAME:
+            new_css.append((name, uris[_CSS_BY_NAME[name]]))
+        elif name not in _DROPPED_CSS:
+            if _is_remote(url):
+                problems.append(f"{type(element).__name__} stylesheet {name!r}: {url}")
+            new_css.append((name, url))
+    return new_css
+
+
+def _drop_remote_header_links(root: Figure) -> None:
+    for key, child in list(root.header._children.items()):
+        if isinstance(child, (JavascriptLink, CssLink)) and _is_remote(child.url):
+            del root.header._children[key]
 
 
 class _AssetCollector(HTMLParser):

@@ -602,6 +602,48 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
     if chunksize < 1:
         raise InputError(f"chunk size must be at least 1, got {chunksize}")
     data, path, name = _as_bytes_or_path(src, name)
+    workbook = _workbook_or_refuse_binary(data, path, name, sheet=sheet, chunksize=chunksize)
+    if workbook is not None:
+        return workbook
+    enc = encoding or detect_encoding(data if data is not None else path)
+    if csv.field_size_limit() < _FIELD_LIMIT:
+        csv.field_size_limit(_FIELD_LIMIT)
+
+    codec, errors = _text_codec(enc)
+
+    def text() -> IO[str]:
+        return io.TextIOWrapper(_binary(data, path), encoding=codec, errors=errors, newline="")
+
+    delimiter, skip_sep, sample = _sniff_head(text, name)
+    sample_rows = _parse_sample(sample, delimiter)
+    fh = text()
+    reader = csv.reader(fh, delimiter=delimiter)
+    try:
+        header = _header_row(reader, skip_sep, name)
+        header = _fit_header(header, sample_rows[1:], delimiter)
+        if _first_row_is_data(header, sample_rows[1:]):
+            raise InputError(
+                f"{name}: {len(header)} columns, not shown: the first row looks like data (a postcode, "
+                "address, date, number or e-mail address), not a header; expected a header row naming the "
+                "columns (e.g. 'name,address,postcode'): add one, so no family is taken for the header"
+            )
+    except BaseException:
+        fh.close()
+        raise
+    case = Caseload(header=header, encoding=enc, delimiter=delimiter, name=name, chunks=iter(()))
+    case.chunks = _csv_chunks(case, reader, fh, text, n=len(header), chunksize=chunksize)
+    return case
+
+
+def _workbook_or_refuse_binary(data: bytes | None, path: Path | None, name: str, *, sheet: str | int | None,
+                               chunksize: int) -> Caseload | None:
+    """The caseload of an .xlsx workbook; None for anything else that may be text.
+
+    Raises
+    ------
+    InputError
+        For a file known by its first bytes not to be text (a PDF, an old .xls...).
+    """
     with _binary(data, path) as fh:
         head = fh.read(8)
     if head.startswith(b"PK\x03\x04"):
@@ -613,17 +655,16 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
         if head.startswith(magic):
             raise InputError(f"{name} is {what}, not a CSV file or .xlsx workbook: save it as "
                              "'Excel Workbook (.xlsx)' or 'CSV UTF-8 (comma delimited)'")
-    enc = encoding or detect_encoding(data if data is not None else path)
-    if csv.field_size_limit() < _FIELD_LIMIT:
-        csv.field_size_limit(_FIELD_LIMIT)
+    return None
 
-    codec, errors = _text_codec(enc)
 
-    def text() -> IO[str]:
-        return io.TextIOWrapper(_binary(data, path), encoding=codec, errors=errors, newline="")
+def _sniff_head(text: Callable[[], IO[str]], name: str) -> tuple[str, bool, list[str]]:
+    """``(delimiter, skip_sep, sample)`` from the first lines of a CSV text.
 
-    # header: first non-blank line (after an Excel "sep=;" line); the separator is guessed from it
-    # and the lines after it together, and the first row is checked for looking like data
+    The header is the first non-blank line (after an Excel "sep=;" line, which names the separator
+    and is then skipped); otherwise the separator is guessed from the header and the lines after it
+    together. The first line is checked for being text at all.
+    """
     delimiter = ","
     skip_sep = False
     sample: list[str] = []
@@ -642,78 +683,69 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
                 break
     if sample and not skip_sep:
         delimiter = _sniff_delimiter(sample)
-    sample_rows = _parse_sample(sample, delimiter)
-    fh = text()
-    reader = csv.reader(fh, delimiter=delimiter)
-    header = None
+    return delimiter, skip_sep, sample
+
+
+def _header_row(reader, skip_sep: bool, name: str) -> list[str]:
+    """The first row with a non-empty cell (past a "sep=" line); InputError for an empty file."""
+    for row in reader:
+        if skip_sep and re.fullmatch(r"sep=.", ",".join(row).strip(), flags=re.I):
+            continue
+        if any(c.strip() for c in row):
+            return row
+    raise InputError(f"{name} is empty: expected a header row naming the columns, then one row "
+                     "per family")
+
+
+def _fit_row(row: list[str], n: int, case: Caseload, line_num: int) -> list[str]:
+    """A row cut or padded to the header's ``n`` cells; InputError when it has more non-empty cells."""
+    if len(row) < n:
+        return row + [""] * (n - len(row))
+    if any(c.strip() for c in row[n:]):
+        raise InputError(
+            f"{case.name}: row {case.stats['rows']} (line {line_num}) has {len(row)} cells "
+            f"but the header has {n}; expected every row to fit the header's columns "
+            "(a stray separator or an unquoted cell?)"
+        )
+    return row[:n]  # trailing separators: the extra cells are empty
+
+
+def _csv_chunks(case: Caseload, reader, fh: IO[str], text: Callable[[], IO[str]], *, n: int,
+                chunksize: int) -> Iterator[pd.DataFrame]:
+    """The rows after the header, ``chunksize`` at a time, as frames of text cells (columns 0..n-1).
+
+    Counts rows and blank lines in ``case.stats``; closes ``fh`` when done or abandoned. Each row
+    is fitted to the header's ``n`` cells.
+    """
+    name, delimiter = case.name, case.delimiter
+    rows: list[list[str]] = []
+    stats = case.stats
+    last_line = reader.line_num
+    start = last_line + 1
     try:
         for row in reader:
-            if skip_sep and re.fullmatch(r"sep=.", ",".join(row).strip(), flags=re.I):
+            start, last_line = last_line + 1, reader.line_num
+            if not row or (n > 1 and len(row) == 1 and not row[0].strip()):
+                stats["blank_lines"] += 1
                 continue
-            if any(c.strip() for c in row):
-                header = row
-                break
-    except BaseException:
-        fh.close()
-        raise
-    if header is None:
-        fh.close()
-        raise InputError(f"{name} is empty: expected a header row naming the columns, then one row "
-                         "per family")
-    header = _fit_header(header, sample_rows[1:], delimiter)
-    if _first_row_is_data(header, sample_rows[1:]):
-        fh.close()
-        raise InputError(
-            f"{name}: {len(header)} columns, not shown: the first row looks like data (a postcode, "
-            "address, date, number or e-mail address), not a header; expected a header row naming the "
-            "columns (e.g. 'name,address,postcode'): add one, so no family is taken for the header"
-        )
-    n = len(header)
-    case = Caseload(header=header, encoding=enc, delimiter=delimiter, name=name, chunks=iter(()))
-
-    def gen() -> Iterator[pd.DataFrame]:
-        rows: list[list[str]] = []
-        stats = case.stats
-        last_line = reader.line_num
-        start = last_line + 1
-        try:
-            for row in reader:
-                start, last_line = last_line + 1, reader.line_num
-                if not row or (n > 1 and len(row) == 1 and not row[0].strip()):
-                    stats["blank_lines"] += 1
-                    continue
-                stats["rows"] += 1
-                if len(row) != n:
-                    if len(row) < n:
-                        row = row + [""] * (n - len(row))
-                    elif any(c.strip() for c in row[n:]):
-                        raise InputError(
-                            f"{name}: row {stats['rows']} (line {reader.line_num}) has {len(row)} cells "
-                            f"but the header has {n}; expected every row to fit the header's columns "
-                            "(a stray separator or an unquoted cell?)"
-                        )
-                    else:
-                        row = row[:n]  # trailing separators: the extra cells are empty
-                rows.append(row)
-                if len(rows) >= chunksize:
-                    yield pd.DataFrame(rows, columns=range(n), dtype=object)
-                    rows = []
-            if last_line > start and _unclosed_quote(text, start, delimiter):
-                # a quote never closed swallows the rest of the file into the last row's cell
-                raise InputError(
-                    f"{name}: a quoted cell in row {stats['rows']} (from line {start}) is never "
-                    "closed; expected a closing \" before the end of the file"
-                )
-            if rows:
+            stats["rows"] += 1
+            rows.append(row if len(row) == n else _fit_row(row, n, case, reader.line_num))
+            if len(rows) >= chunksize:
                 yield pd.DataFrame(rows, columns=range(n), dtype=object)
-        except csv.Error as exc:
-            raise InputError(f"{name}: line {reader.line_num} cannot be read as CSV "
-                             f"({_csv_reason(exc)})") from None
-        finally:
-            fh.close()
-
-    case.chunks = gen()
-    return case
+                rows = []
+        if last_line > start and _unclosed_quote(text, start, delimiter):
+            # a quote never closed swallows the rest of the file into the last row's cell
+            raise InputError(
+                f"{name}: a quoted cell in row {stats['rows']} (from line {start}) is never "
+                "closed; expected a closing \" before the end of the file"
+            )
+        if rows:
+            yield pd.DataFrame(rows, columns=range(n), dtype=object)
+    except csv.Error as exc:
+        raise InputError(f"{name}: line {reader.line_num} cannot be read as CSV "
+                         f"({_csv_reason(exc)})") from None
+    finally:
+        fh.close()
 
 
 def _unclosed_quote(text: Callable[[], IO[str]], start: int, delimiter: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import _util
 from .errors import HeartGeoError, InputError
 from .settings import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
@@ -208,14 +209,7 @@ def _print_table(df: pd.DataFrame, as_json: bool) -> None:
             print(df.to_string(index=False))
 
 
-def _jsonable(v):
-    if isinstance(v, float | np.floating):
-        return None if np.isnan(v) else float(v)
-    if isinstance(v, np.bool_ | bool):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+_jsonable = _util.nan_to_none
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,7 +288,7 @@ def _count(v) -> str:
     return "* (hidden, 5 or more)" if v == "*" else str(v)
 
 
-def cmd_links(args) -> int:
+def cmd_links(args) -> int:  # noqa: C901
     from .links import council_wide_links, links_from_enrolments
 
     if not args.enrolments:
@@ -409,7 +403,7 @@ def cmd_validate(args) -> int:
     return EXIT_OK if all(r["ok"] for r in reports) else EXIT_FAIL
 
 
-def _print_report(r: dict) -> None:
+def _print_report(r: dict) -> None:  # noqa: C901
     print(f"== {r['council']} [{r['profile']}]")
     for name, rel in r.get("releases", {}).items():
         older = f"; older kept for history: {', '.join(rel['older'])}" if rel.get("older") else ""

@@ -28,5 +28,17 @@ class InputError(HeartGeoError, ValueError):
     """User input (a query, coordinates, a caseload file) cannot be used as given."""
 
 
+class FetchError(HeartGeoError, OSError):
+    """A download failed, was refused by the server, or is not the data it should be."""
+
+
 class CRSMismatchError(DataFormatError):
     """Coordinates or geometry are in a different CRS from the one expected."""
+
+
+class OfflineAssetError(HeartGeoError, RuntimeError):
+    """A map needs a resource that cannot be provided offline."""
+
+
+class RemoteAssetError(HeartGeoError, AssertionError):
+    """Rendered HTML still loads a script or stylesheet from the network (a failed check)."""

@@ -28,12 +28,12 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
+from . import _util, disclosure
 from . import caseload as _caseload
-from . import disclosure
 from ._offline import make_offline
 from .errors import InputError
 from .links import LinkReport, links_from_enrolments, school_localities
-from .services import service_counts, service_locations, services_present, services_table, team_hubs
+from .services import service_counts, service_locations, services_present, team_hubs, team_services
 from .settings import UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS, WGS84
 
 __all__ = [
@@ -81,8 +81,7 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def plural_unit(profile) -> str:
     """'teams' or 'localities' (the profile's unit in the plural)."""
-    unit = getattr(profile, "unit", "team") or "team"
-    return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
+    return _util.plural(getattr(profile, "unit", "team") or "team")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -526,20 +525,7 @@ def map_payload_bytes(profile, **kwargs) -> int:
 def _team_services(profile, team: str | None) -> tuple[list[str], list[dict]]:
     if not team or team not in profile.team_names:
         return [], []
-    t = services_table(profile)
-    t = t[t["team"] == team]
-    in_team = t.loc[t["mode"] == "team", "service"].tolist()
-    links = [
-        {
-            "service": r["service"],
-            "shared_with": [
-                c.strip() for c in str(r["link_worker_covers"]).split(",") if c.strip() and c.strip() != team
-            ],
-            "description": r["description"],
-        }
-        for _, r in t[t["mode"] == "link_worker"].iterrows()
-    ]
-    return in_team, links
+    return team_services(profile, team)
 
 
 def _latlon(easting, northing) -> tuple[float, float] | None:
@@ -569,14 +555,7 @@ def _answer_line(query: str, row: dict, unit: str) -> str:
     return f"{query} → no {unit} ({status.replace('_', ' ')})"
 
 
-def _clean(v):
-    if isinstance(v, float | np.floating):
-        return None if np.isnan(v) else float(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+_clean = _util.nan_to_none
 
 
 def lookup_answer(profile, query: str) -> dict:

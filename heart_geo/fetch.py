@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import hashlib
 import json
 import logging
 import os
@@ -35,7 +34,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import HeartGeoError, InputError
+from ._util import sha256_file
+from .errors import FetchError, InputError
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -43,10 +43,6 @@ log.addHandler(logging.NullHandler())
 __all__ = ["FetchError", "Fetched", "fetch_file", "fetch_sources", "source_url"]
 
 _FORMATS = ("codepoint-zip", "geojson", "xlsx-zip", "xlsx", "csv", "zip", "any")
-
-
-class FetchError(HeartGeoError, OSError):
-    """A download failed, was refused by the server, or is not the data it should be."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +56,6 @@ class Fetched:
     new: bool
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _redact(url: str, secrets: tuple[str, ...] = ()) -> str:
@@ -190,6 +179,22 @@ def check_content(path: Path, fmt: str, *, name: str = "", secrets: tuple[str, .
     name = name or path.name
     with open(path, "rb") as fh:
         head = fh.read(4096)
+    _refuse_page(head, fmt, name, secrets)
+    is_zip = zipfile.is_zipfile(path)
+    if fmt in ("geojson", "csv") and is_zip:
+        raise FetchError(f"{name}: expected {'GeoJSON' if fmt == 'geojson' else 'CSV'} text, got a zip archive")
+    if fmt in ("codepoint-zip", "xlsx-zip", "xlsx", "zip") and not is_zip:
+        raise FetchError(f"{name}: expected a {fmt} file (a zip archive), but what arrived is not one")
+    if is_zip:
+        _check_zip(path, fmt, name)
+    elif fmt == "geojson":
+        _check_geojson(path, name)
+    elif fmt == "csv":
+        _check_csv(head, name)
+
+
+def _refuse_page(head: bytes, fmt: str, name: str, secrets: tuple[str, ...]) -> None:
+    """Refuse an empty file, an HTML page, or a server's error body (an OGC exception report)."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not head:
         raise FetchError(f"{name}: the server sent an empty file; expected {fmt} data")
@@ -200,46 +205,48 @@ def check_content(path: Path, fmt: str, *, name: str = "", secrets: tuple[str, .
         m = re.search(rb"<(?:ows:)?ExceptionText>(.*?)</", head, re.S | re.I)
         why = _redact(m.group(1).decode("utf-8", "replace").strip()[:200], secrets) if m else "no reason given"
         raise FetchError(f"{name}: the server answered with an error instead of the data: {why}")
-    is_zip = zipfile.is_zipfile(path)
-    if fmt in ("geojson", "csv") and is_zip:
-        raise FetchError(f"{name}: expected {'GeoJSON' if fmt == 'geojson' else 'CSV'} text, got a zip archive")
-    if fmt in ("codepoint-zip", "xlsx-zip", "xlsx", "zip") and not is_zip:
-        raise FetchError(f"{name}: expected a {fmt} file (a zip archive), but what arrived is not one")
-    if is_zip:
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = [n.lower() for n in zf.namelist()]
-                bad = zf.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError):
-            raise FetchError(f"{name}: the zip archive is damaged (download cut short?)") from None
-        if bad is not None:
-            raise FetchError(f"{name}: the zip archive is damaged at one of its members")
-        if fmt == "codepoint-zip" and not any(re.search(r"data/csv/[a-z]+\.csv$", n) for n in names):
-            raise FetchError(f"{name}: a zip without Code-Point Open's Data/CSV/<area>.csv files")
-        if fmt == "xlsx-zip" and not any(n.endswith((".xlsx", ".csv")) for n in names):
-            raise FetchError(f"{name}: a zip without the workbook (.xlsx) or table (.csv) expected inside")
-        if fmt == "xlsx" and "[content_types].xml" not in names:
-            raise FetchError(f"{name}: not an Excel workbook (.xlsx)")
-        return
-    if fmt == "geojson":
-        try:
-            with open(path, encoding="utf-8-sig") as fh:
-                doc = json.load(fh)
-        except (ValueError, UnicodeDecodeError):
-            raise FetchError(f"{name}: expected GeoJSON, but what arrived is not JSON") from None
-        if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-            raise FetchError(f"{name}: expected a GeoJSON FeatureCollection, got "
-                             f"{type(doc).__name__} {str(doc.get('type')) if isinstance(doc, dict) else ''}")
-        if not doc.get("features"):
-            raise FetchError(f"{name}: the GeoJSON has no features (wrong layer name or filter?)")
-        return
-    if fmt == "csv":
-        try:
-            first = head.decode("utf-8-sig").splitlines()[0]
-        except (UnicodeDecodeError, IndexError):
-            raise FetchError(f"{name}: expected a CSV text file, got binary data") from None
-        if "," not in first:
-            raise FetchError(f"{name}: expected a CSV file, but its first line has no commas")
+
+
+def _check_zip(path: Path, fmt: str, name: str) -> None:
+    """A whole zip archive holding what ``fmt`` needs inside."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n.lower() for n in zf.namelist()]
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise FetchError(f"{name}: the zip archive is damaged (download cut short?)") from None
+    if bad is not None:
+        raise FetchError(f"{name}: the zip archive is damaged at one of its members")
+    if fmt == "codepoint-zip" and not any(re.search(r"data/csv/[a-z]+\.csv$", n) for n in names):
+        raise FetchError(f"{name}: a zip without Code-Point Open's Data/CSV/<area>.csv files")
+    if fmt == "xlsx-zip" and not any(n.endswith((".xlsx", ".csv")) for n in names):
+        raise FetchError(f"{name}: a zip without the workbook (.xlsx) or table (.csv) expected inside")
+    if fmt == "xlsx" and "[content_types].xml" not in names:
+        raise FetchError(f"{name}: not an Excel workbook (.xlsx)")
+
+
+def _check_geojson(path: Path, name: str) -> None:
+    """A GeoJSON FeatureCollection with at least one feature."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            doc = json.load(fh)
+    except (ValueError, UnicodeDecodeError):
+        raise FetchError(f"{name}: expected GeoJSON, but what arrived is not JSON") from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise FetchError(f"{name}: expected a GeoJSON FeatureCollection, got "
+                         f"{type(doc).__name__} {str(doc.get('type')) if isinstance(doc, dict) else ''}")
+    if not doc.get("features"):
+        raise FetchError(f"{name}: the GeoJSON has no features (wrong layer name or filter?)")
+
+
+def _check_csv(head: bytes, name: str) -> None:
+    """Text whose first line has commas."""
+    try:
+        first = head.decode("utf-8-sig").splitlines()[0]
+    except (UnicodeDecodeError, IndexError):
+        raise FetchError(f"{name}: expected a CSV text file, got binary data") from None
+    if "," not in first:
+        raise FetchError(f"{name}: expected a CSV file, but its first line has no commas")
 
 
 def source_url(name: str, src: dict, *, url: str | None = None, authkey: str | None = None) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _cache, sources
+from . import _cache, _util, sources
 from ._crs import transformer
 from .allocate import ALLOCATED, MISSING, NEAREST, OUTSIDE, Allocator, PointResult
 from .errors import InputError, ProfileError
@@ -129,7 +129,7 @@ def _type_name(v) -> str:
             dict: "a table", dt.date: "a date"}.get(type(v), type(v).__name__)
 
 
-def _type_problems(conf: dict) -> list[str]:
+def _type_problems(conf: dict) -> list[str]:  # noqa: C901
     """Every value of the wrong type, named by its key (``teams[2].schools``), with what was expected."""
     problems: list[str] = []
 
@@ -169,7 +169,7 @@ def _type_problems(conf: dict) -> list[str]:
     return problems
 
 
-def _check_config(conf: dict, path: Path) -> None:
+def _check_config(conf: dict, path: Path) -> None:  # noqa: C901
     """Report every problem in a profile at once: values of the wrong type first (by key), then
     what is missing or inconsistent."""
     typed = _type_problems(conf)
@@ -234,14 +234,7 @@ def _code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def _file_digest(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(str(p).encode())
-        with open(p, "rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+_file_digest = _util.sha256_files
 
 
 class Profile:
@@ -262,7 +255,7 @@ class Profile:
         self.name: str = council["name"]
         self.code: str = council["code"]
         self.unit: str = council.get("unit", "team")
-        self.unit_plural: str = "localities" if self.unit == "locality" else f"{self.unit}s"
+        self.unit_plural: str = _util.plural(self.unit)
         eff = council.get("effective_from")
         self.effective_from: dt.date | None = eff if isinstance(eff, dt.date) else None
         self.teams = [
@@ -387,8 +380,8 @@ class Profile:
 
         Examples
         --------
-        >>> p = load_profile("east_ayrshire")  # doctest: +SKIP
-        >>> p.allocate(["ka18 1fq"])[["team", "status"]]  # doctest: +SKIP
+        >>> p = load_profile("east_ayrshire")
+        >>> p.allocate(["ka18 1fq"])[["team", "status"]]
              team     status
         0  Barony  allocated
         """
@@ -955,7 +948,7 @@ def _no_text(n: int) -> pd.Categorical:
 
 def _no_nan(row: dict) -> dict:
     """A result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
-    return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+    return {k: _util.nan_to_none(v) for k, v in row.items()}
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,6 +38,7 @@ __all__ = [
     "services_present",
     "services_table",
     "team_hubs",
+    "team_services",
     "withheld_counts",
 ]
 
@@ -86,12 +87,43 @@ def services_for_team(profile, team: str) -> dict[str, list[str]]:
         If ``team`` is not one of the profile's teams.
     """
     _check_team(profile, team)
+    in_team, links = team_services(profile, team)
+    return {"in_team": in_team, "link_workers": [lw["service"] for lw in links]}
+
+
+def team_services(profile, team: str) -> tuple[list[str], list[dict]]:
+    """The services in a team, and those it reaches through link workers with whom they are shared.
+
+    Returns
+    -------
+    in_team : list of str
+        Names of the services every team has in it.
+    links : list of dict
+        One per link-worker service covering ``team``: ``service``, ``shared_with`` (the other teams
+        the link worker covers) and ``description``. An unknown team has none of either.
+
+    Examples
+    --------
+    >>> from heart_geo.testing import make_profile
+    >>> p = make_profile()
+    >>> in_team, links = team_services(p, "South")
+    >>> [lw["service"] for lw in links] == services_for_team(p, "South")["link_workers"]
+    True
+    """
     t = services_table(profile)
     t = t[t["team"] == team]
-    return {
-        "in_team": t.loc[t["mode"] == "team", "service"].tolist(),
-        "link_workers": t.loc[t["mode"] == "link_worker", "service"].tolist(),
-    }
+    in_team = t.loc[t["mode"] == "team", "service"].tolist()
+    links = [
+        {
+            "service": r["service"],
+            "shared_with": [
+                c.strip() for c in str(r["link_worker_covers"]).split(",") if c.strip() and c.strip() != team
+            ],
+            "description": r["description"],
+        }
+        for _, r in t[t["mode"] == "link_worker"].iterrows()
+    ]
+    return in_team, links
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,7 +220,7 @@ def publication_rule(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def check_service_config(conf: dict) -> list[str]:
+def check_service_config(conf: dict) -> list[str]:  # noqa: C901
     """Problems in a profile's service sources and team hubs (called when a profile is read)."""
     problems = []
     from .sources import SERVICE_READERS

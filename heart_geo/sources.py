@@ -264,28 +264,10 @@ def describe_release(dataset: str, root: Path, files: list[Path], data_dir: Path
     ``SG_SchoolRoll_2023``). The label prefers the month people named the download by (the folder
     name), the date the publisher states otherwise.
     """
-    names = []
-    if data_dir is not None:
-        try:
-            names = list(root.relative_to(data_dir).parts)
-        except ValueError:
-            names = [root.name]
-    else:
-        names = [root.name]
-    names += [f.name for f in files]
+    names = _release_names(root, files, data_dir)
     named = next((ym for ym in map(_month_in, names) if ym), None)
     version, published, how = "", None, ""
-    meta = None
-    for cand in (root / "Doc" / "metadata.txt", root / "doc" / "metadata.txt"):
-        if cand.is_file():
-            meta = cand.read_text(encoding="latin-1")[:100_000]
-            break
-    if meta is None:
-        for f in files:
-            if f.suffix.lower() == ".zip":
-                meta = _zip_metadata(f)
-                if meta:
-                    break
+    meta = _release_metadata(root, files)
     parsed = _codepoint_metadata(meta) if meta else None
     if parsed:
         version, published = parsed
@@ -294,23 +276,49 @@ def describe_release(dataset: str, root: Path, files: list[Path], data_dir: Path
     if (named and published is not None and how == "Doc/metadata.txt"
             and abs((dt.date(named[0], named[1], 15) - published).days) > 92):
         named = None
+    label, published, how = _release_label(names, named, published, how)
+    return Release(dataset=dataset, label=label, files=tuple(files), root=root, version=version,
+                   published=published, how=how)
+
+
+def _release_names(root: Path, files: list[Path], data_dir: Path | None) -> list[str]:
+    """The names a release is known by: its folders below the data folder, then its files."""
+    try:
+        names = list(root.relative_to(data_dir).parts) if data_dir is not None else [root.name]
+    except ValueError:
+        names = [root.name]
+    return names + [f.name for f in files]
+
+
+def _release_metadata(root: Path, files: list[Path]) -> str | None:
+    """Code-Point Open's ``Doc/metadata.txt``, from the release folder or its zip, if there is one."""
+    for cand in (root / "Doc" / "metadata.txt", root / "doc" / "metadata.txt"):
+        if cand.is_file():
+            return cand.read_text(encoding="latin-1")[:100_000]
+    meta = None
+    for f in files:
+        if f.suffix.lower() == ".zip":
+            meta = _zip_metadata(f)
+            if meta:
+                break
+    return meta
+
+
+def _release_label(names: list[str], named: tuple[int, int] | None, published: dt.date | None,
+                   how: str) -> tuple[str, dt.date | None, str]:
+    """The label, publication date and how it was known: the month named, else the date published, else a
+    year in a name, else undated."""
     if named:
-        label = f"{named[0]:04d}-{named[1]:02d}"
         if published is None:
             published = dt.date(named[0], named[1], 1)
             how = how or "name"
-    elif published is not None:
-        label = published.strftime("%Y-%m")
-    else:
-        years = [int(m.group(1)) for n in names for m in [_YEAR.search(n)] if m]
-        if years:
-            label = str(years[0])
-            published = dt.date(years[0], 1, 1)
-            how = "name (year only)"
-        else:
-            label, how = "undated", "no date in the data or its name"
-    return Release(dataset=dataset, label=label, files=tuple(files), root=root, version=version,
-                   published=published, how=how)
+        return f"{named[0]:04d}-{named[1]:02d}", published, how
+    if published is not None:
+        return published.strftime("%Y-%m"), published, how
+    years = [int(m.group(1)) for n in names for m in [_YEAR.search(n)] if m]
+    if years:
+        return str(years[0]), dt.date(years[0], 1, 1), "name (year only)"
+    return "undated", None, "no date in the data or its name"
 
 
 def find_releases(data_dir: Path, patterns: list[str], *, what: str, dataset: str | None = None) -> list[Release]:

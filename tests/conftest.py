@@ -1,4 +1,14 @@
-"""Shared fixtures: the made-up Testshire council, and the real data folder when present."""
+"""Shared fixtures: the made-up Testshire council, the real data folder when present, a cache per test.
+
+* ``testshire``: Testshire's profile, loaded once for the session;
+* ``ts``: a folder of Testshire's files (real formats, made-up places) for each test module, which
+  its tests may add files to;
+* ``data_dir``: the official datasets folder (``HEART_GEO_DATA``); a test asking for it is skipped
+  when there is none; ``east``, ``north``: the real profiles loaded from it;
+* ``cache_dir``: a derived-data cache of the test's own (``HEART_GEO_CACHE``), for tests that check
+  caching or must not share built data: ``pytestmark = pytest.mark.usefixtures("cache_dir")`` gives
+  one to every test of a module.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,26 @@ def testshire(tmp_path_factory):
     from heart_geo.testing import make_profile
 
     return make_profile(tmp_path_factory.mktemp("testshire"))
+
+
+@pytest.fixture(scope="module")
+def ts(tmp_path_factory) -> Path:
+    """Testshire's files written to a new folder, once per test module."""
+    from heart_geo.testing import write_test_data
+
+    d = tmp_path_factory.mktemp("ts")
+    write_test_data(d)
+    return d
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    """``HEART_GEO_CACHE`` pointed at ``tmp_path / "cache"`` for this test (the folder is made on use)."""
+    from heart_geo.settings import CACHE_ENV
+
+    d = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(d))
+    return d
 
 
 def _data_dir() -> Path | None:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need (idempotent), then runs the whole suite.
+# The README's test command: installs what the tests need (idempotent), then runs the whole suite: tests/
+# and the docstring examples of heart_geo/ (testpaths and --doctest-modules in pyproject.toml).
 #   bash tests/run.sh [pytest args...]
 # Real-data tests read HEART_GEO_DATA (default: ../shared/data beside the checkout).
 # Browser tests use Debian's chromium (installed here with apt when missing and when root).

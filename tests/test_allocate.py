@@ -6,9 +6,6 @@ No timing assertions: see ``benchmarks/bench_allocate.py`` for speed.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import shapely
@@ -232,28 +229,15 @@ def test_no_team_polygons():
 # --------------------------------------------------------------------------------------------------
 # real data
 # --------------------------------------------------------------------------------------------------
-def _have_data() -> bool:
-    d = os.environ.get("HEART_GEO_DATA")
-    return bool(d) and Path(d).is_dir()
-
-
-realdata = [
-    pytest.mark.realdata,
-    pytest.mark.skipif(not _have_data(), reason="HEART_GEO_DATA not set or missing"),
-]
-
-
 @pytest.fixture(scope="module", params=["east_ayrshire", "north_ayrshire"])
-def profile(request):
-    if not _have_data():
-        pytest.skip("HEART_GEO_DATA not set or missing")
+def profile(request, data_dir):
+    """The real profiles, from the data folder (skipped without one: see the conftest's ``data_dir``)."""
     import heart_geo
 
-    return heart_geo.load_profile(request.param)
+    return heart_geo.load_profile(request.param, data_dir=data_dir)
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not _have_data(), reason="HEART_GEO_DATA not set or missing")
 class TestRealData:
     def test_random_points(self, profile):
         a = profile.allocator

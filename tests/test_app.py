@@ -19,7 +19,7 @@ import pytest
 
 from heart_geo import explore
 from heart_geo._offline import assert_no_remote_assets
-from heart_geo.testing import make_profile, write_test_data
+from heart_geo.testing import make_profile
 
 APP = Path(__file__).resolve().parents[1] / "heart_geo" / "app" / "dashboard.py"
 SHIM = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
@@ -36,10 +36,9 @@ CASELOAD = (
 
 
 @pytest.fixture(scope="module")
-def testshire_dir(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("testshire_app")
-    toml = write_test_data(folder)
-    return folder, toml
+def testshire_dir(ts) -> tuple[Path, Path]:
+    """Testshire's folder (the conftest's ``ts``) and its profile."""
+    return ts, ts / "testshire.toml"
 
 
 @pytest.fixture

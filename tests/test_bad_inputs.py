@@ -44,10 +44,9 @@ from heart_geo.testing import X0, Y0, geojson_square, write_test_data
 
 
 @pytest.fixture(scope="module")
-def ts_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ts_cli")
-    write_test_data(d)
-    return d
+def ts_dir(ts):
+    """Testshire's Code-Point Open folder (the conftest's ``ts``), by the name this module's tests use."""
+    return ts
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +66,7 @@ def profiles(ts_dir, onspd_dir):
     }
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("cache_dir")
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:

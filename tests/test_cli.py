@@ -16,17 +16,7 @@ from heart_geo import caseload
 from heart_geo.cli import main
 from heart_geo.testing import write_test_data
 
-
-@pytest.fixture(scope="module")
-def ts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cli_ts")
-    write_test_data(d)
-    return d
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("cache_dir")
 
 
 def run(args, capsys):
@@ -158,14 +148,13 @@ def test_links_outputs_neutralised(tmp_path, capsys):
 # the derived-data cache
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "wrong-digest", "a-pickle"])
-def test_corrupt_cache_is_rebuilt(ts, tmp_path, monkeypatch, caplog, damage):
+def test_corrupt_cache_is_rebuilt(ts, cache_dir, caplog, damage):
     import pickle
 
     from heart_geo import _cache
     from heart_geo.profiles import load_profile
 
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("HEART_GEO_CACHE", str(cache))
+    cache = cache_dir
     p1 = load_profile(ts / "testshire.toml", data_dir=ts)
     [entry] = list(cache.glob("*.hgc"))
     good = entry.read_bytes()

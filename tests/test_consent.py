@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from heart_geo.cli import main
 from heart_geo.errors import InputError
 from heart_geo.links import links_from_enrolments
-from heart_geo.testing import write_test_data
 
 # school 8000009 is the council-wide RC academy (in South's area); 8000001 North Academy
 ROWS = [
@@ -173,32 +172,25 @@ def test_released_exactly_where_consent_or_risk(testshire, flags):
 # --------------------------------------------------------------------------------------------------
 # the CLI
 # --------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("consent_ts")
-    write_test_data(d)
-    return d
-
-
 def _csv(path, df):
     df.to_csv(path, index=False, encoding="utf-8")
     return path
 
 
-def _cli(args, capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+def _cli(args, capsys):
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_cli_links_detail_and_counts(ts, tmp_path, capsys, monkeypatch):
+@pytest.mark.usefixtures("cache_dir")
+def test_cli_links_detail_and_counts(ts, tmp_path, capsys):
     df = frame()
     df.loc[0, "name"] = "=HYPERLINK(\"http://x\")"
     src = _csv(tmp_path / "enrol.csv", df)
     code, out, err = _cli(["links", "--profile", ts / "testshire.toml", "--data-dir", ts, "--enrolments", src,
                            "-o", tmp_path / "links.csv", "--detail-output", tmp_path / "detail.csv", "-v"],
-                          capsys, monkeypatch, tmp_path)
+                          capsys)
     assert code == 0, err
     links = (tmp_path / "links.csv").read_text(encoding="utf-8-sig")
     detail = list(csv.DictReader(io.StringIO((tmp_path / "detail.csv").read_text(encoding="utf-8-sig"))))
@@ -217,20 +209,22 @@ def test_cli_links_detail_and_counts(ts, tmp_path, capsys, monkeypatch):
     assert summary["withheld"] == "<5" and summary["released"] == "*"  # 4 + 5 = 9 rows: 5 hidden too
 
 
-def test_cli_links_custom_columns(ts, tmp_path, capsys, monkeypatch):
+@pytest.mark.usefixtures("cache_dir")
+def test_cli_links_custom_columns(ts, tmp_path, capsys):
     src = _csv(tmp_path / "enrol.csv", frame(consent="Consent Given", risk="CP flag"))
     code, _, err = _cli(["links", "--profile", ts / "testshire.toml", "--data-dir", ts, "--enrolments", src,
                          "--consent-col", "consent given", "--risk-col", "CP Flag", "--detail-output",
-                         tmp_path / "d.csv"], capsys, monkeypatch, tmp_path)
+                         tmp_path / "d.csv"], capsys)
     assert code == 0, err
     d = pd.read_csv(tmp_path / "d.csv", dtype=str)
     assert d["row"].tolist() == ["1", "3", "4", "6", "8"]
 
 
-def test_cli_links_missing_default_columns_note(ts, tmp_path, capsys, monkeypatch):
+@pytest.mark.usefixtures("cache_dir")
+def test_cli_links_missing_default_columns_note(ts, tmp_path, capsys):
     src = _csv(tmp_path / "enrol.csv", frame().drop(columns=["consent", "risk_of_harm"]))
     code, _, err = _cli(["links", "--profile", ts / "testshire.toml", "--data-dir", ts, "--enrolments", src,
-                         "--detail-output", tmp_path / "d.csv"], capsys, monkeypatch, tmp_path)
+                         "--detail-output", tmp_path / "d.csv"], capsys)
     assert code == 0
     assert "no column marks recorded consent" in err and "no column marks a risk of harm" in err
     assert "0 rows released" in err
@@ -239,13 +233,14 @@ def test_cli_links_missing_default_columns_note(ts, tmp_path, capsys, monkeypatc
         "link_cross_locality,shared_because"]
 
 
-def test_cli_links_points_and_header_spellings(ts, tmp_path, capsys, monkeypatch):
+@pytest.mark.usefixtures("cache_dir")
+def test_cli_links_points_and_header_spellings(ts, tmp_path, capsys):
     df = pd.DataFrame({"Pupil": ["A", "B"], "School Name": ["St Test RC Academy", "8000009"],
                        "Easting": [300500, 301500], "Northing": [601500, 601500], "Consent": ["yes", "no"]})
     src = _csv(tmp_path / "enrol.csv", df)
     code, _, err = _cli(["links", "--profile", ts / "testshire.toml", "--data-dir", ts, "--enrolments", src,
                          "--detail-output", tmp_path / "d.csv", "-o", tmp_path / "l.csv", "--no-suppress"],
-                        capsys, monkeypatch, tmp_path)
+                        capsys)
     assert code == 0, err
     d = pd.read_csv(tmp_path / "d.csv", dtype=str)
     assert d["Pupil"].tolist() == ["A"] and d["link_home_team"].tolist() == ["North"]

@@ -22,18 +22,12 @@ from heart_geo import caseload, disclosure, excel
 from heart_geo.cli import main
 from heart_geo.errors import CRSMismatchError, InputError
 from heart_geo.export import data_release, field_names, layers
-from heart_geo.testing import X0, Y0, write_test_data
+from heart_geo.testing import X0, Y0
+
+pytestmark = pytest.mark.usefixtures("cache_dir")
 
 
-@pytest.fixture(scope="module")
-def ts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("councils_ts")
-    write_test_data(d)
-    return d
-
-
-def _cli(args, capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+def _cli(args, capsys):
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
@@ -69,12 +63,12 @@ CASES = [
 # --------------------------------------------------------------------------------------------------
 # Excel
 # --------------------------------------------------------------------------------------------------
-def test_assign_xlsx_in_and_out(ts, tmp_path, capsys, monkeypatch):
+def test_assign_xlsx_in_and_out(ts, tmp_path, capsys):
     src = _workbook(tmp_path / "caseload.xlsx", CASES,
                     formats={"D3": "dd/mm/yyyy", "D4": "dd/mm/yyyy", "E3": "0.00", "F3": "00000"})
     out = tmp_path / "allocated.xlsx"
     code, _, err = _cli(["assign", src, "-o", out, "--profile", ts / "testshire.toml", "--data-dir", ts],
-                        capsys, monkeypatch, tmp_path)
+                        capsys)
     assert code == 0, err
     rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
     header, data = rows[0], rows[1:]
@@ -93,26 +87,26 @@ def test_assign_xlsx_in_and_out(ts, tmp_path, capsys, monkeypatch):
     assert "sheet 'Cases'" in err
 
 
-def test_assign_xlsx_to_csv_has_a_bom_and_no_bom_turns_it_off(ts, tmp_path, capsys, monkeypatch):
+def test_assign_xlsx_to_csv_has_a_bom_and_no_bom_turns_it_off(ts, tmp_path, capsys):
     src = _workbook(tmp_path / "c.xlsx", CASES)
     base = ["--profile", ts / "testshire.toml", "--data-dir", ts, "-q"]
-    code, _, err = _cli(["assign", src, "-o", tmp_path / "o.csv", *base], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["assign", src, "-o", tmp_path / "o.csv", *base], capsys)
     assert code == 0, err
     raw = (tmp_path / "o.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbfCase ID,Post Code")
     assert "Zoë Ó'Brien" in raw.decode("utf-8-sig")
     df = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)
     assert len(df) == 4 and df["Amount"].tolist()[:2] == ["12.5", "3"]
-    code, _, err = _cli(["assign", src, "-o", tmp_path / "n.csv", "--no-bom", *base], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["assign", src, "-o", tmp_path / "n.csv", "--no-bom", *base], capsys)
     assert code == 0, err
     assert (tmp_path / "n.csv").read_bytes().startswith(b"Case ID,")
 
 
-def test_csv_in_xlsx_out(ts, tmp_path, capsys, monkeypatch):
+def test_csv_in_xlsx_out(ts, tmp_path, capsys):
     src = tmp_path / "c.csv"
     src.write_text("id,postcode,note\r\n1,TT1 1AC,=1+1\r\n2,,x\r\n", encoding="utf-8")
     code, _, err = _cli(["assign", src, "-o", tmp_path / "o.xlsx", "--profile", ts / "testshire.toml",
-                         "--data-dir", ts, "-q"], capsys, monkeypatch, tmp_path)
+                         "--data-dir", ts, "-q"], capsys)
     assert code == 0, err
     ws = openpyxl.load_workbook(tmp_path / "o.xlsx").active
     rows = list(ws.iter_rows(values_only=True))
@@ -121,19 +115,19 @@ def test_csv_in_xlsx_out(ts, tmp_path, capsys, monkeypatch):
     assert rows[2][3] is None and rows[2][4] == "missing_location"
 
 
-def test_sheet_by_name_or_number(ts, tmp_path, capsys, monkeypatch):
+def test_sheet_by_name_or_number(ts, tmp_path, capsys):
     src = _workbook(tmp_path / "two.xlsx", CASES, extra_sheet=True)
     base = ["--profile", ts / "testshire.toml", "--data-dir", ts, "-q"]
     for sheet in ("Second", "2", "second"):
         code, _, err = _cli(["assign", src, "-o", tmp_path / "o.csv", "--sheet", sheet, *base],
-                            capsys, monkeypatch, tmp_path)
+                            capsys)
         assert code == 0, err
         df = pd.read_csv(tmp_path / "o.csv", dtype=str)
         assert df["id"].tolist() == ["s1"] and df["team"].tolist() == ["South"]
     code, _, err = _cli(["assign", src, "-o", tmp_path / "o.csv", "--sheet", "Missing", *base],
-                        capsys, monkeypatch, tmp_path)
+                        capsys)
     assert code == 2 and "no sheet 'Missing'" in err and "'Cases', 'Second'" in err
-    code, _, err = _cli(["assign", src, "-o", tmp_path / "o.csv", "--sheet", "3", *base], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["assign", src, "-o", tmp_path / "o.csv", "--sheet", "3", *base], capsys)
     assert code == 2 and "2 sheet(s)" in err
 
 
@@ -154,14 +148,14 @@ def test_cell_text_as_typed():
     assert excel.cell_text(0.5, "0.00") == "0.50" and excel.cell_text(42, "00000") == "00042"
 
 
-def test_enrolments_xlsx_with_capitalised_columns(ts, tmp_path, capsys, monkeypatch):
+def test_enrolments_xlsx_with_capitalised_columns(ts, tmp_path, capsys):
     src = _workbook(tmp_path / "pupils.xlsx", [
         ["Pupil", "School", "Postcode", "Consent", "Risk of harm"],
         ["A", 8000009, "TT1 1AA", "Yes", ""], ["B", 8000009, "TT1 1AA", "", ""],
         ["C", "St Test RC Academy", "TT1 1AB", "", "Y"]])
     code, _, err = _cli(["links", "--profile", ts / "testshire.toml", "--data-dir", ts, "--enrolments", src,
                          "--detail-output", tmp_path / "d.xlsx", "-o", tmp_path / "l.csv"],
-                        capsys, monkeypatch, tmp_path)
+                        capsys)
     assert code == 0, err
     d = list(openpyxl.load_workbook(tmp_path / "d.xlsx").active.iter_rows(values_only=True))
     assert [r[1] for r in d[1:]] == ["A", "C"]
@@ -172,7 +166,7 @@ def test_enrolments_xlsx_with_capitalised_columns(ts, tmp_path, capsys, monkeypa
 # --------------------------------------------------------------------------------------------------
 # fallback location columns
 # --------------------------------------------------------------------------------------------------
-def test_empty_postcode_falls_back_to_address_then_coordinates(ts, tmp_path, capsys, monkeypatch):
+def test_empty_postcode_falls_back_to_address_then_coordinates(ts, tmp_path, capsys):
     src = tmp_path / "c.csv"
     src.write_text(
         "id,Postcode,Address,Easting,Northing\r\n"
@@ -181,7 +175,7 @@ def test_empty_postcode_falls_back_to_address_then_coordinates(ts, tmp_path, cap
         "3,TT1 1AA,\"2 Test Road TT1 1AB\",,\r\n"  # the postcode answers: the address is not used
         "4,,,,\r\n", encoding="utf-8")
     code, _, err = _cli(["assign", src, "-o", tmp_path / "o.csv", "--profile", ts / "testshire.toml",
-                         "--data-dir", ts], capsys, monkeypatch, tmp_path)
+                         "--data-dir", ts], capsys)
     assert code == 0, err
     df = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)
     assert df["team"].tolist() == ["East", "South", "North", ""]
@@ -196,10 +190,10 @@ def test_empty_postcode_falls_back_to_address_then_coordinates(ts, tmp_path, cap
 # --------------------------------------------------------------------------------------------------
 # export
 # --------------------------------------------------------------------------------------------------
-def test_export_gpkg_layers(ts, tmp_path, capsys, monkeypatch):
+def test_export_gpkg_layers(ts, tmp_path, capsys):
     out = tmp_path / "teams.gpkg"
     code, _, err = _cli(["export", "-o", out, "--profile", ts / "testshire.toml", "--data-dir", ts],
-                        capsys, monkeypatch, tmp_path)
+                        capsys)
     assert code == 0, err
     names = [n for n, _ in pyogrio.list_layers(out)]
     assert names == ["teams", "catchments", "gaps", "schools", "postcodes", "services", "about"]
@@ -217,9 +211,9 @@ def test_export_gpkg_layers(ts, tmp_path, capsys, monkeypatch):
         assert cols == field_names(cols), layer  # every field name is already safe
 
 
-def test_export_lookup_csv_and_geojson(ts, tmp_path, capsys, monkeypatch):
+def test_export_lookup_csv_and_geojson(ts, tmp_path, capsys):
     base = ["--profile", ts / "testshire.toml", "--data-dir", ts, "-q"]
-    code, _, err = _cli(["export", "-o", tmp_path / "pc.csv", *base], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["export", "-o", tmp_path / "pc.csv", *base], capsys)
     assert code == 0, err
     raw = (tmp_path / "pc.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbfpostcode,team,status")
@@ -227,14 +221,14 @@ def test_export_lookup_csv_and_geojson(ts, tmp_path, capsys, monkeypatch):
     assert df.set_index("postcode").loc["TT1 1AD", "team"] == "East"
     assert df.set_index("postcode").loc["TT1 1AD", "status"] == "nearest_team"
     assert df["data_release"].nunique() == 1 and "tt.csv" in df["data_release"].iloc[0]
-    code, _, err = _cli(["export", "-o", tmp_path / "t.geojson", *base], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["export", "-o", tmp_path / "t.geojson", *base], capsys)
     assert code == 0, err
     g = gpd.read_file(tmp_path / "t.geojson")
     assert g.crs.to_epsg() == 4326 and len(g) == 3
     code, _, err = _cli(["export", "-o", tmp_path / "t.geojson", "--layer", "services", *base],
-                        capsys, monkeypatch, tmp_path)
+                        capsys)
     assert code == 2 and "expected one of" in err
-    code, _, err = _cli(["export", "-o", tmp_path / "t.shp", *base], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["export", "-o", tmp_path / "t.shp", *base], capsys)
     assert code == 2 and ".gpkg" in err
 
 
@@ -259,9 +253,8 @@ def test_field_names():
 
 
 @pytest.mark.realdata
-def test_real_export_has_six_teams_in_bng(east, data_dir, tmp_path, capsys, monkeypatch):
-    code, _, err = _cli(["export", "-o", tmp_path / "teams.gpkg", "--data-dir", data_dir], capsys, monkeypatch,
-                        tmp_path)
+def test_real_export_has_six_teams_in_bng(east, data_dir, tmp_path, capsys):
+    code, _, err = _cli(["export", "-o", tmp_path / "teams.gpkg", "--data-dir", data_dir], capsys)
     assert code == 0, err
     teams = gpd.read_file(tmp_path / "teams.gpkg", layer="teams")
     assert len(teams) == 6 and teams.crs.to_epsg() == 27700
@@ -272,17 +265,17 @@ def test_real_export_has_six_teams_in_bng(east, data_dir, tmp_path, capsys, monk
 # --------------------------------------------------------------------------------------------------
 # disclosure control
 # --------------------------------------------------------------------------------------------------
-def test_assign_summary_suppressed_unless_asked(ts, tmp_path, capsys, monkeypatch):
+def test_assign_summary_suppressed_unless_asked(ts, tmp_path, capsys):
     src = tmp_path / "c.csv"
     src.write_text("id,postcode\r\n" + "".join(f"{i},TT1 1AA\r\n" for i in range(6)) + "9,TT1 1AB\r\n",
                    encoding="utf-8")
     base = [src, "-o", tmp_path / "o.csv", "--profile", ts / "testshire.toml", "--data-dir", ts]
-    code, _, err = _cli(["assign", *base], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["assign", *base], capsys)
     assert code == 0, err
     assert re.search(r"\n  East +<5\n", err) and re.search(r"\n  allocated +7\n", err)
     assert re.search(r"\n  North +\* \(hidden, 5 or more\)\n", err)  # 7 - 6 would give East's 1 away
     assert "Disclosure control:" in err
-    code, _, err = _cli(["assign", *base, "--no-suppress"], capsys, monkeypatch, tmp_path)
+    code, _, err = _cli(["assign", *base, "--no-suppress"], capsys)
     assert re.search(r"\n  East +1\n", err) and re.search(r"\n  North +6\n", err) and "internal use only" in err
 
 

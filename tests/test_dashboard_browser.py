@@ -37,10 +37,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.realdata,
     requires_chromium,
-    pytest.mark.skipif(
-        not (DATA and Path(DATA).is_dir()),
-        reason="real data not available: set HEART_GEO_DATA to the official datasets folder",
-    ),
+    pytest.mark.usefixtures("data_dir"),  # skipped without the official datasets
 ]
 
 IFRAME = "iframe[title='streamlit_folium.st_folium']"

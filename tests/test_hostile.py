@@ -48,16 +48,7 @@ from heart_geo.testing import write_test_data
 P = "TT1 1AA"
 
 
-@pytest.fixture(scope="module")
-def ts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("hostile_ts")
-    write_test_data(d)
-    return d
-
-
-@pytest.fixture(autouse=True)
-def _cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("cache_dir")
 
 
 def prof(d):

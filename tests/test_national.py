@@ -29,8 +29,8 @@ def national(data_dir, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["east_ayrshire", "north_ayrshire"])
-def test_national_file_gives_the_same_answers_as_the_subset(national, data_dir, name, tmp_path, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+@pytest.mark.usefixtures("cache_dir")
+def test_national_file_gives_the_same_answers_as_the_subset(national, data_dir, name):
     sub = heart_geo.load_profile(name, data_dir=data_dir)
     nat = heart_geo.load_profile(name, data_dir=national)
     assert len(nat._elsewhere["keys"]) > 250_000  # the made-up rest of GB is kept compactly

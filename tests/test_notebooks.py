@@ -28,15 +28,6 @@ TIMEOUT_S = 600
 KERNEL = "python3"
 
 
-def _data_skip_reason() -> str | None:
-    d = os.environ.get("HEART_GEO_DATA")
-    if not d:
-        return "HEART_GEO_DATA is not set: the notebooks need the official datasets folder"
-    if not Path(d).is_dir():
-        return f"HEART_GEO_DATA={d!r} is not a folder: the notebooks need the official datasets"
-    return None
-
-
 @pytest.fixture
 def kernel_env(tmp_path, monkeypatch):
     """A python3 kernelspec for this interpreter, found first, and the repository on PYTHONPATH."""
@@ -57,10 +48,8 @@ def kernel_env(tmp_path, monkeypatch):
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.usefixtures("data_dir")  # skipped without the official datasets
 def test_notebook_runs(path: Path, kernel_env, tmp_path, record_property):
-    reason = _data_skip_reason()
-    if reason:
-        pytest.skip(reason)
     nbformat = pytest.importorskip("nbformat", reason="nbformat is needed to run the notebooks")
     nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to run the notebooks")
     from jupyter_client.kernelspec import KernelSpecManager

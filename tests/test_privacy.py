@@ -18,7 +18,6 @@ import pytest
 from heart_geo import caseload
 from heart_geo.cli import main
 from heart_geo.errors import InputError
-from heart_geo.testing import write_test_data
 
 NAMES = ["Zoë Ó'Brien", "Bartholomew Quigley-Smythe", "Siobhán Nic Amhlaoibh"]
 ADDRESSES = ["17 Rosebank Crescent", "Flat 3/2, 88 Glenview Terrace"]
@@ -47,13 +46,6 @@ HOSTILE = {
 }
 
 
-@pytest.fixture(scope="module")
-def ts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("privacy_ts")
-    write_test_data(d)
-    return d
-
-
 def _assert_clean(*texts: str) -> None:
     for t in texts:
         for v in PERSONAL:
@@ -62,8 +54,8 @@ def _assert_clean(*texts: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_assign_logs_nothing_personal(name, ts, tmp_path, capsys, caplog, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+@pytest.mark.usefixtures("cache_dir")
+def test_assign_logs_nothing_personal(name, ts, tmp_path, capsys, caplog):
     caplog.set_level(logging.DEBUG, logger="heart_geo")
     src = tmp_path / "cases.csv"
     src.write_bytes(HOSTILE[name])
@@ -78,8 +70,8 @@ def test_assign_logs_nothing_personal(name, ts, tmp_path, capsys, caplog, monkey
         assert NAMES[0] in (tmp_path / "out.csv").read_text(encoding="utf-8")
 
 
+@pytest.mark.usefixtures("cache_dir")
 def test_assign_crash_message_has_no_row_content(ts, tmp_path, capsys, caplog, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
     caplog.set_level(logging.DEBUG, logger="heart_geo")
 
     def boom(_profile, chunk, _loc):
@@ -97,8 +89,8 @@ def test_assign_crash_message_has_no_row_content(ts, tmp_path, capsys, caplog, m
     _assert_clean(out, err, caplog.text)
 
 
-def test_links_logs_nothing_personal(ts, tmp_path, capsys, caplog, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+@pytest.mark.usefixtures("cache_dir")
+def test_links_logs_nothing_personal(ts, tmp_path, capsys, caplog):
     caplog.set_level(logging.DEBUG, logger="heart_geo")
     rows = [f'"{NAMES[i % 3]}",8000009,"{POSTCODES[i % 3]}","{ADDRESSES[i % 2]}",{"yes" if i % 2 else "no"},'
             for i in range(6)]

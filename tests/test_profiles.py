@@ -176,21 +176,20 @@ def test_override_rules(tmp_path):
     pd.testing.assert_frame_equal(pts, p.allocate_points([X0 - 300, X0 - 300], [Y0 + 1500, Y0 + 1800], exact=True))
 
 
-def test_cache_rebuilds_when_data_changes(tmp_path, monkeypatch):
+def test_cache_rebuilds_when_data_changes(tmp_path, cache_dir):
     from heart_geo.testing import write_test_data
 
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "data"
     toml = write_test_data(data)
     a = heart_geo.load_profile(toml, data_dir=data)
-    [first] = list((tmp_path / "cache").glob("*.hgc"))
+    [first] = list(cache_dir.glob("*.hgc"))
     b = heart_geo.load_profile(toml, data_dir=data)  # from cache
     pd.testing.assert_frame_equal(a.postcode_allocations(), b.postcode_allocations())
     with open(data / "postcodes" / "tt.csv", "a") as fh:
         fh.write('"TT1 1ZZ",10,300100,600100,"S92000003","","S08000099","","S99000001","S13009999"\n')
     c = heart_geo.load_profile(toml, data_dir=data)
     assert c.lookup("TT1 1ZZ")["team"] == "South"
-    [second] = list((tmp_path / "cache").glob("*"))  # the entry for the old data is pruned
+    [second] = list(cache_dir.glob("*"))  # the entry for the old data is pruned
     assert second.suffix == ".hgc" and second.name != first.name
 
 

@@ -23,13 +23,6 @@ PUBLIC_NAMES = ["Testtown Early Years Centre", "Gap Ring Playgroup", "Testshire 
 
 
 @pytest.fixture(scope="module")
-def ts(tmp_path_factory):
-    d = tmp_path_factory.mktemp("services_ts")
-    write_test_data(d)
-    return d
-
-
-@pytest.fixture(scope="module")
 def prof(ts):
     from heart_geo import load_profile
 
@@ -300,8 +293,8 @@ def _run(args, capsys):
     return code, out, err
 
 
-def test_cli_services_and_locations_export(ts, tmp_path, capsys, caplog, monkeypatch):
-    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+@pytest.mark.usefixtures("cache_dir")
+def test_cli_services_and_locations_export(ts, tmp_path, capsys, caplog):
     caplog.set_level(logging.DEBUG, logger="heart_geo")
     base = ["-vv", "--profile", str(ts / "testshire.toml"), "--data-dir", str(ts)]
     seen = []
