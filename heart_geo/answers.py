@@ -4,6 +4,7 @@
   the team's services and link workers and a one-line ``answer`` ("KA18 1FQ → Barony");
 * :func:`team_details`, :func:`service_counts_table`: the teams panel;
 * :func:`community_services`: what is in a family's community (services present, hubs);
+* :func:`council_wide_matrix`: the council-wide schools against the teams they link with;
 * :func:`data_notes`: where the data came from and its known flaws.
 
 Nothing here draws a map (that is :mod:`heart_geo.explore`) or reads an upload (that is
@@ -22,6 +23,7 @@ from .settings import WGS84
 __all__ = [
     "click_answer",
     "community_services",
+    "council_wide_matrix",
     "data_notes",
     "lookup_answer",
     "service_counts_table",
@@ -245,3 +247,28 @@ def _service_problems(profile) -> list[str]:
     from .services import service_problems
 
     return service_problems(profile)
+
+
+def council_wide_matrix(profile, links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The council-wide schools as rows, the teams as columns: "stands here" or "link".
+
+    Parameters
+    ----------
+    profile : Profile
+    links : pandas.DataFrame, optional
+        :func:`heart_geo.links.council_wide_links` of the profile (computed when omitted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``school``, ``kind``, ``stands in <unit>``, then one column per team in the profile's order.
+    """
+    from .links import council_wide_links
+
+    cw = council_wide_links(profile) if links is None else links
+    pivot = cw.assign(mark=cw["same_locality"].map({True: "stands here", False: "link"}))
+    pivot = pivot.pivot_table(
+        index=["school", "kind", "school_team"], columns="links_with", values="mark", aggfunc="first"
+    ).reset_index()
+    pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
+    return pivot.rename(columns={"school_team": f"stands in {profile.unit}"})

@@ -462,12 +462,7 @@ def render_links_tab() -> None:
         if cw.empty:
             st.info("No council-wide schools in this profile's data.")
         else:
-            pivot = cw.assign(mark=cw["same_locality"].map({True: "stands here", False: "link"}))
-            pivot = pivot.pivot_table(
-                index=["school", "kind", "school_team"], columns="links_with", values="mark", aggfunc="first"
-            ).reset_index()
-            pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
-            pivot = pivot.rename(columns={"school_team": f"stands in {unit}"})
+            pivot = answers.council_wide_matrix(profile, cw)
             st.dataframe(neutralise_formulas(pivot), hide_index=True, key="links_table")
             st.download_button(
                 "Download this table (CSV)", data=csv_bytes(pivot), file_name=f"council_wide_links_{unit}s.csv",
