@@ -143,11 +143,14 @@ def click_answer(profile, lat: float, lon: float) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
-# panels
+# panels: teams, data notes, services present ("in this community", counts by team), council-wide links
 # --------------------------------------------------------------------------------------------------
 def team_details(profile) -> list[dict]:
-    """Per team: postcodes, area, schools, services in the team, link-worker services, council-wide
-    schools it must link with (``Profile.team_summary`` joined to the services table)."""
+    """Per team: postcodes, area, schools, services in the team, link-worker services.
+
+    Also the council-wide schools it must link with and the services present
+    (``Profile.team_summary`` joined to the services table).
+    """
     summary = profile.team_summary()
     out = []
     for _, r in summary.iterrows():
@@ -208,8 +211,10 @@ def data_notes(profile) -> dict:
 
 
 def community_services(profile, team: str | None, easting=None, northing=None) -> dict | None:
-    """What is in a family's community: the team's publishable services nearest first (distance in
-    metres from the family's postcode or point), count-only kinds as counts, and the team's hubs.
+    """What is in a family's community: the team's services present and its hubs.
+
+    The publishable services come nearest first (distance in metres from the family's postcode or
+    point), count-only kinds as counts.
 
     Returns None when there is no team. See :func:`heart_geo.services.services_present`.
     """

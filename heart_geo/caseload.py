@@ -1201,14 +1201,17 @@ class CaseloadSummary(Mapping):
     note: str = ""
 
     def __getitem__(self, key: str):
+        """A count by its key, as in the dict this used to be."""
         if key not in _SUMMARY_KEYS:
             raise KeyError(key)
         return getattr(self, key)
 
     def __iter__(self) -> Iterator[str]:
+        """The keys."""
         return iter(_SUMMARY_KEYS)
 
     def __len__(self) -> int:
+        """The number of keys."""
         return len(_SUMMARY_KEYS)
 
     __eq__ = Mapping.__eq__  # equal to the dict it used to be, and to another summary with the same counts

@@ -31,7 +31,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
 def md_text(value) -> str:
-    """Text from a data file, an upload or the user, safe inside Streamlit markdown.
+    r"""Text from a data file, an upload or the user, safe inside Streamlit markdown.
 
     Every markdown character is backslash-escaped, so a column or school named ``![x](http://...)``
     shows as text and never becomes an image, a link or formatting (and nothing is fetched from a
@@ -40,6 +40,6 @@ def md_text(value) -> str:
     Examples
     --------
     >>> print(md_text("![x](http://a.b)"))
-    \\!\\[x\\]\\(http\\://a\\.b\\)
+    \!\[x\]\(http\://a\.b\)
     """
     return _MD_SPECIAL.sub(r"\\\1", str(value))

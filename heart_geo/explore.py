@@ -516,7 +516,7 @@ def map_payload_bytes(profile, **kwargs) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-# services present (real service locations): map layers, "in this community", team counts
+# services present (real service locations): their map layers and legend
 # --------------------------------------------------------------------------------------------------
 def _service_layer(profile) -> dict:
     """Publishable services with a team and a place, and the team hubs, ready for the map (cached).

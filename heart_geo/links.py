@@ -524,9 +524,10 @@ def read_enrolments(
 
 def enrolment_links(profile, src, *, name: str | None = None, sheet: str | int | None = None,
                     max_rows: int | None = None, suppress: bool = True, **columns) -> LinkReport:
-    """The cross-locality links of an enrolment file: :func:`read_enrolments`, then
-    :func:`links_from_enrolments` (the consent rule applied; counts of 1-4 shown as <5 unless
-    ``suppress=False``).
+    r"""The cross-locality links of an enrolment file.
+
+    :func:`read_enrolments`, then :func:`links_from_enrolments` (the consent rule applied; counts of
+    1-4 shown as <5 unless ``suppress=False``).
 
     ``columns`` are :func:`read_enrolments`'s ``school``, ``postcode``, ``consent``, ``risk`` and
     ``options``. The report's ``detail`` holds only rows released under the consent rule.
@@ -534,7 +535,7 @@ def enrolment_links(profile, src, *, name: str | None = None, sheet: str | int |
     Examples
     --------
     >>> from heart_geo.testing import make_profile
-    >>> data = b"School,Post Code,Consent\\r\\n8000009,TT1 1AA,yes\\r\\n"
+    >>> data = b"School,Post Code,Consent\r\n8000009,TT1 1AA,yes\r\n"
     >>> r = enrolment_links(make_profile(), data, name="enrolments.csv", suppress=False)
     >>> r.links[["school", "team", "pupils"]].to_dict("records")
     [{'school': 'St Test RC Academy', 'team': 'North', 'pupils': 1}]

@@ -134,7 +134,7 @@ def allocate_caseload_bytes(
     out_format: str | None = None,
     max_rows: int | None = UPLOAD_MAX_ROWS,
 ) -> CaseloadResult:
-    """``heart-geo assign`` on a CSV or .xlsx held in memory: the same reading, columns, rows and safety.
+    r"""``heart-geo assign`` on a CSV or .xlsx held in memory: the same reading, columns, rows and safety.
 
     A thin wrapper of :func:`heart_geo.caseload.allocate_bytes` (the code the CLI runs): every
     input row and column is kept, in order, with the result columns added; cells a spreadsheet
@@ -149,7 +149,7 @@ def allocate_caseload_bytes(
     Examples
     --------
     >>> from heart_geo.testing import make_profile
-    >>> r = allocate_caseload_bytes(make_profile(), b"id,postcode\\r\\n1,TT1 1AA\\r\\n")
+    >>> r = allocate_caseload_bytes(make_profile(), b"id,postcode\r\n1,TT1 1AA\r\n")
     >>> r.rows, r.format, r.team_counts
     (1, 'csv', {'North': 1})
     """
@@ -183,8 +183,11 @@ def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv",
 
 
 def export_bytes(profile, fmt: str, *, layer: str = "teams") -> bytes:
-    """The ``heart-geo export`` file as bytes for a download: "gpkg" (every layer), "geojson" (one
-    layer, WGS84) or "csv" (the postcode -> team lookup table, with the data release named)."""
+    """The ``heart-geo export`` file as bytes for a download.
+
+    ``fmt`` is "gpkg" (every layer), "geojson" (one layer, WGS84) or "csv" (the postcode -> team
+    lookup table, with the data release named).
+    """
     import tempfile
 
     from .export import export
