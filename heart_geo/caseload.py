@@ -40,7 +40,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -56,6 +56,7 @@ log.addHandler(logging.NullHandler())
 
 __all__ = [
     "Caseload",
+    "CaseloadSummary",
     "LocationColumns",
     "allocate_caseload",
     "allocate_bytes",
@@ -1189,6 +1190,89 @@ def finish_chunk(chunk: pd.DataFrame, res: pd.DataFrame, n_in: int) -> pd.DataFr
     return out
 
 
+@dataclass
+class CaseloadSummary(Mapping):
+    """What :func:`allocate_caseload` did: counts and column names only, never a cell.
+
+    The same result for ``heart-geo assign`` and the dashboard's upload. Read it as attributes
+    (``summary.rows``) or, as the earlier dict, by key (``summary["rows"]``, ``summary.get("sheet")``,
+    ``dict(summary)``).
+
+    Attributes
+    ----------
+    rows : int
+        Rows written (every input row, blank lines apart).
+    blank_lines : int
+        Blank lines skipped.
+    status, team : dict
+        Rows per status and per team (``"(none)"`` for rows with no team).
+    encoding, delimiter : str
+        How the input was read.
+    location : str
+        Which columns located the rows.
+    located_by : dict
+        Rows located by each fallback (address or coordinate columns).
+    format : str
+        Format of the input: {"csv", "xlsx"}.
+    sheet : str or None
+        Sheet read from a workbook.
+    note : str
+        What a person should know about the result (no rows, a choice between columns...).
+    """
+
+    rows: int
+    blank_lines: int = 0
+    status: dict[str, int] = field(default_factory=dict)
+    team: dict[str, int] = field(default_factory=dict)
+    encoding: str = ""
+    delimiter: str = ""
+    location: str = ""
+    located_by: dict[str, int] = field(default_factory=dict)
+    format: str = "csv"
+    sheet: str | None = None
+    note: str = ""
+
+    def __getitem__(self, key: str):
+        """A count by its key, as in the dict this used to be."""
+        if key not in _SUMMARY_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys."""
+        return iter(_SUMMARY_KEYS)
+
+    def __len__(self) -> int:
+        """The number of keys."""
+        return len(_SUMMARY_KEYS)
+
+    __eq__ = Mapping.__eq__  # equal to the dict it used to be, and to another summary with the same counts
+    __hash__ = None
+
+    def by_team(self, team_names: list[str], *, suppress: bool = True) -> pd.DataFrame:
+        """Rows per team in the profile's order, then "(none)".
+
+        Counts of 1-4 show as ``<5`` with secondary suppression (:mod:`heart_geo.disclosure`) unless
+        ``suppress=False``.
+        """
+        from .disclosure import suppress_counts
+
+        counts = suppress_counts(self.team) if suppress else self.team
+        order = [t for t in [*team_names, "(none)"] if t in counts]
+        return pd.DataFrame({"team": order, "rows": pd.Series([counts[t] for t in order], dtype=object)})
+
+    def by_status(self, *, suppress: bool = True) -> pd.DataFrame:
+        """Rows per status, most first (suppressed as :meth:`by_team`)."""
+        from .disclosure import suppress_counts
+
+        counts = suppress_counts(self.status) if suppress else self.status
+        order = sorted(self.status, key=lambda s: -self.status[s])
+        return pd.DataFrame({"status": order, "rows": pd.Series([counts[s] for s in order], dtype=object)})
+
+
+_SUMMARY_KEYS = tuple(f.name for f in dataclasses.fields(CaseloadSummary))
+
+
 def allocate_caseload(
     profile,
     src: Source,
@@ -1206,7 +1290,7 @@ def allocate_caseload(
     sheet: str | int | None = None,
     bom: bool = True,
     out_format: str | None = None,
-) -> dict:
+) -> CaseloadSummary:
     """Allocate every row of a caseload and write it with the result columns added.
 
     Parameters
@@ -1232,10 +1316,11 @@ def allocate_caseload(
 
     Returns
     -------
-    dict
-        Counts only: ``rows``, ``blank_lines``, ``status`` {status: n}, ``team`` {team: n},
-        ``encoding``, ``delimiter``, ``location`` (which columns), ``located_by`` {fallback columns:
-        rows they located}, ``format`` and ``sheet`` of the input, ``note``.
+    CaseloadSummary
+        Counts only (read as attributes or, as before, as a dict: ``summary["rows"]``): ``rows``,
+        ``blank_lines``, ``status`` {status: n}, ``team`` {team: n}, ``encoding``, ``delimiter``,
+        ``location`` (which columns), ``located_by`` {fallback columns: rows they located},
+        ``format`` and ``sheet`` of the input, ``note``.
 
     Raises
     ------
@@ -1292,24 +1377,23 @@ def allocate_caseload(
     if previous_result_columns(header):
         notes.append("the input holds result columns of an earlier run: kept as they are, not used to "
                      "locate rows; the new results are in the columns after them")
-    note = "; ".join(notes)
-    return {
-        "rows": rows,
-        "blank_lines": case.stats["blank_lines"],
-        "status": status_counts,
-        "team": team_counts,
-        "encoding": case.encoding,
-        "delimiter": case.delimiter,
-        "location": loc.describe(header),
-        "located_by": located_by,
-        "format": case.format,
-        "sheet": case.sheet,
-        "note": note,
-    }
+    return CaseloadSummary(
+        rows=rows,
+        blank_lines=case.stats["blank_lines"],
+        status=status_counts,
+        team=team_counts,
+        encoding=case.encoding,
+        delimiter=case.delimiter,
+        location=loc.describe(header),
+        located_by=located_by,
+        format=case.format,
+        sheet=case.sheet,
+        note="; ".join(notes),
+    )
 
 
 def allocate_csv_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload", **opts
-                       ) -> tuple[bytes, dict]:
+                       ) -> tuple[bytes, CaseloadSummary]:
     """Allocate an uploaded caseload held in memory; return ``(csv_bytes, summary)``.
 
     For the dashboard's upload and download: same reading, formula neutralising and summary as
@@ -1329,7 +1413,7 @@ def allocate_csv_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload"
 
 
 def allocate_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload", out_format: str = "csv",
-                   bom: bool = True, **opts) -> tuple[bytes, dict]:
+                   bom: bool = True, **opts) -> tuple[bytes, CaseloadSummary]:
     """Allocate an uploaded caseload (CSV or .xlsx) held in memory; return ``(bytes, summary)``.
 
     ``out_format`` "csv" gives UTF-8 CSV (with a byte-order mark unless ``bom=False``); "xlsx" an

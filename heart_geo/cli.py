@@ -256,29 +256,32 @@ def cmd_assign(args) -> int:
         if bar is not None:
             bar.close()
     if not args.quiet:
-        from . import disclosure
-
-        blank = f"; {s['blank_lines']:,} blank lines skipped" if s["blank_lines"] else ""
-        sheet = f" (sheet {s['sheet']!r})" if s.get("sheet") else ""
-        print(f"Allocated {s['rows']:,} rows from {src.name}{sheet} to {args.output} ({p.name}; "
-              f"{s['location']}{blank}):", file=sys.stderr)
-        print(f"  data: {p.data_in_use()}", file=sys.stderr)
-        if s["note"]:
-            print(f"  note: {s['note']}", file=sys.stderr)
-        for k, v in s.get("located_by", {}).items():
-            print(f"  {_count(v)} rows located from {k} (postcode empty or invalid)", file=sys.stderr)
-        status, team = s["status"], s["team"]
-        if not args.no_suppress:
-            status, team = disclosure.suppress_counts(status), disclosure.suppress_counts(team)
-        for k in sorted(s["status"], key=lambda k: -s["status"][k]):
-            print(f"  {k:<20} {_count(status[k]):>9}", file=sys.stderr)
-        if s["team"]:
-            print("  by team:", file=sys.stderr)
-        for k in [*p.team_names, "(none)"]:
-            if k in team:
-                print(f"  {k:<20} {_count(team[k]):>9}", file=sys.stderr)
-        print(f"  {disclosure.note(not args.no_suppress)}", file=sys.stderr)
+        _print_assign_summary(s, p, src, args)
     return EXIT_OK
+
+
+def _print_assign_summary(s, p, src: Path, args) -> None:
+    """The counts of ``heart-geo assign`` on stderr (suppressed under 5 unless --no-suppress)."""
+    from . import disclosure
+
+    suppress = not args.no_suppress
+    blank = f"; {s.blank_lines:,} blank lines skipped" if s.blank_lines else ""
+    sheet = f" (sheet {s.sheet!r})" if s.sheet else ""
+    print(f"Allocated {s.rows:,} rows from {src.name}{sheet} to {args.output} ({p.name}; "
+          f"{s.location}{blank}):", file=sys.stderr)
+    print(f"  data: {p.data_in_use()}", file=sys.stderr)
+    if s.note:
+        print(f"  note: {s.note}", file=sys.stderr)
+    for k, v in s.located_by.items():
+        print(f"  {_count(v)} rows located from {k} (postcode empty or invalid)", file=sys.stderr)
+    for r in s.by_status(suppress=suppress).itertuples(index=False):
+        print(f"  {r.status:<20} {_count(r.rows):>9}", file=sys.stderr)
+    by_team = s.by_team(p.team_names, suppress=suppress)
+    if s.team:
+        print("  by team:", file=sys.stderr)
+    for r in by_team.itertuples(index=False):
+        print(f"  {r.team:<20} {_count(r.rows):>9}", file=sys.stderr)
+    print(f"  {disclosure.note(suppress)}", file=sys.stderr)
 
 
 def _count(v) -> str:
@@ -288,61 +291,22 @@ def _count(v) -> str:
     return "* (hidden, 5 or more)" if v == "*" else str(v)
 
 
-def cmd_links(args) -> int:  # noqa: C901
-    from .links import council_wide_links, links_from_enrolments
-
+def cmd_links(args) -> int:
     if not args.enrolments:
-        for o in (args.detail_output,):
-            if o:
-                raise InputError("--detail-output needs --enrolments: family-level rows come from an "
-                                 "enrolment file")
-        if args.output:
-            from .caseload import check_output_path
-
-            check_output_path(args.output)
-        p = _profile(args)
-        table = council_wide_links(p)
-        _out_or_print(table, args.output, args.json, bom=not args.no_bom)
-        return EXIT_OK
+        return _council_wide_links_out(args)
     from . import caseload
+    from .links import links_from_enrolments, read_enrolments
 
-    src = Path(args.enrolments)
-    if not src.exists():
-        raise InputError(f"enrolment file {args.enrolments!r} does not exist")
-    if not src.is_file():
-        raise InputError(f"enrolment file {args.enrolments!r} is not a file (a folder?); expected a CSV")
-    outs = [o for o in (args.output, args.detail_output) if o]
-    for o in outs:
-        caseload.check_output_path(o, src)
-    if len(outs) == 2 and caseload.same_file(outs[0], outs[1]):
-        raise InputError("--output and --detail-output are the same file; choose two paths")
-    df = caseload.read_caseload_frame(src, sheet=args.sheet)
-    header = list(df.columns)
-    scol = caseload.find_column(header, args.school_col, "school", caseload.SCHOOL_NAMES,
-                                what="school", option="--school-col", source=src.name)
-    if scol is None:
-        raise InputError(f"no school column in {src.name}: expected 'school' (a seed code or name) "
-                         f"or name one with --school-col; {caseload.describe_columns(header)}")
-    kw: dict = {}
-    if args.postcode_col is not None:
-        kw["postcode"] = caseload.find_column(header, args.postcode_col, "postcode", what="postcode",
-                                              option="--postcode-col", source=src.name)
-    else:
-        loc = caseload.find_location_columns(header, source=src.name)
-        if loc.kind == "points":
-            kw.update(postcode=None, x=header[loc.x], y=header[loc.y], crs=loc.crs)
-        else:
-            kw["postcode"] = header[loc.postcode]
-    consent = caseload.find_column(header, args.consent_col, "consent", caseload.CONSENT_NAMES,
-                                   what="consent", option="--consent-col", source=src.name)
-    risk = caseload.find_column(header, args.risk_col, "risk_of_harm", caseload.RISK_NAMES,
-                                what="risk-of-harm", option="--risk-col", source=src.name)
-    for col, opt, what in ((consent, "--consent-col", "recorded consent"), (risk, "--risk-col", "a risk of harm")):
+    src = _enrolment_file(args)
+    df, cols = read_enrolments(src, sheet=args.sheet, school=args.school_col, postcode=args.postcode_col,
+                               consent=args.consent_col, risk=args.risk_col, options=_LINK_OPTIONS)
+    for col, opt, what in ((cols.consent, "--consent-col", "recorded consent"),
+                           (cols.risk, "--risk-col", "a risk of harm")):
         if col is None:
             print(f"heart-geo: note: no column marks {what} (name it with {opt}); no row is released "
                   "on that ground", file=sys.stderr)
     p = _profile(args)
-    rep = links_from_enrolments(p, df, school=scol, consent=consent, risk=risk, suppress=not args.no_suppress, **kw)
+    rep = links_from_enrolments(p, df, suppress=not args.no_suppress, **cols.kwargs())
     table = rep.links.assign(disclosure=rep.disclosure) if args.output else rep.links
     _out_or_print(table, args.output, args.json, bom=not args.no_bom)
     print(json.dumps(rep.summary, ensure_ascii=False), file=sys.stderr)
@@ -358,6 +322,43 @@ def cmd_links(args) -> int:  # noqa: C901
               f"(consent or risk of harm) to {args.detail_output}; {_count(rep.summary['withheld'])} counted only",
               file=sys.stderr)
     return EXIT_OK
+
+
+#: The option naming each enrolment column, for messages.
+_LINK_OPTIONS = {"school": "--school-col", "postcode": "--postcode-col", "consent": "--consent-col",
+                 "risk": "--risk-col"}
+
+
+def _council_wide_links_out(args) -> int:
+    """``heart-geo links`` without an enrolment file: the schools' council-wide role alone."""
+    from .links import council_wide_links
+
+    if args.detail_output:
+        raise InputError("--detail-output needs --enrolments: family-level rows come from an enrolment file")
+    if args.output:
+        from .caseload import check_output_path
+
+        check_output_path(args.output)
+    table = council_wide_links(_profile(args))
+    _out_or_print(table, args.output, args.json, bom=not args.no_bom)
+    return EXIT_OK
+
+
+def _enrolment_file(args) -> Path:
+    """The --enrolments file, checked with the outputs (never the input, never the same file twice)."""
+    from . import caseload
+
+    src = Path(args.enrolments)
+    if not src.exists():
+        raise InputError(f"enrolment file {args.enrolments!r} does not exist")
+    if not src.is_file():
+        raise InputError(f"enrolment file {args.enrolments!r} is not a file (a folder?); expected a CSV")
+    outs = [o for o in (args.output, args.detail_output) if o]
+    for o in outs:
+        caseload.check_output_path(o, src)
+    if len(outs) == 2 and caseload.same_file(outs[0], outs[1]):
+        raise InputError("--output and --detail-output are the same file; choose two paths")
+    return src
 
 
 def _out_or_print(df: pd.DataFrame, output: str | None, as_json: bool, *, bom: bool = True) -> None:
@@ -403,8 +404,22 @@ def cmd_validate(args) -> int:
     return EXIT_OK if all(r["ok"] for r in reports) else EXIT_FAIL
 
 
-def _print_report(r: dict) -> None:  # noqa: C901
+def _print_report(r: dict) -> None:
     print(f"== {r['council']} [{r['profile']}]")
+    _print_data_in_use(r)
+    _print_addresses(r)
+    print(f"Postcodes: {r['postcodes']:,}, allocated by catchment or override: {r['postcodes_allocated']:,}")
+    for k, v in r["postcodes_in_no_team"].items():
+        print(f"  not allocated: {k}: {v}")
+    _print_geometry(r)
+    for k in ("missing_schools", "name_mismatches", "unmapped_catchments"):
+        for x in r[k]:
+            print(f"PROBLEM: {x}")
+    print()
+
+
+def _print_data_in_use(r: dict) -> None:
+    """The releases in use, what changed in the postcodes since the previous one, the override areas."""
     for name, rel in r.get("releases", {}).items():
         older = f"; older kept for history: {', '.join(rel['older'])}" if rel.get("older") else ""
         print(f"Data in use: {name}: {rel['in_use']}{older}")
@@ -419,6 +434,9 @@ def _print_report(r: dict) -> None:  # noqa: C901
         print(f"Override area: {a['team']} in the {a['region']} ({a['postcodes']:,} postcodes, {a['km2']} km²)")
     for x in r.get("override_conflicts", []):
         print(f"  {x}")
+
+
+def _print_addresses(r: dict) -> None:
     if r.get("address_points"):
         sp = r.get("split_postcodes", {})
         print(f"Address points: {r['address_points']:,}; postcodes whose addresses fall in more than one team: "
@@ -427,9 +445,10 @@ def _print_report(r: dict) -> None:  # noqa: C901
             print(f"  {pc}: {teams}")
     else:
         print("Address points: not loaded (no OS Open UPRN or ONSUD file); postcodes answer from centroids")
-    print(f"Postcodes: {r['postcodes']:,}, allocated by catchment or override: {r['postcodes_allocated']:,}")
-    for k, v in r["postcodes_in_no_team"].items():
-        print(f"  not allocated: {k}: {v}")
+
+
+def _print_geometry(r: dict) -> None:
+    """Repairs, gaps, catchments of no team, overlaps and catchments outside the council."""
     print(f"Repaired geometries: {len(r['repaired'])}")
     for x in r["repaired"]:
         print(f"  {x['school']}: {x['repair']}")
@@ -444,10 +463,6 @@ def _print_report(r: dict) -> None:  # noqa: C901
     print(f"Catchments reaching outside the council outline: {len(r['outside_council'])}")
     for o in r["outside_council"]:
         print(f"  {o['school']}: {o['km2']} km²")
-    for k in ("missing_schools", "name_mismatches", "unmapped_catchments"):
-        for x in r[k]:
-            print(f"PROBLEM: {x}")
-    print()
 
 
 def cmd_teams(args) -> int:

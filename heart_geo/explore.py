@@ -1,53 +1,69 @@
-"""Building blocks for the map dashboard (``app/dashboard.py``): the coverage map and the answers.
+"""The coverage map: the council's teams, gaps, schools and services as an offline folium map.
 
-Everything the dashboard shows is computed here, so the Streamlit app stays a thin layout and the
-same functions can be used from a notebook or tested without a browser:
+* :func:`coverage_map`: a folium map of the teams, the council outline, the gaps no team covers,
+  the schools and the services present, that works with **no internet** (Leaflet embedded, see
+  :mod:`heart_geo._offline`);
+* :func:`map_payload_bytes`: the size of what the browser is sent.
 
-* :func:`coverage_map`: a folium map of the teams, the council outline, the gaps no team covers
-  and the schools, that works with **no internet** (Leaflet embedded, see :mod:`heart_geo._offline`).
-* :func:`lookup_answer` / :func:`click_answer`: one query or one map click, answered as a dict with
-  the team's services and link workers and a one-line ``answer`` ("KA18 1FQ → Barony").
-* :func:`allocate_caseload_bytes`: the ``heart-geo assign`` logic on an uploaded file held in
-  memory (nothing is written to disk or logged); :func:`enrolment_links_bytes`: the
-  ``heart-geo links --enrolments`` logic likewise.
-* :func:`team_details`, :func:`data_notes`: the team panel and the data notes.
+This module builds maps only. The dashboard's answers (:func:`lookup_answer`, :func:`click_answer`,
+:func:`team_details`, :func:`data_notes`...) live in :mod:`heart_geo.answers` and its uploads and
+downloads (:func:`allocate_caseload_bytes`, :func:`enrolment_links_bytes`, :func:`export_bytes`) in
+:mod:`heart_geo.uploads`; they are importable from here too, as before.
 """
 
 from __future__ import annotations
 
 import html
-import re
 import weakref
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import folium
 import numpy as np
-import pandas as pd
 import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
-from . import _util, disclosure
-from . import caseload as _caseload
+from . import _util
 from ._offline import make_offline
-from .errors import InputError
-from .links import LinkReport, links_from_enrolments, school_localities
-from .services import service_counts, service_locations, services_present, team_hubs, team_services
-from .settings import UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS, WGS84
+from .answers import (  # noqa: F401 - re-exported: the answers lived here
+    _answer_line,
+    _clean,
+    _latlon,
+    _team_services,
+    click_answer,
+    community_services,
+    data_notes,
+    lookup_answer,
+    service_counts_table,
+    team_details,
+)
+from .escape import html_text as _text
+from .escape import md_text
+from .links import school_localities
+from .services import service_locations, team_hubs
+from .settings import WGS84
+from .uploads import (  # noqa: F401 - re-exported: the upload flows lived here
+    MIME,
+    CaseloadResult,
+    allocate_caseload_bytes,
+    enrolment_links_bytes,
+    export_bytes,
+)
 
 __all__ = [
     "KIND_STYLES",
+    "MIME",
     "CaseloadResult",
     "allocate_caseload_bytes",
     "click_answer",
+    "community_services",
     "coverage_map",
     "data_notes",
     "enrolment_links_bytes",
+    "export_bytes",
     "lookup_answer",
     "map_payload_bytes",
+    "md_text",
     "plural_unit",
-    "community_services",
     "service_counts_table",
     "team_details",
 ]
@@ -102,26 +118,6 @@ def _to_wgs84(geoms, simplify_m: float) -> list:
             continue
         out.append(shapely.transform(g, lambda xy: np.round(xy, _DECIMALS)))
     return out
-
-
-def _text(value) -> str:
-    """Text from data files or the user, made safe to show as HTML.
-
-    Folium puts tooltip and popup values into the page as HTML, so every name that comes from a
-    data file (schools, catchments, services) or a query goes through here before it reaches a
-    feature property, a tooltip or a popup: a name holding markup shows as text, never runs.
-    """
-    return html.escape(str(value), quote=True)
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def md_text(value) -> str:
-    """Text from a data file, an upload or the user, safe inside Streamlit markdown: every markdown
-    character backslash-escaped, so a column or school named ``![x](http://...)`` shows as text and
-    never becomes an image, a link or formatting (and nothing is fetched from a network)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
 def _feature(geom, props: dict) -> dict:
@@ -520,305 +516,7 @@ def map_payload_bytes(profile, **kwargs) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-# answers
-# --------------------------------------------------------------------------------------------------
-def _team_services(profile, team: str | None) -> tuple[list[str], list[dict]]:
-    if not team or team not in profile.team_names:
-        return [], []
-    return team_services(profile, team)
-
-
-def _latlon(easting, northing) -> tuple[float, float] | None:
-    if easting is None or northing is None or pd.isna(easting) or pd.isna(northing):
-        return None
-    from ._crs import transformer
-
-    lon, lat = transformer("EPSG:27700", WGS84).transform(easting, northing)
-    return float(lat), float(lon)
-
-
-def _answer_line(query: str, row: dict, unit: str) -> str:
-    team, status = row.get("team"), row["status"]
-    if status == "unknown_postcode":
-        share = row.get("likely_share")
-        if share:
-            return (f"{query} → not in the postcode data (likely: {share[0]}, {share[1]:,} of {share[2]:,} "
-                    "in its sector)")
-        return f"{query} → not in the postcode data (no likely {unit}: check the address by hand)"
-    if team:
-        extra = ""
-        if status == "nearest_team" and row.get("distance_m") is not None:
-            extra = f" (nearest {unit}, {row['distance_m']:,.0f} m away: check by hand)"
-        elif status != "allocated":
-            extra = f" ({status.replace('_', ' ')})"
-        return f"{query} → {team}{extra}"
-    return f"{query} → no {unit} ({status.replace('_', ' ')})"
-
-
-_clean = _util.nan_to_none
-
-
-def lookup_answer(profile, query: str) -> dict:
-    """Answer one query from the "Postcode or address" box.
-
-    Returns
-    -------
-    dict
-        :meth:`Profile.lookup`'s fields (``team`` ``status`` ``distance_m`` ``detail``...) plus
-        ``answer`` ("<query> → <team>"), ``ok`` (a team was found), ``latlon`` (for a map marker,
-        or None), ``services_in_team`` and ``link_workers`` (list of {service, shared_with}).
-        Coordinates that cannot be right give ``status`` "invalid_coordinates" with the reason
-        in ``detail``; nothing is raised for bad input.
-    """
-    q = str(query or "").strip()
-    if not q:
-        row = {
-            "query": q,
-            "team": None,
-            "status": "missing_location",
-            "distance_m": None,
-            "detail": "type a postcode, an address containing one, or 'lat, lon'",
-        }
-    else:
-        try:
-            row = {k: _clean(v) for k, v in profile.lookup(q).items()}
-        except InputError as exc:
-            status = getattr(exc, "status", "invalid_coordinates")  # a query too long: invalid_postcode
-            row = {"query": q, "team": None, "status": status, "distance_m": None, "detail": str(exc)}
-    row["query"] = q
-    row["team"] = row.get("team") if isinstance(row.get("team"), str) else None
-    row["likely_share"] = profile.likely_team(row["postcode"]) if row["status"] == "unknown_postcode" and \
-        row.get("postcode") else None
-    row["ok"] = row["team"] is not None
-    row["answer"] = _answer_line(q, row, profile.unit)
-    row["latlon"] = _latlon(row.get("easting"), row.get("northing"))
-    row["services_in_team"], row["link_workers"] = _team_services(profile, row["team"])
-    row["community"] = community_services(profile, row["team"], row.get("easting"), row.get("northing"))
-    return row
-
-
-def click_answer(profile, lat: float, lon: float) -> dict:
-    """Which team covers a clicked point (latitude, longitude in WGS84)."""
-    res = profile.allocate_points([lon], [lat], crs=WGS84).iloc[0].to_dict()
-    row = {k: _clean(v) for k, v in res.items()}
-    row["team"] = row["team"] if isinstance(row.get("team"), str) else None
-    label = f"{lat:.5f}, {lon:.5f}"
-    row["query"] = label
-    row["ok"] = row["team"] is not None
-    row["answer"] = _answer_line(label, row, profile.unit)
-    return row
-
-
-# --------------------------------------------------------------------------------------------------
-# uploads, in memory only
-# --------------------------------------------------------------------------------------------------
-#: MIME types of the download formats.
-MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json"}
-
-
-@dataclass
-class CaseloadResult:
-    """An uploaded caseload allocated in memory (``data`` is what ``heart-geo assign`` writes, in
-    ``format``: "csv" or "xlsx", the format uploaded unless asked otherwise)."""
-
-    rows: int
-    encoding: str
-    location: str
-    data: bytes
-    status_counts: dict[str, int] = field(default_factory=dict)
-    team_counts: dict[str, int] = field(default_factory=dict)
-    blank_lines: int = 0
-    note: str = ""
-    format: str = "csv"
-    sheet: str | None = None
-    located_by: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def csv_bytes(self) -> bytes:
-        """The CSV output (UTF-8 with a byte-order mark); only for a CSV result."""
-        if self.format != "csv":
-            raise ValueError(f"this result is {self.format}, not CSV: use .data")
-        return self.data
-
-    @property
-    def mime(self) -> str:
-        return MIME[self.format]
-
-    def by_team(self, team_names: list[str], *, suppress: bool = True) -> pd.DataFrame:
-        """Rows per team (counts of 1-4 shown as <5 with secondary suppression, unless ``suppress=False``)."""
-        counts = disclosure.suppress_counts(self.team_counts) if suppress else self.team_counts
-        order = [t for t in [*team_names, "(none)"] if t in counts]
-        return pd.DataFrame({"team": order, "rows": pd.Series([counts[t] for t in order], dtype=object)})
-
-    def by_status(self, *, suppress: bool = True) -> pd.DataFrame:
-        counts = disclosure.suppress_counts(self.status_counts) if suppress else self.status_counts
-        order = sorted(self.status_counts, key=lambda s: -self.status_counts[s])
-        return pd.DataFrame({"status": order, "rows": pd.Series([counts[s] for s in order], dtype=object)})
-
-
-def allocate_caseload_bytes(
-    profile,
-    data: bytes,
-    *,
-    name: str = "upload.csv",
-    postcode: str | None = None,
-    x: str | None = None,
-    y: str | None = None,
-    crs: str | None = None,
-    sheet: str | int | None = None,
-    out_format: str | None = None,
-    max_rows: int | None = UPLOAD_MAX_ROWS,
-) -> CaseloadResult:
-    """``heart-geo assign`` on a CSV or .xlsx held in memory: the same reading, columns, rows and safety.
-
-    A thin wrapper of :func:`heart_geo.caseload.allocate_bytes` (the code the CLI runs): every
-    input row and column is kept, in order, with the result columns added; cells a spreadsheet
-    would run as formulas are neutralised. The output is in the format uploaded (``out_format``
-    "csv" or "xlsx" to choose). Nothing is written to disk and no cell is logged.
-
-    Raises
-    ------
-    InputError
-        Empty or non-CSV file, no location column, a malformed row (the message says which).
-    """
-    if out_format is None:
-        head = bytes(data[:4])
-        out_format = "xlsx" if head.startswith(b"PK\x03\x04") and _is_workbook(data) else "csv"
-    out, summary = _caseload.allocate_bytes(
-        profile, data, name=name, postcode_col=postcode, x_col=x, y_col=y, crs=crs, sheet=sheet,
-        out_format=out_format, max_rows=max_rows, chunk_size=UPLOAD_CHUNK_ROWS,
-    )
-    return CaseloadResult(
-        rows=int(summary["rows"]),
-        encoding=str(summary.get("encoding", "")),
-        location=str(summary.get("location", "")),
-        data=out,
-        format=out_format,
-        sheet=summary.get("sheet"),
-        located_by=dict(summary.get("located_by", {})),
-        status_counts=dict(summary.get("status", {})),
-        team_counts=dict(summary.get("team", {})),
-        blank_lines=int(summary.get("blank_lines", 0) or 0),
-        note=str(summary.get("note", "") or ""),
-    )
-
-
-def _is_workbook(data: bytes) -> bool:
-    from .excel import is_workbook
-
-    return is_workbook(bytes(data), None)
-
-
-def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv", suppress: bool = True,
-                          sheet: str | int | None = None, max_rows: int | None = UPLOAD_MAX_ROWS) -> LinkReport:
-    """``heart-geo links --enrolments`` on a CSV or .xlsx held in memory (consent rule applied; counts
-    of 1-4 shown as <5 unless ``suppress=False``).
-
-    Columns are found as the CLI finds them by default: the school (seed code or name), the home
-    location (postcode, address or coordinates), recorded consent and a risk-of-harm flag. The
-    report's ``detail`` holds only rows released under the consent rule, with ``shared_because``;
-    every other row counts in ``links`` only.
-    """
-    df = _caseload.read_caseload_frame(data, name=name, sheet=sheet, max_rows=max_rows)
-    header = [str(c) for c in df.columns]
-    scol = _caseload.find_column(header, None, "school", _caseload.SCHOOL_NAMES)
-    if scol is None:
-        raise InputError(
-            f"no school column in {name}: expected 'school' (a seed code or name); {_caseload.describe_columns(header)}"
-        )
-    loc = _caseload.find_location_columns(header, source=name)
-    kw: dict = (
-        {"postcode": None, "x": header[loc.x], "y": header[loc.y], "crs": loc.crs}
-        if loc.kind == "points"
-        else {"postcode": header[loc.postcode]}
-    )
-    consent = _caseload.find_column(header, None, "consent", _caseload.CONSENT_NAMES)
-    risk = _caseload.find_column(header, None, "risk_of_harm", _caseload.RISK_NAMES)
-    return links_from_enrolments(profile, df, school=scol, consent=consent, risk=risk, suppress=suppress, **kw)
-
-
-def export_bytes(profile, fmt: str, *, layer: str = "teams") -> bytes:
-    """The ``heart-geo export`` file as bytes for a download: "gpkg" (every layer), "geojson" (one
-    layer, WGS84) or "csv" (the postcode -> team lookup table, with the data release named)."""
-    import tempfile
-
-    from .export import export
-
-    if fmt not in ("gpkg", "geojson", "csv"):
-        raise InputError(f"export format {fmt!r}: expected 'gpkg', 'geojson' or 'csv'")
-    with tempfile.TemporaryDirectory(prefix="heart-geo-export-") as d:
-        path = Path(d) / f"{profile.key}.{fmt}"
-        export(profile, path, layer=layer)
-        return path.read_bytes()
-
-
-# --------------------------------------------------------------------------------------------------
-# panels
-# --------------------------------------------------------------------------------------------------
-def team_details(profile) -> list[dict]:
-    """Per team: postcodes, area, schools, services in the team, link-worker services, council-wide
-    schools it must link with (``Profile.team_summary`` joined to the services table)."""
-    summary = profile.team_summary()
-    out = []
-    for _, r in summary.iterrows():
-        team = r[profile.unit]
-        in_team, link = _team_services(profile, team)
-        colour = profile.teams[profile.team_names.index(team)].colour
-        out.append(
-            {
-                "team": team,
-                "colour": colour,
-                "catchment_schools": r["catchment_schools"],
-                "postcodes": int(r["postcodes"]),
-                "postcodes_nearest": int(r["postcodes_nearest"]),
-                "area_km2": float(r["area_km2"]),
-                "schools": int(r["schools"]) if "schools" in r else None,
-                "school_names": [s for s in str(r.get("school_names", "")).split(", ") if s],
-                "services_in_team": in_team,
-                "link_workers": link,
-                "council_wide_schools": [s for s in str(r.get("links_with_council_wide_schools", "")).split(", ") if s],
-                **_team_services_present(profile, team),
-            }
-        )
-    return out
-
-
-def data_notes(profile) -> dict:
-    """Where the data came from (sources, licences, attribution) and its known flaws."""
-    gaps = profile.gaps
-    by_kind = (
-        gaps.groupby("kind").agg(areas=("area_km2", "size"), km2=("area_km2", "sum")).reset_index()
-        if len(gaps)
-        else pd.DataFrame(columns=["kind", "areas", "km2"])
-    )
-    other = gaps[gaps["kind"] == "other_catchment"][["note", "area_km2"]].reset_index(drop=True)
-    largest = gaps[gaps["kind"] == "gap"].head(10)[["note", "area_km2"]].reset_index(drop=True)
-    return {
-        "council": profile.name,
-        "code": profile.code,
-        "effective_from": profile.effective_from,
-        "data_dir": str(profile.data_dir),
-        "sources": pd.DataFrame(profile.attribution()),
-        "data_in_use": [
-            f"{a['dataset']}: {a['description']}, release {a['release']}"
-            + (f"; older releases kept for history: {a['older_releases']}" if a["older_releases"] else "")
-            for a in profile.attribution()
-        ],
-        "gap_summary": by_kind,
-        "other_council": other,
-        "largest_gaps": largest,
-        "problems": list(profile.problems) + _service_problems(profile),
-        "address_points": (f"{len(profile.addresses):,} address points loaded (OS Open UPRN / ONSUD): postcodes "
-                           "whose addresses fall in more than one team say so, and UPRNs are answered from "
-                           "their own points" if len(profile.addresses) else
-                           "Address points are not loaded (no OS Open UPRN or ONSUD file in the data folder): "
-                           "every postcode is answered from its centroid."),
-    }
-
-
-# --------------------------------------------------------------------------------------------------
-# services present (real service locations): map layers, "in this community", team counts
+# services present (real service locations): their map layers and legend
 # --------------------------------------------------------------------------------------------------
 def _service_layer(profile) -> dict:
     """Publishable services with a team and a place, and the team hubs, ready for the map (cached).
@@ -920,45 +618,3 @@ def _services_legend_html(services: dict) -> str:
                     "background:#fff;border:3px solid #000;margin-right:5px;vertical-align:-2px'></span>"
                     "Hubs / bases</div>")
     return "".join(rows)
-
-
-def community_services(profile, team: str | None, easting=None, northing=None) -> dict | None:
-    """What is in a family's community: the team's publishable services nearest first (distance in
-    metres from the family's postcode or point), count-only kinds as counts, and the team's hubs.
-
-    Returns None when there is no team. See :func:`heart_geo.services.services_present`.
-    """
-    if not team or team not in profile.team_names:
-        return None
-    near = None
-    if easting is not None and northing is not None and not (pd.isna(easting) or pd.isna(northing)):
-        near = (float(easting), float(northing))
-    return services_present(profile, team, near=near)
-
-
-def service_counts_table(profile) -> pd.DataFrame:
-    """Services present per team by kind (plural labels), with the council-only row: for the Teams tab."""
-    from .services import SERVICE_KINDS
-
-    t = service_counts(profile).reset_index()
-    plural = {k.label: k.plural for k in SERVICE_KINDS.values()}
-    return t.rename(columns={**plural, "total": "Services present"})
-
-
-def _team_services_present(profile, team: str) -> dict:
-    counts = service_counts(profile)
-    row = counts.loc[team] if team in counts.index else None
-    pres = services_present(profile, team)
-    return {
-        "services_present": int(row["total"]) if row is not None else 0,
-        "services_by_kind": {k: int(v) for k, v in row.drop("total").items() if v} if row is not None else {},
-        "services_listed": pres["listed"],
-        "services_counted": pres["counted"],
-        "hubs": pres["hubs"],
-    }
-
-
-def _service_problems(profile) -> list[str]:
-    from .services import service_problems
-
-    return service_problems(profile)

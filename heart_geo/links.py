@@ -12,9 +12,11 @@ rows marked with recorded consent or a risk-of-harm flag; every other row counts
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,9 +24,12 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = [
+    "EnrolmentColumns",
     "LinkReport",
     "council_wide_links",
+    "enrolment_links",
     "links_from_enrolments",
+    "read_enrolments",
     "school_localities",
 ]
 
@@ -409,3 +414,133 @@ def _resolve_columns(df: pd.DataFrame, school, postcode, x, y, consent, risk):
                           UserWarning, stacklevel=3)
         found.append(c)
     return s, pc, x, y, found[0], found[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# an enrolment file, read once for the command line (heart-geo links --enrolments) and the dashboard
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EnrolmentColumns:
+    """The columns of an enrolment file that :func:`links_from_enrolments` reads.
+
+    Attributes
+    ----------
+    school : str
+        School seed code or name.
+    postcode : str or None
+        Home postcode or address; None when the home is given by ``x`` and ``y`` (in ``crs``).
+    consent, risk : str or None
+        Recorded consent and the risk-of-harm flag; None when the file has no such column, so no
+        row is released on that ground.
+    """
+
+    school: str
+    postcode: str | None = None
+    x: str | None = None
+    y: str | None = None
+    crs: str = "EPSG:27700"
+    consent: str | None = None
+    risk: str | None = None
+
+    def kwargs(self) -> dict:
+        """Keyword arguments of :func:`links_from_enrolments` for these columns."""
+        loc = ({"postcode": None, "x": self.x, "y": self.y, "crs": self.crs} if self.postcode is None
+               else {"postcode": self.postcode})
+        return {"school": self.school, "consent": self.consent, "risk": self.risk, **loc}
+
+
+def _source_name(src, name: str | None) -> str:
+    if name:
+        return name
+    return Path(src).name if isinstance(src, str | os.PathLike) else "upload"
+
+
+def read_enrolments(
+    src,
+    *,
+    name: str | None = None,
+    sheet: str | int | None = None,
+    max_rows: int | None = None,
+    school: str | None = None,
+    postcode: str | None = None,
+    consent: str | None = None,
+    risk: str | None = None,
+    options: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, EnrolmentColumns]:
+    """Read an enrolment file (CSV or .xlsx; a path, bytes or a binary file) and find its columns.
+
+    Parameters
+    ----------
+    src : path, bytes or binary file-like
+        One row per pupil.
+    name : str, optional
+        The file's name, for messages (default: the path's name).
+    sheet, max_rows
+        As :func:`heart_geo.caseload.read_caseload_frame`.
+    school, postcode, consent, risk : str, optional
+        Column names given by the user (an error when not there). Left out, they are found from
+        the header as ``heart-geo assign`` finds them: the school by its usual spellings, the home
+        by a postcode, address or coordinate column, consent and risk of harm by theirs (or none).
+    options : dict, optional
+        The command-line option of each argument (``{"school": "--school-col", ...}``), named in
+        the messages.
+
+    Returns
+    -------
+    (pandas.DataFrame, EnrolmentColumns)
+        The file as strings (duplicate column names suffixed) and the columns to read.
+
+    Raises
+    ------
+    InputError
+        No school column, no home location, or a column named that is not there.
+    """
+    from . import caseload as cl
+
+    opt = options or {}
+    source = _source_name(src, name)
+    df = cl.read_caseload_frame(src, name=name, sheet=sheet, max_rows=max_rows)
+    header = [str(c) for c in df.columns]
+    scol = cl.find_column(header, school, "school", cl.SCHOOL_NAMES, what="school", option=opt.get("school", ""),
+                          source=source)
+    if scol is None:
+        hint = f" or name one with {opt['school']}" if opt.get("school") else ""
+        raise InputError(f"no school column in {source}: expected 'school' (a seed code or name){hint}; "
+                         f"{cl.describe_columns(header)}")
+    if postcode is not None:
+        home: dict = {"postcode": cl.find_column(header, postcode, "postcode", what="postcode",
+                                                 option=opt.get("postcode", ""), source=source)}
+    else:
+        loc = cl.find_location_columns(header, source=source)
+        home = ({"x": header[loc.x], "y": header[loc.y], "crs": loc.crs} if loc.kind == "points"
+                else {"postcode": header[loc.postcode]})
+    flags = {
+        key: cl.find_column(header, given, default, alts, what=what, option=opt.get(key, ""), source=source)
+        for key, given, default, alts, what in (("consent", consent, "consent", cl.CONSENT_NAMES, "consent"),
+                                                ("risk", risk, "risk_of_harm", cl.RISK_NAMES, "risk-of-harm"))
+    }
+    return df, EnrolmentColumns(school=scol, **home, **flags)
+
+
+def enrolment_links(profile, src, *, name: str | None = None, sheet: str | int | None = None,
+                    max_rows: int | None = None, suppress: bool = True, **columns) -> LinkReport:
+    r"""The cross-locality links of an enrolment file.
+
+    :func:`read_enrolments`, then :func:`links_from_enrolments` (the consent rule applied; counts of
+    1-4 shown as <5 unless ``suppress=False``).
+
+    ``columns`` are :func:`read_enrolments`'s ``school``, ``postcode``, ``consent``, ``risk`` and
+    ``options``. The report's ``detail`` holds only rows released under the consent rule.
+
+    Examples
+    --------
+    >>> from heart_geo.testing import make_profile
+    >>> data = b"School,Post Code,Consent\r\n8000009,TT1 1AA,yes\r\n"
+    >>> r = enrolment_links(make_profile(), data, name="enrolments.csv", suppress=False)
+    >>> r.links[["school", "team", "pupils"]].to_dict("records")
+    [{'school': 'St Test RC Academy', 'team': 'North', 'pupils': 1}]
+    >>> r.detail["shared_because"].tolist()
+    ['consent']
+    """
+    df, cols = read_enrolments(src, name=name, sheet=sheet, max_rows=max_rows, **columns)
+    return links_from_enrolments(profile, df, suppress=suppress, **cols.kwargs())

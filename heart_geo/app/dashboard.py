@@ -3,7 +3,8 @@
 Run with ``heart-geo dashboard`` (or ``streamlit run app/dashboard.py`` in a source checkout). The council profile comes
 from the sidebar; its default is ``$HEART_GEO_PROFILE`` (a profile name or the path of a profile
 TOML), the data folder is ``$HEART_GEO_DATA``. Thin layout only: everything it shows is computed by
-``heart_geo`` and ``heart_geo.explore``.
+``heart_geo``: the map by ``heart_geo.explore``, the answers by ``heart_geo.answers``, the uploads and
+downloads by ``heart_geo.uploads`` (the functions the command line runs).
 
 Uploaded files are read in memory only: never written to disk, never logged.
 """
@@ -19,9 +20,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import heart_geo
-from heart_geo import disclosure, explore
+from heart_geo import answers, disclosure, explore, uploads
 from heart_geo.caseload import csv_bytes, neutralise_formulas
-from heart_geo.explore import md_text as md
+from heart_geo.escape import md_text as md
 from heart_geo.settings import UPLOAD_MAX_MB
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
@@ -42,12 +43,12 @@ def get_profile(name: str, data_dir: str | None) -> heart_geo.Profile:
 
 @st.cache_resource(show_spinner=False)
 def get_team_details(name: str, data_dir: str | None) -> list[dict]:
-    return explore.team_details(get_profile(name, data_dir))
+    return answers.team_details(get_profile(name, data_dir))
 
 
 @st.cache_resource(show_spinner=False)
 def get_data_notes(name: str, data_dir: str | None) -> dict:
-    return explore.data_notes(get_profile(name, data_dir))
+    return answers.data_notes(get_profile(name, data_dir))
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,7 +59,7 @@ def get_council_wide_links(name: str, data_dir: str | None) -> pd.DataFrame:
 @st.cache_resource(show_spinner="Preparing the file…")
 def get_export(name: str, data_dir: str | None, fmt: str) -> bytes:
     """Public data only (boundaries, postcodes, schools): safe to keep in the server's cache."""
-    return explore.export_bytes(get_profile(name, data_dir), fmt)
+    return uploads.export_bytes(get_profile(name, data_dir), fmt)
 
 
 def count(v) -> str:
@@ -73,7 +74,7 @@ UPLOAD_HELP = "CSV (comma, semicolon or tab separated) or an Excel workbook (.xl
 
 @st.cache_resource(show_spinner=False)
 def get_service_counts(name: str, data_dir: str | None) -> pd.DataFrame:
-    return explore.service_counts_table(get_profile(name, data_dir))
+    return answers.service_counts_table(get_profile(name, data_dir))
 
 
 def profile_label(name: str) -> str:
@@ -201,7 +202,7 @@ def render_map_tab() -> None:
             placeholder="e.g. KA18 1FQ, 12 Main St Cumnock KA18 1FQ, or 55.45, -4.26",
             help="A postcode in any spelling, an address containing one, or 'latitude, longitude'.",
         )
-        answer = explore.lookup_answer(profile, query) if query.strip() else None
+        answer = answers.lookup_answer(profile, query) if query.strip() else None
         with st.container(key="lookup_answer"):
             if answer is None:
                 st.caption("Type a postcode and press Enter; or click the map.")
@@ -245,7 +246,7 @@ def render_map_tab() -> None:
         clicked = (out or {}).get("last_clicked")
         with st.container(key="click_answer"):
             if clicked:
-                c = explore.click_answer(profile, clicked["lat"], clicked["lng"])
+                c = answers.click_answer(profile, clicked["lat"], clicked["lng"])
                 text = f"Clicked {c['answer']}"
                 if c["status"] == "nearest_team" and c.get("distance_m") is not None:
                     text += f" (no catchment here; nearest {unit} {c['distance_m']:,.0f} m away)"
@@ -365,7 +366,7 @@ def render_export() -> None:
                 st.error(md(exc))
                 continue
             st.download_button(
-                label, data=data, file_name=f"{profile.key}_{units}.{fmt}", mime=explore.MIME[fmt],
+                label, data=data, file_name=f"{profile.key}_{units}.{fmt}", mime=uploads.MIME[fmt],
                 key=f"export_{fmt}", on_click="ignore",
             )
 
@@ -394,7 +395,7 @@ def render_caseload_tab() -> None:
         if cached is None or cached[0] != state_key:
             st.session_state.pop("_caseload_result", None)
             try:
-                result = explore.allocate_caseload_bytes(
+                result = uploads.allocate_caseload_bytes(
                     profile, data, name=upload.name, postcode=col_choice.strip() or None, sheet=sheet.strip() or None
                 )
             except heart_geo.HeartGeoError as exc:
@@ -461,12 +462,7 @@ def render_links_tab() -> None:
         if cw.empty:
             st.info("No council-wide schools in this profile's data.")
         else:
-            pivot = cw.assign(mark=cw["same_locality"].map({True: "stands here", False: "link"}))
-            pivot = pivot.pivot_table(
-                index=["school", "kind", "school_team"], columns="links_with", values="mark", aggfunc="first"
-            ).reset_index()
-            pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
-            pivot = pivot.rename(columns={"school_team": f"stands in {unit}"})
+            pivot = answers.council_wide_matrix(profile, cw)
             st.dataframe(neutralise_formulas(pivot), hide_index=True, key="links_table")
             st.download_button(
                 "Download this table (CSV)", data=csv_bytes(pivot), file_name=f"council_wide_links_{unit}s.csv",
@@ -490,7 +486,7 @@ def render_links_tab() -> None:
         )
         if enrol is not None:
             try:
-                rep = explore.enrolment_links_bytes(profile, enrol.getvalue(), name=enrol.name, suppress=suppress)
+                rep = uploads.enrolment_links_bytes(profile, enrol.getvalue(), name=enrol.name, suppress=suppress)
             except heart_geo.HeartGeoError as exc:
                 rep = None
                 st.error(f"{md(enrol.name)} was not read: {md(exc)}")

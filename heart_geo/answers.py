@@ -1,0 +1,259 @@
+"""The dashboard's answers, as library functions the app, the command line and a notebook share.
+
+* :func:`lookup_answer` / :func:`click_answer`: one query or one map click, answered as a dict with
+  the team's services and link workers and a one-line ``answer`` ("KA18 1FQ → Barony");
+* :func:`team_details`, :func:`service_counts_table`: the teams panel;
+* :func:`community_services`: what is in a family's community (services present, hubs);
+* :func:`council_wide_matrix`: the council-wide schools against the teams they link with;
+* :func:`data_notes`: where the data came from and its known flaws.
+
+Nothing here draws a map (that is :mod:`heart_geo.explore`) or reads an upload (that is
+:mod:`heart_geo.uploads`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import _util
+from .errors import InputError
+from .services import service_counts, services_present, team_services
+from .settings import WGS84
+
+__all__ = [
+    "click_answer",
+    "community_services",
+    "council_wide_matrix",
+    "data_notes",
+    "lookup_answer",
+    "service_counts_table",
+    "team_details",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# answers
+# --------------------------------------------------------------------------------------------------
+def _team_services(profile, team: str | None) -> tuple[list[str], list[dict]]:
+    if not team or team not in profile.team_names:
+        return [], []
+    return team_services(profile, team)
+
+
+def _latlon(easting, northing) -> tuple[float, float] | None:
+    if easting is None or northing is None or pd.isna(easting) or pd.isna(northing):
+        return None
+    from ._crs import transformer
+
+    lon, lat = transformer("EPSG:27700", WGS84).transform(easting, northing)
+    return float(lat), float(lon)
+
+
+def _answer_line(query: str, row: dict, unit: str) -> str:
+    team, status = row.get("team"), row["status"]
+    if status == "unknown_postcode":
+        share = row.get("likely_share")
+        if share:
+            return (f"{query} → not in the postcode data (likely: {share[0]}, {share[1]:,} of {share[2]:,} "
+                    "in its sector)")
+        return f"{query} → not in the postcode data (no likely {unit}: check the address by hand)"
+    if team:
+        extra = ""
+        if status == "nearest_team" and row.get("distance_m") is not None:
+            extra = f" (nearest {unit}, {row['distance_m']:,.0f} m away: check by hand)"
+        elif status != "allocated":
+            extra = f" ({status.replace('_', ' ')})"
+        return f"{query} → {team}{extra}"
+    return f"{query} → no {unit} ({status.replace('_', ' ')})"
+
+
+_clean = _util.nan_to_none
+
+
+def lookup_answer(profile, query: str) -> dict:
+    """Answer one query from the "Postcode or address" box.
+
+    Returns
+    -------
+    dict
+        :meth:`Profile.lookup`'s fields (``team`` ``status`` ``distance_m`` ``detail``...) plus
+        ``answer`` ("<query> → <team>"), ``ok`` (a team was found), ``latlon`` (for a map marker,
+        or None), ``services_in_team`` and ``link_workers`` (list of {service, shared_with}).
+        Coordinates that cannot be right give ``status`` "invalid_coordinates" with the reason
+        in ``detail``; nothing is raised for bad input.
+    """
+    q = str(query or "").strip()
+    if not q:
+        row = {
+            "query": q,
+            "team": None,
+            "status": "missing_location",
+            "distance_m": None,
+            "detail": "type a postcode, an address containing one, or 'lat, lon'",
+        }
+    else:
+        try:
+            row = {k: _clean(v) for k, v in profile.lookup(q).items()}
+        except InputError as exc:
+            status = getattr(exc, "status", "invalid_coordinates")  # a query too long: invalid_postcode
+            row = {"query": q, "team": None, "status": status, "distance_m": None, "detail": str(exc)}
+    row["query"] = q
+    row["team"] = row.get("team") if isinstance(row.get("team"), str) else None
+    row["likely_share"] = profile.likely_team(row["postcode"]) if row["status"] == "unknown_postcode" and \
+        row.get("postcode") else None
+    row["ok"] = row["team"] is not None
+    row["answer"] = _answer_line(q, row, profile.unit)
+    row["latlon"] = _latlon(row.get("easting"), row.get("northing"))
+    row["services_in_team"], row["link_workers"] = _team_services(profile, row["team"])
+    row["community"] = community_services(profile, row["team"], row.get("easting"), row.get("northing"))
+    return row
+
+
+def click_answer(profile, lat: float, lon: float) -> dict:
+    """Which team covers a clicked point (latitude, longitude in WGS84)."""
+    res = profile.allocate_points([lon], [lat], crs=WGS84).iloc[0].to_dict()
+    row = {k: _clean(v) for k, v in res.items()}
+    row["team"] = row["team"] if isinstance(row.get("team"), str) else None
+    label = f"{lat:.5f}, {lon:.5f}"
+    row["query"] = label
+    row["ok"] = row["team"] is not None
+    row["answer"] = _answer_line(label, row, profile.unit)
+    return row
+
+
+
+# --------------------------------------------------------------------------------------------------
+# panels: teams, data notes, services present ("in this community", counts by team), council-wide links
+# --------------------------------------------------------------------------------------------------
+def team_details(profile) -> list[dict]:
+    """Per team: postcodes, area, schools, services in the team, link-worker services.
+
+    Also the council-wide schools it must link with and the services present
+    (``Profile.team_summary`` joined to the services table).
+    """
+    summary = profile.team_summary()
+    out = []
+    for _, r in summary.iterrows():
+        team = r[profile.unit]
+        in_team, link = _team_services(profile, team)
+        colour = profile.teams[profile.team_names.index(team)].colour
+        out.append(
+            {
+                "team": team,
+                "colour": colour,
+                "catchment_schools": r["catchment_schools"],
+                "postcodes": int(r["postcodes"]),
+                "postcodes_nearest": int(r["postcodes_nearest"]),
+                "area_km2": float(r["area_km2"]),
+                "schools": int(r["schools"]) if "schools" in r else None,
+                "school_names": [s for s in str(r.get("school_names", "")).split(", ") if s],
+                "services_in_team": in_team,
+                "link_workers": link,
+                "council_wide_schools": [s for s in str(r.get("links_with_council_wide_schools", "")).split(", ") if s],
+                **_team_services_present(profile, team),
+            }
+        )
+    return out
+
+
+def data_notes(profile) -> dict:
+    """Where the data came from (sources, licences, attribution) and its known flaws."""
+    gaps = profile.gaps
+    by_kind = (
+        gaps.groupby("kind").agg(areas=("area_km2", "size"), km2=("area_km2", "sum")).reset_index()
+        if len(gaps)
+        else pd.DataFrame(columns=["kind", "areas", "km2"])
+    )
+    other = gaps[gaps["kind"] == "other_catchment"][["note", "area_km2"]].reset_index(drop=True)
+    largest = gaps[gaps["kind"] == "gap"].head(10)[["note", "area_km2"]].reset_index(drop=True)
+    return {
+        "council": profile.name,
+        "code": profile.code,
+        "effective_from": profile.effective_from,
+        "data_dir": str(profile.data_dir),
+        "sources": pd.DataFrame(profile.attribution()),
+        "data_in_use": [
+            f"{a['dataset']}: {a['description']}, release {a['release']}"
+            + (f"; older releases kept for history: {a['older_releases']}" if a["older_releases"] else "")
+            for a in profile.attribution()
+        ],
+        "gap_summary": by_kind,
+        "other_council": other,
+        "largest_gaps": largest,
+        "problems": list(profile.problems) + _service_problems(profile),
+        "address_points": (f"{len(profile.addresses):,} address points loaded (OS Open UPRN / ONSUD): postcodes "
+                           "whose addresses fall in more than one team say so, and UPRNs are answered from "
+                           "their own points" if len(profile.addresses) else
+                           "Address points are not loaded (no OS Open UPRN or ONSUD file in the data folder): "
+                           "every postcode is answered from its centroid."),
+    }
+
+
+
+def community_services(profile, team: str | None, easting=None, northing=None) -> dict | None:
+    """What is in a family's community: the team's services present and its hubs.
+
+    The publishable services come nearest first (distance in metres from the family's postcode or
+    point), count-only kinds as counts.
+
+    Returns None when there is no team. See :func:`heart_geo.services.services_present`.
+    """
+    if not team or team not in profile.team_names:
+        return None
+    near = None
+    if easting is not None and northing is not None and not (pd.isna(easting) or pd.isna(northing)):
+        near = (float(easting), float(northing))
+    return services_present(profile, team, near=near)
+
+
+def service_counts_table(profile) -> pd.DataFrame:
+    """Services present per team by kind (plural labels), with the council-only row: for the Teams tab."""
+    from .services import SERVICE_KINDS
+
+    t = service_counts(profile).reset_index()
+    plural = {k.label: k.plural for k in SERVICE_KINDS.values()}
+    return t.rename(columns={**plural, "total": "Services present"})
+
+
+def _team_services_present(profile, team: str) -> dict:
+    counts = service_counts(profile)
+    row = counts.loc[team] if team in counts.index else None
+    pres = services_present(profile, team)
+    return {
+        "services_present": int(row["total"]) if row is not None else 0,
+        "services_by_kind": {k: int(v) for k, v in row.drop("total").items() if v} if row is not None else {},
+        "services_listed": pres["listed"],
+        "services_counted": pres["counted"],
+        "hubs": pres["hubs"],
+    }
+
+
+def _service_problems(profile) -> list[str]:
+    from .services import service_problems
+
+    return service_problems(profile)
+
+
+def council_wide_matrix(profile, links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The council-wide schools as rows, the teams as columns: "stands here" or "link".
+
+    Parameters
+    ----------
+    profile : Profile
+    links : pandas.DataFrame, optional
+        :func:`heart_geo.links.council_wide_links` of the profile (computed when omitted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``school``, ``kind``, ``stands in <unit>``, then one column per team in the profile's order.
+    """
+    from .links import council_wide_links
+
+    cw = council_wide_links(profile) if links is None else links
+    pivot = cw.assign(mark=cw["same_locality"].map({True: "stands here", False: "link"}))
+    pivot = pivot.pivot_table(
+        index=["school", "kind", "school_team"], columns="links_with", values="mark", aggfunc="first"
+    ).reset_index()
+    pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
+    return pivot.rename(columns={"school_team": f"stands in {profile.unit}"})
