@@ -40,13 +40,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from .codes import (  # noqa: F401 - MISSING and INVALID_COORDS stay importable from here
+    ALLOCATED,
+    INVALID_COORDINATES,
+    M_CATCHMENT,
+    M_NEAREST,
+    M_NONE,
+    M_OVERRIDE,
+    MISSING,
+    NEAREST,
+    OUTSIDE,
+)
+
 __all__ = ["Allocator", "PointResult"]
 
-# status codes (index into settings.STATUSES)
-ALLOCATED, NEAREST, OUTSIDE = 0, 1, 2
-INVALID_COORDS, MISSING = 6, 7
-# method codes (index into settings.METHODS)
-M_CATCHMENT, M_OVERRIDE, M_NEAREST, M_NONE = 0, 1, 2, 3
+# status and method codes: one home, heart_geo.codes (names kept importable from here)
+INVALID_COORDS = INVALID_COORDINATES
 
 
 @dataclass
@@ -55,8 +64,8 @@ class PointResult:
 
     catchment: np.ndarray  # int32, index into the allocator's catchments, -1 none
     team: np.ndarray  # int32, index into teams, -1 none
-    status: np.ndarray  # int8, index into settings.STATUSES
-    method: np.ndarray  # int8, index into settings.METHODS
+    status: np.ndarray  # int8, index into codes.STATUSES
+    method: np.ndarray  # int8, index into codes.METHODS
     distance: np.ndarray  # float64, metres to the nearest team where status is nearest_team
     near: np.ndarray  # bool, within near_m of a team boundary
 
