@@ -192,8 +192,9 @@ def read_config(name: str | os.PathLike) -> ProfileConfig:
     ProfileError
         No such profile, not TOML, or any problem in it (all of them, in one message).
     """
-    key, conf, raw = _read_config(name)
-    return _typed(key, _find_profile(name), conf, raw)
+    path = _find_profile(name)
+    conf, raw = _parse(path)
+    return _typed(path.stem, path, conf, raw)
 
 
 def _find_profile(name: str | os.PathLike) -> Path:
@@ -221,13 +222,18 @@ def _find_profile(name: str | os.PathLike) -> Path:
 def _read_config(name: str | os.PathLike) -> tuple[str, dict, bytes]:
     """``(key, TOML as a dict, file bytes)`` of a profile, checked (see :func:`read_config`)."""
     path = _find_profile(name)
+    conf, raw = _parse(path)
+    return path.stem, conf, raw
+
+
+def _parse(path: Path) -> tuple[dict, bytes]:
     raw = path.read_bytes()
     try:
         conf = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"profile {str(path)!r} is not valid TOML: {exc}") from None
     _check_config(conf, path)
-    return path.stem, conf, raw
+    return conf, raw
 
 
 def _typed(key: str, path: Path, conf: dict, raw: bytes) -> ProfileConfig:
@@ -312,6 +318,9 @@ _SCHEMA: dict[str, dict[str, object]] = {
     "sources.*": {"patterns": _STRS, "code_field": (str, list), "kinds": _STRS, "active_only": (bool,),
                   "located_by": _STR, **dict.fromkeys(_SOURCE_TEXT, _STR)},
 }
+#: Keys a table of the profile must have (besides [council] name and code, checked on their own).
+_REQUIRED = {"teams": ("name",), "teams.schools": ("seed_code",), "unassigned_catchments": ("name",),
+             "council_wide_schools.faith": ("seed_code",), "council_wide_schools.asn": ("seed_code",)}
 _HUB_KEYS = {"name", "postcode", "easting", "northing", "note"}
 _LOCATED_BY = ("postcode", "coordinates", "none")
 
@@ -400,7 +409,9 @@ def _team_problems(conf: dict, names: list) -> list[str]:
 
 def _services_problems(conf: dict, names: list) -> list[str]:
     problems = []
-    for s in conf.get("services", []):
+    for i, s in enumerate(conf.get("services", [])):
+        if "name" not in s:
+            problems.append(f"services[{i}] needs 'name'")
         extra = set(s) - set(_SCHEMA["services"])
         if extra:
             problems.append(
@@ -428,7 +439,8 @@ def _override_problems(conf: dict, names: list) -> list[str]:
 
 
 def _unknown_keys(conf: dict) -> list[str]:
-    """Keys the profile format does not have (services and hubs are checked with their tables)."""
+    """Keys the profile format does not have, and keys a table must have (services and hubs are
+    checked with their tables)."""
     problems: list[str] = []
     _walk_unknown(conf, "", "", problems)
     for key, src in conf.get("sources", {}).items():
@@ -443,6 +455,7 @@ def _walk_unknown(table: dict, schema_key: str, where: str, problems: list[str])
     extra = sorted(set(table) - set(schema))
     if extra:
         problems.append(f"{where or 'the profile'} has unknown keys {extra} (expected some of {sorted(schema)})")
+    problems += [f"{where} needs '{k}'" for k in _REQUIRED.get(schema_key, ()) if k not in table]
     for key, want in schema.items():
         sub = f"{schema_key}.{key}" if schema_key else key
         if sub == "services" or sub not in _SCHEMA or key not in table:
