@@ -421,10 +421,19 @@ def _services_problems(conf: dict, names: list) -> list[str]:
         mode = s.get("mode")
         if mode not in ("team", "link_worker"):
             problems.append(f"service {s.get('name')!r}: mode {mode!r}, expected 'team' or 'link_worker'")
-        for lw in s.get("link_workers", []):
-            bad = [c for c in lw.get("covers", []) if c not in names]
-            if bad:
-                problems.append(f"service {s.get('name')!r}: link worker covers unknown teams {bad}")
+        problems += _link_worker_problems(s, names)
+    return problems
+
+
+def _link_worker_problems(s: dict, names: list) -> list[str]:
+    problems = []
+    for lw in s.get("link_workers", []):
+        extra = sorted(set(lw) - set(_SCHEMA["services.link_workers"]))
+        if extra:
+            problems.append(f"service {s.get('name')!r}: link worker has unknown keys {extra} (expected ['covers'])")
+        bad = [c for c in lw.get("covers", []) if c not in names]
+        if bad:
+            problems.append(f"service {s.get('name')!r}: link worker covers unknown teams {bad}")
     return problems
 
 

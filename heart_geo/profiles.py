@@ -1,9 +1,11 @@
-"""Council profiles: the configuration in ``boundaries/`` joined to the official data.
+"""Council profiles: a council's configuration joined to the official data, answering "which team?".
 
 A profile (``boundaries/<key>.toml``) holds everything that is about one council: its GSS code, its
 teams (or localities) and the catchment schools that make each, the schools that serve the whole
 council, its services and link workers, override rules and its data sources. Nothing
-council-specific lives in code.
+council-specific lives in code. This module holds :class:`Profile` and :func:`load_profile`; the
+configuration is read and checked in :mod:`heart_geo.config`, and what is derived from the data is
+built and cached in :mod:`heart_geo.build`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from . import sources
 from ._crs import transformer
 from .allocate import Allocator, PointResult
 from .build import _EMPTY_ADDRESSES, area_overrides, load_built, locate_releases, polygon_overrides
-from .build import build as _build  # noqa: F401 - older name, kept importable
 from .codes import (
     INVALID_COORDINATES,
     INVALID_POSTCODE,
