@@ -1,5 +1,7 @@
-"""Building and caching what a profile derives from the data: catchments matched to teams, the
-postcode table answered in advance, override areas, address points and the allocator's grid.
+"""Building and caching what a profile derives from the data.
+
+Catchments matched to teams, the postcode table answered in advance, override areas, address points
+and the allocator's grid.
 
 :func:`load_built` is the one entry: it finds the releases, keys the cache entry by the checksums
 of the profile, the data files and this code, and builds (then caches) only when no entry answers.
@@ -39,8 +41,11 @@ _FINGERPRINTED = ("allocate.py", "sources.py", "profiles.py", "config.py", "buil
 
 
 def load_built(cfg: ProfileConfig, root: Path, *, cache: bool = True) -> tuple[dict, dict]:
-    """``(built, releases)``: the derived data for a profile (from the cache when it answers) and
-    every release of every dataset found in ``root``, oldest first."""
+    """Derived data for a profile, from the cache when an entry answers, else built (and cached).
+
+    Returns ``(built, releases)``: the dict :func:`build` makes, and every release of every dataset
+    found in ``root``, oldest first.
+    """
     releases = locate_releases(cfg.sources, root)
     all_files = [p for k in sorted(releases) for r in releases[k] for p in r.files]
     digest = hashlib.sha256(
@@ -230,8 +235,11 @@ def _allocator(cat: gpd.GeoDataFrame, n_teams: int, council_area, overrides: lis
 
 
 def _team_catchments(cfg: ProfileConfig, files: list[Path]) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """The council's catchments in priority order (team order, then school order; others last),
-    with ``team_index``, ``team`` and ``note``; and the problems found matching them to the profile."""
+    """Match the council's catchments to the profile's teams.
+
+    Returns the catchments in priority order (team order, then school order; others last), with
+    ``team_index``, ``team`` and ``note``, and the problems found matching them to the profile.
+    """
     cat = sources.read_catchments(files, council_code=cfg.council.code, layer=cfg.sources["catchments"].layer)
     teams = cfg.teams
     by_seed = {seed: (i, nm) for i, t in enumerate(teams) for seed, nm in t.schools}
@@ -373,8 +381,10 @@ def _postcode_split(pcs: pd.DataFrame, res: PointResult, code: str, addresses: p
 
 
 def _text_override_teams(pcs: pd.DataFrame, text_overrides, eligible: np.ndarray) -> np.ndarray:
-    """Team index each postcode takes from the unit, sector and district rules (-1: none); later
-    rules win, as they are applied in order."""
+    """Team index each postcode takes from the unit, sector and district rules (-1: none).
+
+    Later rules win, as they are applied in order.
+    """
     out = np.full(len(pcs), -1, np.int32)
     if not text_overrides:
         return out

@@ -134,8 +134,11 @@ class UnassignedCatchment:
 
 @dataclass(frozen=True)
 class Source:
-    """One dataset (``[sources.<key>]``): where its files are found, where it is fetched from,
-    what must be said about it, and, for a service dataset (``kind`` given), how to read it."""
+    """One dataset (``[sources.<key>]``).
+
+    Where its files are found, where it is fetched from, what must be said about it, and, for a
+    service dataset (``kind`` given), how to read it.
+    """
 
     key: str
     patterns: tuple[str, ...] = ()
@@ -162,7 +165,7 @@ class Source:
 
     @property
     def is_service(self) -> bool:
-        """Is this a service dataset (a ``kind`` is given)?"""
+        """Whether this is a service dataset (a ``kind`` is given)."""
         return self.kind is not None
 
 
@@ -370,8 +373,10 @@ def _check_value(v, want, name: str, sub: str, problems: list[str]) -> None:
 
 
 def _check_config(conf: dict, path: Path) -> None:
-    """Report every problem in a profile at once: values of the wrong type first (by key), then
-    what is missing, inconsistent or unknown."""
+    """Report every problem in a profile at once.
+
+    Values of the wrong type first (by key), then what is missing, inconsistent or unknown.
+    """
     typed = _type_problems(conf)
     if typed:
         raise ProfileError(f"profile {str(path)!r}: " + "; ".join(typed))
@@ -448,8 +453,10 @@ def _override_problems(conf: dict, names: list) -> list[str]:
 
 
 def _unknown_keys(conf: dict) -> list[str]:
-    """Keys the profile format does not have, and keys a table must have (services and hubs are
-    checked with their tables)."""
+    """Keys the profile format does not have, and keys a table must have.
+
+    Services and hubs are checked with their tables.
+    """
     problems: list[str] = []
     _walk_unknown(conf, "", "", problems)
     for key, src in conf.get("sources", {}).items():
