@@ -132,12 +132,13 @@ def main() -> None:  # noqa: C901 - a benchmark script, one section after anothe
     teams = p.team_areas[["team", "geometry"]]
     xmin, ymin, xmax, ymax = p.team_areas.total_bounds
     g = a.grid
-    grid_bytes = sum(v.nbytes for v in g.values() if isinstance(v, np.ndarray))
+    arrays = [*vars(g).values(), *vars(g.leaves).values()]
+    grid_bytes = sum(v.nbytes for v in arrays if isinstance(v, np.ndarray))
     print(f"\nprofile {PROFILE}: {len(a.catchments)} catchments, {a.n_teams} teams, "
           f"team bbox {xmax - xmin:.0f} x {ymax - ymin:.0f} m")
-    print(f"grid: coarse {g['shape'][1]}x{g['shape'][0]} cells of {g['cell']:g} m, "
-          f"{g['block_sub'].size} blocks, {g['fine'].size} fine cells, "
-          f"{g['gap_ptr'].size - 1} gap/exact cells with {g['gap_seg'].size} candidate segments; "
+    print(f"grid: coarse {g.shape[1]}x{g.shape[0]} cells of {g.cell:g} m, "
+          f"{g.block_sub.size} blocks, {g.fine.size} fine cells, "
+          f"{g.gap_ptr.size - 1} gap/exact cells with {g.gap_seg.size} candidate segments; "
           f"{grid_bytes / 1e6:.1f} MB of arrays, pickle {len(pickle.dumps(g, protocol=5)) / 1e6:.1f} MB")
     t = time.perf_counter()
     type(a)(catchments=a.catchments, catchment_team=a.catchment_team, n_teams=a.n_teams,

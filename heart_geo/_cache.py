@@ -48,7 +48,8 @@ SUFFIX = ".hgc"
 _MAGIC = "heart_geo-cache"
 _HEADER_MAX = 4096
 #: Dataclasses an entry may hold, by qualified name: nothing else is ever instantiated on load.
-DATACLASSES = frozenset({"heart_geo.allocate.PointResult"})
+DATACLASSES = frozenset({"heart_geo.allocate.PointResult", "heart_geo.allocate.Grid",
+                         "heart_geo.allocate.GridLeaves"})
 #: Temporary files older than this (seconds) left by a killed process are removed when pruning.
 _STALE_TMP_S = 3600.0
 _NUMERIC_KINDS = set("biufcmMUS")

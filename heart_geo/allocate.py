@@ -20,7 +20,7 @@ Two paths give identical answers:
   - crossed by an edge: the exact path (with the cell's candidate segments where it touches a gap);
   - touching an override polygon (coarse cells only): the exact path.
 
-  The grid is a dict of numpy arrays (picklable, cached by the profile with ``origin``).
+  The grid is a :class:`Grid` of numpy arrays (kept by the profile's data-only cache with ``origin``).
 
 Rules, documented in the README:
 
@@ -40,13 +40,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-__all__ = ["Allocator", "PointResult"]
+from .codes import (  # noqa: F401 - MISSING and INVALID_COORDS stay importable from here
+    ALLOCATED,
+    INVALID_COORDINATES,
+    M_CATCHMENT,
+    M_NEAREST,
+    M_NONE,
+    M_OVERRIDE,
+    MISSING,
+    NEAREST,
+    OUTSIDE,
+)
 
-# status codes (index into settings.STATUSES)
-ALLOCATED, NEAREST, OUTSIDE = 0, 1, 2
-INVALID_COORDS, MISSING = 6, 7
-# method codes (index into settings.METHODS)
-M_CATCHMENT, M_OVERRIDE, M_NEAREST, M_NONE = 0, 1, 2, 3
+__all__ = ["Allocator", "Grid", "GridLeaves", "PointResult"]
+
+# status and method codes: one home, heart_geo.codes (names kept importable from here)
+INVALID_COORDS = INVALID_COORDINATES
 
 
 @dataclass
@@ -55,8 +64,8 @@ class PointResult:
 
     catchment: np.ndarray  # int32, index into the allocator's catchments, -1 none
     team: np.ndarray  # int32, index into teams, -1 none
-    status: np.ndarray  # int8, index into settings.STATUSES
-    method: np.ndarray  # int8, index into settings.METHODS
+    status: np.ndarray  # int8, index into codes.STATUSES
+    method: np.ndarray  # int8, index into codes.METHODS
     distance: np.ndarray  # float64, metres to the nearest team where status is nearest_team
     near: np.ndarray  # bool, within near_m of a team boundary
 
@@ -74,6 +83,51 @@ class PointResult:
     def put(self, idx: np.ndarray, other: PointResult) -> None:
         for name in ("catchment", "team", "status", "method", "distance", "near"):
             getattr(self, name)[idx] = getattr(other, name)
+
+
+@dataclass
+class GridLeaves:
+    """What each leaf code of the grid answers (one entry per code; see the module docstring)."""
+
+    catchment: np.ndarray  # int32
+    team: np.ndarray  # int32
+    status: np.ndarray  # int8, index into codes.STATUSES
+    method: np.ndarray  # int8, index into codes.METHODS
+    near: np.ndarray  # bool
+
+
+@dataclass
+class Grid:
+    """The two-level lookup grid (see the module docstring): plain numbers and numpy arrays.
+
+    ``coarse`` holds a leaf code per coarse cell (with a ring of outside cells round the grid) or
+    ``-1 - block``; block ``b`` has ``block_sub[b]`` cells a side from ``fine[block_off[b]:]``.
+    Leaf codes: 0 outside; ``1 + 2k + near`` catchment k; ``nc0 + k`` catchment k, ``near_boundary``
+    per point; ``exact``; from ``gap0`` a gap cell (from ``exact0`` a cell on the exact path) whose
+    candidate segments are ``gap_seg[gap_ptr[c]:gap_ptr[c + 1]]``, rows of ``seg`` owned by
+    ``seg_team``. The first six fields say what it was built for.
+    """
+
+    format: int
+    cell: float
+    sub: int
+    near_m: float
+    n_catchments: int
+    n_overrides: int
+    shape: tuple[int, int]
+    coarse: np.ndarray
+    fine: np.ndarray
+    block_sub: np.ndarray
+    block_off: np.ndarray
+    leaves: GridLeaves
+    nc0: int
+    exact: int
+    gap0: int
+    exact0: int
+    gap_ptr: np.ndarray
+    gap_seg: np.ndarray
+    seg: np.ndarray
+    seg_team: np.ndarray
 
 
 @dataclass
@@ -111,7 +165,7 @@ class Allocator:
     overrides: list = field(default_factory=list)
     near_m: float = 100.0
     cell: float = 200.0
-    grid: dict | None = None
+    grid: Grid | None = None
     origin: tuple[float, float] | None = None
     sub: int = 16
     lazy_grid: bool = False
@@ -233,213 +287,193 @@ class Allocator:
     def _grid_ok(self) -> bool:
         g = self.grid
         return (
-            isinstance(g, dict)
-            and g.get("format") == _GRID_FORMAT
-            and g.get("cell") == float(self.cell)
-            and g.get("sub") == int(self.sub)
-            and g.get("near_m") == float(self.near_m)
-            and g.get("n_catchments") == len(self.catchments)
-            and g.get("n_overrides") == len(self.overrides)
+            isinstance(g, Grid)
+            and g.format == _GRID_FORMAT
+            and g.cell == float(self.cell)
+            and g.sub == int(self.sub)
+            and g.near_m == float(self.near_m)
+            and g.n_catchments == len(self.catchments)
+            and g.n_overrides == len(self.overrides)
             and self.origin is not None
         )
 
-    def _build_grid(self) -> tuple[dict, tuple[float, float]]:
-        """Build the two-level lookup grid (see the module docstring)."""
+    def _build_grid(self) -> tuple[Grid, tuple[float, float]]:
+        """Build the two-level lookup grid (see the module docstring): frame, coarse level, fine
+        level, leaf tables."""
+        b = self._grid_frame()
+        self._coarse_level(b)
+        fine, block_sub, block_off = self._fine_level(b)
+        grid = Grid(
+            format=_GRID_FORMAT,
+            cell=b.cs,
+            sub=b.sub,
+            near_m=b.near_m,
+            n_catchments=b.ncat,
+            n_overrides=len(self.overrides),
+            shape=(b.ny, b.nx),
+            coarse=_padded(b.coarse, b.ny, b.nx),
+            fine=fine.astype(np.int32),
+            block_sub=block_sub,
+            block_off=block_off.astype(np.intp),
+            leaves=_leaf_tables(b, self.catchment_team),
+            nc0=b.nc0,
+            exact=b.exact_code,
+            gap0=b.gap0,
+            exact0=b.gap0 + b.n_plain_gap,
+            gap_ptr=b.gap_ptr(),
+            gap_seg=(np.concatenate(b.gap_seg_parts) if b.gap_seg_parts else np.empty(0)).astype(np.int32),
+            seg=b.tseg,
+            seg_team=b.towner,
+        )
+        return grid, (b.x0, b.y0)
+
+    def _grid_frame(self) -> _GridBuild:
+        """The grid's extent, cell sizes, reaches, the edges that can change a region and the codes."""
         cs, sub = float(self.cell), int(self.sub)
-        fs = cs / sub
         near_m = float(self.near_m)
-        ncat = len(self.catchments)
         geoms = list(self.catchments) + [self.council_area] + [p for p, _ in self.overrides]
         xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
         pad = near_m + 2 * cs
         x0 = float(np.floor((xmin - pad) / cs) * cs)
         y0 = float(np.floor((ymin - pad) / cs) * cs)
-        nx = int(np.ceil((xmax + pad - x0) / cs))
-        ny = int(np.ceil((ymax + pad - y0) / cs))
-        # reach: a point assigned to a cell is within reach of its centre (half diagonal, +1 m
-        # for rounding of the cell index; every bound below also adds a metre or more)
-        rc = cs * np.sqrt(0.5) + _MARGIN
-        rf = fs * np.sqrt(0.5) + _MARGIN
-        edges = _ring_segments(geoms)  # every edge that can change a region
         tseg, towner = self._team_segments()
-        have_teams = len(tseg) > 0
+        return _GridBuild(
+            cs=cs, sub=sub, near_m=near_m, ncat=len(self.catchments), x0=x0, y0=y0,
+            nx=int(np.ceil((xmax + pad - x0) / cs)), ny=int(np.ceil((ymax + pad - y0) / cs)),
+            edges=_ring_segments(geoms),  # every edge that can change a region
+            tseg=tseg, towner=towner,
+        )
 
-        # leaf codes: 0 outside; 1 + 2k + near allocated to catchment k; NC0 + k catchment k with
-        # near_boundary decided per point; EXACT; GAP0 + j gap cell j (nearest team per point)
-        nc0 = 1 + 2 * ncat
-        exact_code = nc0 + ncat
-        gap0 = exact_code + 1
-
-        # ---- coarse level ------------------------------------------------------------------------
-        ccx = x0 + (np.arange(nx) + 0.5) * cs
-        ccy = y0 + (np.arange(ny) + 0.5) * cs
+    def _coarse_level(self, b: _GridBuild) -> None:
+        """Classify the coarse cells: answered at once, a gap cell with its candidates, the exact
+        path, or a block to refine (``coarse`` -1) or a gap block (-2)."""
+        n = b.nx * b.ny
+        ccx = b.x0 + (np.arange(b.nx) + 0.5) * b.cs
+        ccy = b.y0 + (np.arange(b.ny) + 0.5) * b.cs
         gx, gy = (a.ravel() for a in np.meshgrid(ccx, ccy))  # row-major (ny, nx)
-        amb = _raster_min(edges, rc, x0, y0, cs, nx, ny, None, nx * ny) <= rc
-        dt = _raster_min(tseg, near_m + rc, x0, y0, cs, nx, ny, None, nx * ny)
-        near = np.where(dt <= near_m - rc, 1, np.where(dt > near_m + rc, 0, -1)).astype(np.int8)
-        forced = np.zeros(nx * ny, bool)  # cells touching an override polygon: exact path
+        rc = b.rc
+        amb = _raster_min(b.edges, rc, b.x0, b.y0, b.cs, b.nx, b.ny, None, n) <= rc
+        dt = _raster_min(b.tseg, b.near_m + rc, b.x0, b.y0, b.cs, b.nx, b.ny, None, n)
+        b.near = np.where(dt <= b.near_m - rc, 1, np.where(dt > b.near_m + rc, 0, -1)).astype(np.int8)
+        forced = np.zeros(n, bool)  # cells touching an override polygon: exact path
         for poly, _ in self.overrides:
             forced |= shapely.dwithin(poly, shapely.points(gx, gy), rc + _MARGIN)
-        cat = np.full(nx * ny, -1, np.int32)
-        ins = np.zeros(nx * ny, bool)
+        b.cat = np.full(n, -1, np.int32)
+        ins = np.zeros(n, bool)
         known = np.flatnonzero(~amb & ~forced)
-        cat[known], ins[known] = self._region(gx[known], gy[known])
-        kind = _kinds(cat, ins, self.catchment_team)
-        kind[amb] = _K_UNKNOWN
+        b.cat[known], ins[known] = self._region(gx[known], gy[known])
+        b.kind = _kinds(b.cat, ins, self.catchment_team)
+        b.kind[amb] = _K_UNKNOWN
 
-        coarse = np.full(nx * ny, -1, np.int64)  # -1: refine to a block
-        coarse[forced] = exact_code
+        coarse = np.full(n, -1, np.int64)  # -1: refine to a block
+        coarse[forced] = b.exact_code
         free = ~forced
-        coarse[free & (kind == _K_OUTSIDE)] = 0
-        direct = free & (kind == _K_TEAM) & (near >= 0)
-        coarse[direct] = 1 + 2 * cat[direct] + near[direct]
-        gap_cells = np.flatnonzero(free & (kind == _K_GAP))
-        if not have_teams:
-            coarse[gap_cells] = exact_code
+        coarse[free & (b.kind == _K_OUTSIDE)] = 0
+        direct = free & (b.kind == _K_TEAM) & (b.near >= 0)
+        coarse[direct] = 1 + 2 * b.cat[direct] + b.near[direct]
+        gap_cells = np.flatnonzero(free & (b.kind == _K_GAP))
+        if not b.have_teams:
+            coarse[gap_cells] = b.exact_code
             gap_cells = gap_cells[:0]
         # coarse gap cells whose candidate lists are short stay coarse; the rest are refined
-        c_ptr, c_seg = _gap_candidates(tseg, gx[gap_cells], gy[gap_cells], rc)
+        c_ptr, c_seg = _gap_candidates(b.tseg, gx[gap_cells], gy[gap_cells], rc)
         short = np.diff(c_ptr) <= _MAX_GAP_CANDIDATES
         keep = gap_cells[short]
-        gap_ptr_parts, gap_seg_parts = [], []
         lens = np.diff(c_ptr)[short]
-        gap_seg_parts.append(c_seg[_ranges(c_ptr[:-1][short], lens)])
-        gap_ptr_parts.append(lens)
-        coarse[keep] = gap0 + np.arange(keep.size)
-        gap_cat = [cat[keep]]
-        n_gap = keep.size
-        gap_blocks = gap_cells[~short]  # refined into gsub x gsub cells, all in the gap
-        coarse[gap_blocks] = -2
+        coarse[keep] = b.add_gap_cells(c_seg[_ranges(c_ptr[:-1][short], lens)], lens, b.cat[keep])
+        b.gap_blocks = gap_cells[~short]  # refined into gsub x gsub cells, all in the gap
+        coarse[b.gap_blocks] = -2
+        b.coarse = coarse
 
-        # ---- fine level: blocks of sub x sub cells -----------------------------------------------
-        blocks = np.flatnonzero(coarse == -1)
+    def _fine_level(self, b: _GridBuild) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Refine the coarse blocks into sub x sub cells and the gap blocks into coarser gap cells:
+        ``(fine leaf codes, cells a side of each block, offset of each block in fine)``."""
+        sub, nx = b.sub, b.nx
+        blocks = np.flatnonzero(b.coarse == -1)
         nb = blocks.size
-        block_of = np.full(nx * ny, -1, np.int64)
+        block_of = np.full(nx * b.ny, -1, np.int64)
         block_of[blocks] = np.arange(nb)
         nfine = nb * sub * sub
-        bi, bj = blocks % nx, blocks // nx
         loc = np.arange(sub * sub)
-        fi = (bi[:, None] * sub + loc[None, :] % sub).ravel()
-        fj = (bj[:, None] * sub + loc[None, :] // sub).ravel()
-        fx = x0 + (fi + 0.5) * fs
-        fy = y0 + (fj + 0.5) * fs
-        fcat = np.repeat(cat[blocks], sub * sub)
-        fkind = np.repeat(kind[blocks], sub * sub)
-        fnear = np.repeat(near[blocks], sub * sub)
-        # region: from the fine cells' own edge distances where the block was ambiguous
-        amb_b = kind[blocks] == _K_UNKNOWN
-        slots = _block_slots(block_of, amb_b, nx, sub)
-        famb = _raster_min(edges, rf, x0, y0, fs, nx * sub, ny * sub, slots, nfine) <= rf
-        famb &= np.repeat(amb_b, sub * sub)
-        todo = np.flatnonzero((fkind == _K_UNKNOWN) & ~famb)
-        c2, i2 = self._region(fx[todo], fy[todo])
-        fcat[todo] = c2
-        fkind[todo] = _kinds(c2, i2, self.catchment_team)
-        # near_boundary state where the block's was undecided
-        und_b = near[blocks] < 0
-        if und_b.any():
-            slots = _block_slots(block_of, und_b, nx, sub)
-            fdt = _raster_min(tseg, near_m + rf, x0, y0, fs, nx * sub, ny * sub, slots, nfine)
-            st = np.where(fdt <= near_m - rf, 1, np.where(fdt > near_m + rf, 0, -1))
-            und = np.repeat(und_b, sub * sub)
-            fnear[und] = st[und]
-        fine = np.full(nfine, exact_code, np.int64)
+        fi = ((blocks % nx)[:, None] * sub + loc[None, :] % sub).ravel()
+        fj = ((blocks // nx)[:, None] * sub + loc[None, :] // sub).ravel()
+        fx = b.x0 + (fi + 0.5) * b.fs
+        fy = b.y0 + (fj + 0.5) * b.fs
+        fcat, fkind = self._fine_regions(b, blocks, block_of, fx, fy)
+        fnear = self._fine_near(b, blocks, block_of)
+        fine = np.full(nfine, b.exact_code, np.int64)
         fine[fkind == _K_OUTSIDE] = 0
         t = fkind == _K_TEAM
         d = t & (fnear >= 0)
         fine[d] = 1 + 2 * fcat[d] + fnear[d]
         u = t & (fnear < 0)
-        fine[u] = nc0 + fcat[u]
+        fine[u] = b.nc0 + fcat[u]
         fg = np.flatnonzero(fkind == _K_GAP)
-        if have_teams and fg.size:
-            f_ptr, f_seg = _gap_candidates(tseg, fx[fg], fy[fg], rf)
-            gap_seg_parts.append(f_seg)
-            gap_ptr_parts.append(np.diff(f_ptr))
-            fine[fg] = gap0 + n_gap + np.arange(fg.size)
-            gap_cat.append(fcat[fg])
-            n_gap += fg.size
-        # gap blocks: coarser sub-cells, all gap, each with its candidate segments
-        gsub = max(1, sub // _GAP_SUB_DIV)
-        gs = cs / gsub
-        ng = gap_blocks.size
-        gloc = np.arange(gsub * gsub)
-        gfx = x0 + ((gap_blocks % nx)[:, None] * gsub + gloc % gsub + 0.5).ravel() * gs
-        gfy = y0 + ((gap_blocks // nx)[:, None] * gsub + gloc // gsub + 0.5).ravel() * gs
-        g_ptr, g_seg = _gap_candidates(tseg, gfx, gfy, gs * np.sqrt(0.5) + _MARGIN)
-        gap_seg_parts.append(g_seg)
-        gap_ptr_parts.append(np.diff(g_ptr))
-        gfine = gap0 + n_gap + np.arange(gfx.size)
-        gap_cat.append(np.repeat(cat[gap_blocks], gsub * gsub))
-        n_gap += gfx.size
-        # fine cells on the exact path that may hold gap points also get candidate segments
-        n_plain_gap = n_gap
-        fe = np.flatnonzero(fine == exact_code)
-        if have_teams and fe.size:
-            gap_area = shapely.difference(self.council_area, shapely.union_all(self.team_polygons))
-            if not gap_area.is_empty:
-                shapely.prepare(gap_area)
-                fe = fe[shapely.dwithin(gap_area, shapely.points(fx[fe], fy[fe]), rf + _MARGIN)]
-                f_ptr, f_seg = _gap_candidates(tseg, fx[fe], fy[fe], rf)
-                gap_seg_parts.append(f_seg)
-                gap_ptr_parts.append(np.diff(f_ptr))
-                fine[fe] = gap0 + n_gap + np.arange(fe.size)
-                gap_cat.append(np.full(fe.size, -1, np.int32))
-                n_gap += fe.size
-        coarse[blocks] = -1 - np.arange(nb)
-        coarse[gap_blocks] = -1 - (nb + np.arange(ng))
-        fine = np.concatenate([fine, gfine])
+        if b.have_teams and fg.size:
+            f_ptr, f_seg = _gap_candidates(b.tseg, fx[fg], fy[fg], b.rf)
+            fine[fg] = b.add_gap_cells(f_seg, np.diff(f_ptr), fcat[fg])
+        gfine, gsub = self._gap_block_cells(b)
+        b.n_plain_gap = b.n_gap
+        self._exact_cells_near_gaps(b, fine, fx, fy)
+        ng = b.gap_blocks.size
+        b.coarse[blocks] = -1 - np.arange(nb)
+        b.coarse[b.gap_blocks] = -1 - (nb + np.arange(ng))
         block_sub = np.concatenate([np.full(nb, sub), np.full(ng, gsub)]).astype(np.intp)
         block_off = np.concatenate([np.arange(nb) * sub * sub, nfine + np.arange(ng) * gsub * gsub])
+        return np.concatenate([fine, gfine]), block_sub, block_off
 
-        # ---- leaf tables -------------------------------------------------------------------------
-        nleaf = gap0 + n_gap
-        gcat = np.concatenate(gap_cat) if gap_cat else np.empty(0, np.int32)
-        lcat = np.full(nleaf, -1, np.int32)
-        lcat[1:nc0] = np.repeat(np.arange(ncat), 2)
-        lcat[nc0:exact_code] = np.arange(ncat)
-        lcat[gap0:] = gcat
-        lteam = np.full(nleaf, -1, np.int32)
-        lteam[1:exact_code] = self.catchment_team[lcat[1:exact_code]]
-        lstatus = np.full(nleaf, OUTSIDE, np.int8)
-        lstatus[1:exact_code] = ALLOCATED
-        lstatus[gap0:] = NEAREST
-        lmethod = np.full(nleaf, M_NONE, np.int8)
-        lmethod[1:exact_code] = M_CATCHMENT
-        lmethod[gap0:] = M_NEAREST
-        lnear = np.zeros(nleaf, bool)
-        lnear[2:nc0:2] = True
-        ptr = np.zeros(n_gap + 1, np.int64)
-        if gap_ptr_parts:
-            np.cumsum(np.concatenate(gap_ptr_parts), out=ptr[1:])
-        padded = np.zeros((ny + 2, nx + 2), np.int32)  # a ring of "outside" cells round the grid
-        padded[1:-1, 1:-1] = coarse.reshape(ny, nx)
-        grid = {
-            "format": _GRID_FORMAT,
-            "n_overrides": len(self.overrides),
-            "cell": cs,
-            "sub": sub,
-            "near_m": near_m,
-            "n_catchments": ncat,
-            "shape": (ny, nx),
-            "coarse": padded,
-            "fine": fine.astype(np.int32),
-            "block_sub": block_sub,
-            "block_off": block_off.astype(np.intp),
-            "leaf_catchment": lcat,
-            "leaf_team": lteam,
-            "leaf_status": lstatus,
-            "leaf_method": lmethod,
-            "leaf_near": lnear,
-            "nc0": nc0,
-            "exact": exact_code,
-            "gap0": gap0,
-            "exact0": gap0 + n_plain_gap,  # cell leaves from here on take the exact path
-            "gap_ptr": ptr,
-            "gap_seg": (np.concatenate(gap_seg_parts) if gap_seg_parts else np.empty(0)).astype(np.int32),
-            "seg": tseg,
-            "seg_team": towner,
-        }
-        return grid, (x0, y0)
+    def _fine_regions(self, b: _GridBuild, blocks, block_of, fx, fy) -> tuple[np.ndarray, np.ndarray]:
+        """Catchment and kind of each fine cell: from its own edge distances where the block was ambiguous."""
+        per = b.sub * b.sub
+        fcat = np.repeat(b.cat[blocks], per)
+        fkind = np.repeat(b.kind[blocks], per)
+        amb_b = b.kind[blocks] == _K_UNKNOWN
+        slots = _block_slots(block_of, amb_b, b.nx, b.sub)
+        famb = _raster_min(b.edges, b.rf, b.x0, b.y0, b.fs, b.nx * b.sub, b.ny * b.sub, slots, fcat.size) <= b.rf
+        famb &= np.repeat(amb_b, per)
+        todo = np.flatnonzero((fkind == _K_UNKNOWN) & ~famb)
+        c2, i2 = self._region(fx[todo], fy[todo])
+        fcat[todo] = c2
+        fkind[todo] = _kinds(c2, i2, self.catchment_team)
+        return fcat, fkind
+
+    def _fine_near(self, b: _GridBuild, blocks, block_of) -> np.ndarray:
+        """``near_boundary`` state of each fine cell (1, 0, or -1 undecided) where the block's was undecided."""
+        per = b.sub * b.sub
+        fnear = np.repeat(b.near[blocks], per)
+        und_b = b.near[blocks] < 0
+        if und_b.any():
+            slots = _block_slots(block_of, und_b, b.nx, b.sub)
+            fdt = _raster_min(b.tseg, b.near_m + b.rf, b.x0, b.y0, b.fs, b.nx * b.sub, b.ny * b.sub, slots,
+                              fnear.size)
+            st = np.where(fdt <= b.near_m - b.rf, 1, np.where(fdt > b.near_m + b.rf, 0, -1))
+            und = np.repeat(und_b, per)
+            fnear[und] = st[und]
+        return fnear
+
+    def _gap_block_cells(self, b: _GridBuild) -> tuple[np.ndarray, int]:
+        """Gap blocks: coarser sub-cells, all gap, each with its candidate segments."""
+        gsub = max(1, b.sub // _GAP_SUB_DIV)
+        gs = b.cs / gsub
+        gb = b.gap_blocks
+        gloc = np.arange(gsub * gsub)
+        gfx = b.x0 + ((gb % b.nx)[:, None] * gsub + gloc % gsub + 0.5).ravel() * gs
+        gfy = b.y0 + ((gb // b.nx)[:, None] * gsub + gloc // gsub + 0.5).ravel() * gs
+        g_ptr, g_seg = _gap_candidates(b.tseg, gfx, gfy, gs * np.sqrt(0.5) + _MARGIN)
+        return b.add_gap_cells(g_seg, np.diff(g_ptr), np.repeat(b.cat[gb], gsub * gsub)), gsub
+
+    def _exact_cells_near_gaps(self, b: _GridBuild, fine, fx, fy) -> None:
+        """Fine cells on the exact path that may hold gap points also get candidate segments."""
+        fe = np.flatnonzero(fine == b.exact_code)
+        if not (b.have_teams and fe.size):
+            return
+        gap_area = shapely.difference(self.council_area, shapely.union_all(self.team_polygons))
+        if gap_area.is_empty:
+            return
+        shapely.prepare(gap_area)
+        fe = fe[shapely.dwithin(gap_area, shapely.points(fx[fe], fy[fe]), b.rf + _MARGIN)]
+        f_ptr, f_seg = _gap_candidates(b.tseg, fx[fe], fy[fe], b.rf)
+        fine[fe] = b.add_gap_cells(f_seg, np.diff(f_ptr), np.full(fe.size, -1, np.int32))
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> PointResult:
         """Allocate points through the grid; same answers as :meth:`exact`, much faster in bulk."""
@@ -460,8 +494,8 @@ class Allocator:
     def _locate(self, x: np.ndarray, y: np.ndarray) -> PointResult:
         n = len(x)
         g = self.grid
-        ny, nx = g["shape"]
-        cs = g["cell"]
+        ny, nx = g.shape
+        cs = g.cell
         x0, y0 = self.origin
         inv = 1.0 / cs
         # cell coordinates + 1 (the grid has a ring of "outside" cells), clipped into the ring
@@ -479,12 +513,12 @@ class Allocator:
         iy = fy.astype(np.intp)
         flat = iy * (nx + 2)
         flat += ix
-        code = g["coarse"].ravel().take(flat).astype(np.intp)
+        code = g.coarse.ravel().take(flat).astype(np.intp)
         del flat
         blk = np.flatnonzero(code < 0)
         if blk.size:
             b = -1 - code[blk]
-            s = g["block_sub"].take(b)
+            s = g.block_sub.take(b)
             lx = ((fx[blk] - ix[blk]) * s).astype(np.intp)
             ly = ((fy[blk] - iy[blk]) * s).astype(np.intp)
             s1 = s - 1
@@ -492,20 +526,21 @@ class Allocator:
             np.minimum(ly, s1, out=ly)
             ly *= s
             ly += lx
-            ly += g["block_off"].take(b)
-            code[blk] = g["fine"].take(ly)
+            ly += g.block_off.take(b)
+            code[blk] = g.fine.take(ly)
         del fx, fy, ix, iy
         if bad is not None:
             code[bad] = 0  # NaN: outside, as exact() says
+        leaf = g.leaves
         res = PointResult(
-            catchment=g["leaf_catchment"].take(code),
-            team=g["leaf_team"].take(code),
-            status=g["leaf_status"].take(code),
-            method=g["leaf_method"].take(code),
+            catchment=leaf.catchment.take(code),
+            team=leaf.team.take(code),
+            status=leaf.status.take(code),
+            method=leaf.method.take(code),
             distance=np.full(n, np.nan),
-            near=g["leaf_near"].take(code),
+            near=leaf.near.take(code),
         )
-        nc0, ex, gap0, ex0 = g["nc0"], g["exact"], g["gap0"], g["exact0"]
+        nc0, ex, gap0, ex0 = g.nc0, g.exact, g.gap0, g.exact0
         spec = np.flatnonzero(code >= nc0)
         if spec.size:
             sc = code[spec]
@@ -532,16 +567,16 @@ class Allocator:
     def _gap_nearest(self, x, y, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`nearest_team` for points in gap cells, from the cells' candidate segments."""
         g = self.grid
-        ptr = g["gap_ptr"]
+        ptr = g.gap_ptr
         start = ptr[cell]
         cnt = ptr[cell + 1] - start
         off = np.cumsum(cnt) - cnt
-        si = g["gap_seg"][_ranges(start, cnt)]
+        si = g.gap_seg[_ranges(start, cnt)]
         pi = np.repeat(np.arange(x.size), cnt)
-        s = g["seg"][si]
+        s = g.seg[si]
         d = _point_segment_distance(x[pi], y[pi], s[:, 0], s[:, 1], s[:, 2], s[:, 3])
         dmin = np.minimum.reduceat(d, off)
-        own = g["seg_team"][si]
+        own = g.seg_team[si]
         close = d <= np.repeat(dmin, cnt) + _TIE_M
         big = np.iinfo(np.int32).max
         tlo = np.minimum.reduceat(np.where(close, own, big), off)
@@ -557,13 +592,116 @@ class Allocator:
 # --------------------------------------------------------------------------------------------------
 # helpers for the grid
 # --------------------------------------------------------------------------------------------------
-_GRID_FORMAT = 2
+_GRID_FORMAT = 3
 _CHUNK = 1 << 18  # points per piece in locate()
 _MARGIN = 1.0  # metres added to every reach (cell index rounding, buffer arithmetic)
 _TIE_M = 1e-6  # distances closer than this are treated as ties and resolved by GEOS
 _MAX_GAP_CANDIDATES = 24  # coarse gap cells with more candidate segments are refined
 _GAP_SUB_DIV = 4  # gap blocks are split sub // 4 times each way (candidates are per cell)
 _K_OUTSIDE, _K_TEAM, _K_GAP, _K_UNKNOWN = 0, 1, 2, 3
+
+
+@dataclass
+class _GridBuild:
+    """Working state while a grid is built: its frame, the coarse level, the gap cells so far."""
+
+    cs: float
+    sub: int
+    near_m: float
+    ncat: int
+    x0: float
+    y0: float
+    nx: int
+    ny: int
+    edges: np.ndarray
+    tseg: np.ndarray
+    towner: np.ndarray
+    # the coarse level (set by Allocator._coarse_level)
+    coarse: np.ndarray = None
+    cat: np.ndarray = None
+    kind: np.ndarray = None
+    near: np.ndarray = None
+    gap_blocks: np.ndarray = None
+    # gap cells, in code order: candidate segments, their counts, catchments
+    gap_seg_parts: list = field(default_factory=list)
+    gap_len_parts: list = field(default_factory=list)
+    gap_cat: list = field(default_factory=list)
+    n_gap: int = 0
+    n_plain_gap: int = 0
+
+    @property
+    def fs(self) -> float:  # fine cell size
+        return self.cs / self.sub
+
+    @property
+    def rc(self) -> float:
+        # reach: a point assigned to a cell is within reach of its centre (half diagonal, +1 m for
+        # rounding of the cell index; every bound also adds a metre or more)
+        return self.cs * np.sqrt(0.5) + _MARGIN
+
+    @property
+    def rf(self) -> float:
+        return self.fs * np.sqrt(0.5) + _MARGIN
+
+    @property
+    def have_teams(self) -> bool:
+        return len(self.tseg) > 0
+
+    # leaf codes: 0 outside; 1 + 2k + near allocated to catchment k; NC0 + k catchment k with
+    # near_boundary decided per point; EXACT; GAP0 + j gap cell j (nearest team per point)
+    @property
+    def nc0(self) -> int:
+        return 1 + 2 * self.ncat
+
+    @property
+    def exact_code(self) -> int:
+        return self.nc0 + self.ncat
+
+    @property
+    def gap0(self) -> int:
+        return self.exact_code + 1
+
+    def add_gap_cells(self, seg: np.ndarray, lens: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        """Record gap cells (their candidate segments, counts and catchments); return their leaf codes."""
+        self.gap_seg_parts.append(seg)
+        self.gap_len_parts.append(lens)
+        self.gap_cat.append(cat)
+        codes = self.gap0 + self.n_gap + np.arange(len(lens))
+        self.n_gap += len(lens)
+        return codes
+
+    def gap_ptr(self) -> np.ndarray:
+        ptr = np.zeros(self.n_gap + 1, np.int64)
+        if self.gap_len_parts:
+            np.cumsum(np.concatenate(self.gap_len_parts), out=ptr[1:])
+        return ptr
+
+
+def _padded(coarse: np.ndarray, ny: int, nx: int) -> np.ndarray:
+    padded = np.zeros((ny + 2, nx + 2), np.int32)  # a ring of "outside" cells round the grid
+    padded[1:-1, 1:-1] = coarse.reshape(ny, nx)
+    return padded
+
+
+def _leaf_tables(b: _GridBuild, catchment_team: np.ndarray) -> GridLeaves:
+    """What each leaf code answers."""
+    ncat, nc0, exact_code, gap0 = b.ncat, b.nc0, b.exact_code, b.gap0
+    nleaf = gap0 + b.n_gap
+    lcat = np.full(nleaf, -1, np.int32)
+    lcat[1:nc0] = np.repeat(np.arange(ncat), 2)
+    lcat[nc0:exact_code] = np.arange(ncat)
+    lcat[gap0:] = np.concatenate(b.gap_cat) if b.gap_cat else np.empty(0, np.int32)
+    lteam = np.full(nleaf, -1, np.int32)
+    lteam[1:exact_code] = catchment_team[lcat[1:exact_code]]
+    lstatus = np.full(nleaf, OUTSIDE, np.int8)
+    lstatus[1:exact_code] = ALLOCATED
+    lstatus[gap0:] = NEAREST
+    lmethod = np.full(nleaf, M_NONE, np.int8)
+    lmethod[1:exact_code] = M_CATCHMENT
+    lmethod[gap0:] = M_NEAREST
+    lnear = np.zeros(nleaf, bool)
+    lnear[2:nc0:2] = True
+    return GridLeaves(catchment=lcat, team=lteam, status=lstatus, method=lmethod, near=lnear)
 
 
 def _kinds(cat: np.ndarray, inside: np.ndarray, catchment_team: np.ndarray) -> np.ndarray:

@@ -528,7 +528,7 @@ def cmd_services(args) -> int:
         print(f"Listed by the data but outside the council: {sv.counts_text(counts.loc[sv.OUTSIDE])}")
     if not sv.service_sources(p):
         print("No service datasets in the profile ([sources.*] with kind = ...).")
-    models = p.config.get("practice_models", {}).get("names", [])
+    models = p.practice_models
     if models:
         print(f"Practice models: {', '.join(models)}")
     return EXIT_OK
@@ -623,13 +623,13 @@ def _run_until_stopped(cmd: list[str], env: dict) -> int:
 
 
 def cmd_data(args) -> int:
+    from .config import read_config
     from .fetch import fetch_sources
-    from .profiles import _read_config
     from .sources import default_data_dir
 
     if args.data_command == "where":
         return _data_where(args)
-    _key, conf, _raw = _read_config(args.profile)
+    conf = read_config(args.profile).raw  # fetch_sources takes the profile as read
 
     def pairs(items, what):
         out = {}
@@ -652,14 +652,15 @@ def cmd_data(args) -> int:
 
 def _data_where(args) -> int:
     """The data folder, then each dataset's releases: the newest answers, older ones give history."""
-    from .profiles import _locate_releases, _read_config
+    from .build import locate_releases
+    from .config import read_config
     from .sources import resolve_data_dir
 
     root = resolve_data_dir(args.data_dir)
     print(root)
-    _key, conf, _raw = _read_config(args.profile)
-    for name, rels in _locate_releases(conf, root).items():
-        desc = conf["sources"][name].get("description", name)
+    cfg = read_config(args.profile)
+    for name, rels in locate_releases(cfg.sources, root).items():
+        desc = cfg.sources[name].description if cfg.sources[name].description is not None else name
         if not rels:
             print(f"{name}: not found ({desc})")
             continue

@@ -69,10 +69,10 @@ def school_localities(profile):
 
 
 def _council_wide_codes(profile) -> tuple[set, set]:
-    conf = profile.config.get("council_wide_schools", {})
-    faith = {str(s["seed_code"]) for s in conf.get("faith", [])}
-    asn = {str(s["seed_code"]) for s in conf.get("asn", [])}
-    if conf.get("asn_from_school_roll") and profile.schools is not None:
+    cw = profile.council_wide_schools
+    faith = {s.seed_code for s in cw.faith}
+    asn = {s.seed_code for s in cw.asn}
+    if cw.asn_from_school_roll and profile.schools is not None:
         sp = profile.schools[profile.schools["school_type"].str.lower() == "special"]
         asn |= set(sp["seed_code"])
     return faith, asn

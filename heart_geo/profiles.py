@@ -1,9 +1,11 @@
-"""Council profiles: the configuration in ``boundaries/`` joined to the official data.
+"""Council profiles: a council's configuration joined to the official data, answering "which team?".
 
 A profile (``boundaries/<key>.toml``) holds everything that is about one council: its GSS code, its
 teams (or localities) and the catchment schools that make each, the schools that serve the whole
 council, its services and link workers, override rules and its data sources. Nothing
-council-specific lives in code.
+council-specific lives in code. This module holds :class:`Profile` and :func:`load_profile`; the
+configuration is read and checked in :mod:`heart_geo.config`, and what is derived from the data is
+built and cached in :mod:`heart_geo.build`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
-import hashlib
 import logging
 import os
 import re
-import tomllib
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -25,216 +24,41 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _cache, _util, sources
+from . import _util, sources
 from ._crs import transformer
-from .allocate import ALLOCATED, MISSING, NEAREST, OUTSIDE, Allocator, PointResult
-from .errors import InputError, ProfileError
+from .allocate import Allocator, PointResult
+from .build import _EMPTY_ADDRESSES, area_overrides, load_built, locate_releases, polygon_overrides
+from .codes import (
+    INVALID_COORDINATES,
+    INVALID_POSTCODE,
+    M_OVERRIDE,
+    METHODS,
+    MISSING,
+    OUTSIDE,
+    STATUSES,
+    TERMINATED,
+    UNKNOWN,
+)
+from .config import (  # noqa: F401 - _read_config and _check_config: older names, kept importable
+    ProfileConfig,
+    Team,
+    _check_config,
+    _read_config,
+    list_profiles,
+    profiles_dir,
+    read_config,
+)
+from .errors import InputError
 from .postcodes import normalise_postcode, normalise_postcodes
-from .settings import CACHE_ENV, CRS, METHODS, NEAR_BOUNDARY_M, STATUSES
+from .settings import CRS, NEAR_BOUNDARY_M
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
 __all__ = ["Profile", "Team", "list_profiles", "load_profile", "profiles_dir"]
 
-_CACHE_FORMAT = 4
-TERMINATED = STATUSES.index("terminated_postcode")
-UNKNOWN = STATUSES.index("unknown_postcode")
-INVALID_PC = STATUSES.index("invalid_postcode")
-INVALID_XY = STATUSES.index("invalid_coordinates")
-
-
-def profiles_dir() -> Path:
-    """The folder holding the council profiles (``boundaries/``)."""
-    here = Path(__file__).resolve().parent
-    for cand in (here / "boundaries", here.parent / "boundaries"):
-        if cand.is_dir():
-            return cand
-    raise ProfileError(f"no boundaries/ folder beside {str(here)!r}")
-
-
-def list_profiles() -> list[str]:
-    """Names of the council profiles shipped in ``boundaries/`` (file stems)."""
-    return sorted(p.stem for p in profiles_dir().glob("*.toml"))
-
-
-@dataclass(frozen=True)
-class Team:
-    """One locality team: its name, catchment schools (seed code -> name) and map colour."""
-
-    name: str
-    schools: tuple[tuple[str, str], ...]
-    colour: str
-
-
-def _read_config(name: str | os.PathLike) -> tuple[str, dict, bytes]:
-    p = Path(name)
-    if p.suffix == ".toml" and p.is_file():
-        path = p
-    else:
-        key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
-        path = profiles_dir() / f"{key}.toml"
-        if not path.is_file():
-            # accept a council code or display name
-            for cand in profiles_dir().glob("*.toml"):
-                try:
-                    conf = tomllib.loads(cand.read_text(encoding="utf-8"))
-                except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-                    continue  # reported when that profile itself is loaded
-                c = conf.get("council", {})
-                if isinstance(c, dict) and str(name) in (c.get("code"), c.get("name")):
-                    path = cand
-                    break
-            else:
-                raise ProfileError(
-                    f"no council profile {str(name)!r}; profiles are {list_profiles()} "
-                    f"(in {str(profiles_dir())!r})"
-                )
-    raw = path.read_bytes()
-    try:
-        conf = tomllib.loads(raw.decode("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"profile {str(path)!r} is not valid TOML: {exc}") from None
-    _check_config(conf, path)
-    return path.stem, conf, raw
-
-
-_STR = (str,)
-_STRS = "list of strings"
-_DATE = (dt.date,)
-#: Types of the profile keys the code reads: table path -> {key: expected}. "list of strings",
-#: "list of tables", or a tuple of types. Unknown keys are left alone (they are documentation).
-_SCHEMA: dict[str, dict[str, object]] = {
-    "": {"council": (dict,), "teams": "list of tables", "services": "list of tables",
-         "overrides": "list of tables", "sources": (dict,), "unassigned_catchments": "list of tables",
-         "council_wide_schools": (dict,), "practice_models": (dict,)},
-    "council": {"name": _STR, "code": _STR, "unit": _STR, "effective_from": _DATE, "model": _STR, "notes": _STR},
-    "teams": {"name": _STR, "schools": "list of tables", "colour": _STR},
-    "teams.schools": {"seed_code": (str, int), "name": _STR},
-    "services": {"name": _STR, "mode": _STR, "description": _STR, "link_workers": "list of tables"},
-    "services.link_workers": {"covers": _STRS},
-    "overrides": {"team": _STR, "postcode": _STR, "sector": _STR, "district": _STR, "wkt": _STR, "reason": _STR},
-    "unassigned_catchments": {"name": _STR, "note": _STR},
-    "council_wide_schools": {"faith": "list of tables", "asn": "list of tables", "asn_from_school_roll": (bool,)},
-    "council_wide_schools.faith": {"seed_code": (str, int), "name": _STR},
-    "council_wide_schools.asn": {"seed_code": (str, int), "name": _STR},
-    "practice_models": {"names": _STRS},
-    "sources.*": {"patterns": _STRS, "layer": _STR, "code_field": (str, list), "url": _STR, "sha256": _STR,
-                  "description": _STR, "publisher": _STR, "licence": _STR, "attribution": _STR},
-}
-
-
-def _type_name(v) -> str:
-    return {str: "a string", int: "a number", float: "a number", bool: "true/false", list: "a list",
-            dict: "a table", dt.date: "a date"}.get(type(v), type(v).__name__)
-
-
-def _type_problems(conf: dict) -> list[str]:  # noqa: C901
-    """Every value of the wrong type, named by its key (``teams[2].schools``), with what was expected."""
-    problems: list[str] = []
-
-    def check(table: dict, schema_key: str, where: str) -> None:
-        for key, want in _SCHEMA.get(schema_key, {}).items():
-            if key not in table:
-                continue
-            v = table[key]
-            name = f"{where}.{key}" if where else key
-            sub = f"{schema_key}.{key}" if schema_key else key
-            if want == "list of tables":
-                if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-                    problems.append(f"'{name}' is {_type_name(v)}, expected a list of tables ([[{name}]] or "
-                                    "[{ ... }, ...])")
-                    continue
-                for i, x in enumerate(v):
-                    check(x, sub, f"{name}[{i}]")
-            elif want == _STRS:
-                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                    problems.append(f"'{name}' is {_type_name(v)}, expected a list of strings ([\"...\", ...])")
-            elif isinstance(want, tuple):
-                bad_bool = isinstance(v, bool) and bool not in want
-                if not isinstance(v, want) or bad_bool:
-                    expected = " or ".join(dict.fromkeys(_type_name(t()) if t is not dt.date else "a date"
-                                                         for t in want))
-                    problems.append(f"'{name}' is {_type_name(v)}, expected {expected}")
-                elif isinstance(v, dict) and sub in _SCHEMA:
-                    check(v, sub, name)
-        if schema_key == "" and isinstance(table.get("sources"), dict):
-            for k, src in table["sources"].items():
-                if not isinstance(src, dict):
-                    problems.append(f"'sources.{k}' is {_type_name(src)}, expected a table ([sources.{k}])")
-                else:
-                    check(src, "sources.*", f"sources.{k}")
-
-    check(conf, "", "")
-    return problems
-
-
-def _check_config(conf: dict, path: Path) -> None:  # noqa: C901
-    """Report every problem in a profile at once: values of the wrong type first (by key), then
-    what is missing or inconsistent."""
-    typed = _type_problems(conf)
-    if typed:
-        raise ProfileError(f"profile {str(path)!r}: " + "; ".join(typed))
-    problems = []
-    council = conf.get("council", {})
-    for k in ("name", "code"):
-        if not council.get(k):
-            problems.append(f"[council] needs '{k}'")
-    teams = conf.get("teams", [])
-    if not teams:
-        problems.append("no [[teams]]")
-    names = [t.get("name") for t in teams]
-    if len(set(names)) != len(names):
-        problems.append(f"team names repeat: {names}")
-    for t in teams:
-        if not t.get("schools"):
-            problems.append(f"team {t.get('name')!r} has no schools")
-    for s in conf.get("services", []):
-        extra = set(s) - {"name", "mode", "description", "link_workers"}
-        if extra:
-            problems.append(
-                f"service {s.get('name')!r} has unknown keys {sorted(extra)} (a top-level key written "
-                "after a [[services]] table belongs to that service in TOML: move it above the tables)"
-            )
-        mode = s.get("mode")
-        if mode not in ("team", "link_worker"):
-            problems.append(f"service {s.get('name')!r}: mode {mode!r}, expected 'team' or 'link_worker'")
-        for lw in s.get("link_workers", []):
-            bad = [c for c in lw.get("covers", []) if c not in names]
-            if bad:
-                problems.append(f"service {s.get('name')!r}: link worker covers unknown teams {bad}")
-    for o in conf.get("overrides", []):
-        if o.get("team") not in names:
-            problems.append(f"override {o}: team {o.get('team')!r} is not one of {names}")
-        keys = [k for k in ("postcode", "sector", "district", "wkt") if k in o]
-        if len(keys) != 1:
-            problems.append(f"override {o}: give exactly one of postcode, sector, district, wkt")
-    for src in ("catchments", "postcodes"):
-        if not conf.get("sources", {}).get(src, {}).get("patterns"):
-            problems.append(f"[sources.{src}] needs 'patterns'")
-    from .services import check_service_config
-
-    problems += check_service_config(conf)  # service datasets and team hubs
-    if problems:
-        raise ProfileError(f"profile {str(path)!r}: " + "; ".join(problems))
-
-
-def _cache_dir() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("heart-geo")) / "derived"
-
-
-def _code_fingerprint() -> str:
-    h = hashlib.sha256()
-    for name in ("allocate.py", "sources.py", "profiles.py", "postcodes.py", "settings.py", "_cache.py"):
-        h.update((Path(__file__).parent / name).read_bytes())
-    return h.hexdigest()[:16]
-
-
-_file_digest = _util.sha256_files
+INVALID_PC, INVALID_XY = INVALID_POSTCODE, INVALID_COORDINATES  # older names of these codes
+_locate_releases = locate_releases  # older name, kept importable
 
 
 class Profile:
@@ -243,29 +67,31 @@ class Profile:
     Create with :func:`load_profile`. Attributes are plain pandas/geopandas objects in EPSG:27700.
     """
 
-    def __init__(self, key: str, config: dict, data_dir: Path, built: dict, files: dict,
+    def __init__(self, config: ProfileConfig, data_dir: Path, built: dict, files: dict,
                  releases: dict | None = None):
-        self.key = key
+        self.key = config.key
         #: every release of every dataset found, oldest first; the last one answers
         self.releases: dict[str, list[sources.Release]] = releases or {}
-        self.config = config
+        #: the profile TOML as read (the typed attributes below are what the library uses)
+        self.config: dict = config.raw
         self.data_dir = data_dir
         self.files = files
-        council = config["council"]
-        self.name: str = council["name"]
-        self.code: str = council["code"]
-        self.unit: str = council.get("unit", "team")
+        council = config.council
+        self.name: str = council.name
+        self.code: str = council.code
+        self.unit: str = council.unit
         self.unit_plural: str = _util.plural(self.unit)
-        eff = council.get("effective_from")
-        self.effective_from: dt.date | None = eff if isinstance(eff, dt.date) else None
-        self.teams = [
-            Team(
-                t["name"],
-                tuple((str(s["seed_code"]), s.get("name", "")) for s in t["schools"]),
-                t.get("colour", "#888888"),
-            )
-            for t in config["teams"]
-        ]
+        self.effective_from: dt.date | None = council.effective_from
+        self.teams = list(config.teams)
+        #: the model's services (:class:`heart_geo.config.Service`), in profile order
+        self.services = config.services
+        #: the override rules (:class:`heart_geo.config.Override`), in profile order
+        self.overrides = config.overrides
+        #: every dataset of the profile by key (:class:`heart_geo.config.Source`)
+        self.sources = config.sources
+        self.council_wide_schools = config.council_wide_schools
+        self.practice_models = config.practice_models
+        self.unassigned_catchments = config.unassigned_catchments
         self.team_names = [t.name for t in self.teams]
         self.catchments: gpd.GeoDataFrame = built["catchments"]
         self.council_boundary: gpd.GeoDataFrame | None = built["council"]
@@ -280,7 +106,7 @@ class Profile:
             catchment_team=self.catchments["team_index"].to_numpy(),
             n_teams=len(self.teams),
             council_area=built["council_area"],
-            overrides=_area_overrides(built["override_areas"]) + _polygon_overrides(config, self.team_names),
+            overrides=area_overrides(built["override_areas"]) + polygon_overrides(self.overrides, self.team_names),
             near_m=NEAR_BOUNDARY_M,
             grid=built["grid"],
             origin=built["origin"],
@@ -554,7 +380,7 @@ class Profile:
         status = STATUSES[r.status[i]]
         team = int(r.team[i])
         cat = int(r.catchment[i])
-        detail = _OVERRIDE_DETAIL if r.method[i] == METHODS.index("override") else _DETAIL[status]
+        detail = _OVERRIDE_DETAIL if r.method[i] == M_OVERRIDE else _DETAIL[status]
         if status == "missing_location":
             detail = "postcode has no grid reference in the postcode data"
         if status == "outside_area":
@@ -679,7 +505,8 @@ class Profile:
         return rels[-1] if rels else None
 
     def _product(self, dataset: str = "postcodes") -> str:
-        desc = self.config.get("sources", {}).get(dataset, {}).get("description", dataset)
+        src = self.sources.get(dataset)
+        desc = src.description if src is not None and src.description is not None else dataset
         rel = self.release(dataset)
         return f"{desc} {rel.label}" if rel is not None else desc
 
@@ -789,7 +616,7 @@ class Profile:
         codes = lut.take(res.catchment)
         schools = pd.Categorical.from_codes(codes, dtype=dt["school"], validate=False)
         status = pd.Categorical.from_codes(res.status, dtype=dt["status"], validate=False)
-        over = res.method == METHODS.index("override")
+        over = res.method == M_OVERRIDE
         detail_code = np.where(over, len(STATUSES), res.status) if over.any() else res.status
         detail = pd.Categorical.from_codes(detail_code, dtype=dt["detail"], validate=False)
         return pd.DataFrame(
@@ -865,20 +692,20 @@ class Profile:
     def attribution(self) -> list[dict]:
         """Each data source with publisher, licence and the attribution text it requires."""
         out = []
-        for key, s in self.config.get("sources", {}).items():
+        for key, s in self.sources.items():
             rel = self.release(key)
             older = [r.label for r in self.releases.get(key, [])[:-1]]
             year = rel.year if rel is not None else None
-            text = s.get("attribution", "")
+            text = s.attribution
             text = text.replace("{year}", str(year)) if year else text.replace(" {year}", "").replace("{year}", "")
             out.append(
                 {
                     "dataset": key,
-                    "description": s.get("description", ""),
+                    "description": s.description or "",
                     "release": rel.describe() if rel is not None else "not in the data folder",
                     "older_releases": ", ".join(older),
-                    "publisher": s.get("publisher", ""),
-                    "licence": s.get("licence", ""),
+                    "publisher": s.publisher,
+                    "licence": s.licence,
                     "attribution": text,
                     "files": ", ".join(Path(f).name for f in self.files.get(key, []))[:300],
                 }
@@ -888,10 +715,10 @@ class Profile:
     def data_in_use(self) -> str:
         """One line naming the release that answers for each dataset, for summaries and logs."""
         parts = []
-        for key, s in self.config.get("sources", {}).items():
+        for key, s in self.sources.items():
             rel = self.release(key)
             if rel is not None:
-                parts.append(f"{key}: {s.get('description', key)} {rel.label}")
+                parts.append(f"{key}: {s.description if s.description is not None else key} {rel.label}")
         return "; ".join(parts)
 
 
@@ -933,10 +760,6 @@ def _uprn_key(v) -> float | None:
     m = re.fullmatch(r"\s*(?:uprn\s*[:#]?\s*)?0*(\d{1,12})(?:\.0+)?\s*", str(v), re.I)
     return int(m.group(1)) if m and int(m.group(1)) > 0 else None
 
-
-def _EMPTY_ADDRESSES() -> pd.DataFrame:  # noqa: N802 (a constant's factory)
-    return pd.DataFrame({"uprn": pd.Series(dtype="int64"), "easting": pd.Series(dtype=float),
-                         "northing": pd.Series(dtype=float), "postcode": pd.Series(dtype=object)})
 
 
 def _no_text(n: int) -> pd.Categorical:
@@ -1035,390 +858,6 @@ def _to_bng(x, y, crs: str):
     return xa, ya, bad, detail
 
 
-def _polygon_overrides(config: dict, team_names: list[str]) -> list:
-    out = []
-    for o in config.get("overrides", []):
-        if "wkt" in o:
-            try:
-                poly = shapely.from_wkt(o["wkt"])
-            except shapely.errors.GEOSException as exc:
-                raise ProfileError(f"override {o.get('team')!r}: bad WKT: {exc}") from None
-            out.append((poly, team_names.index(o["team"])))
-    return out
-
-
-def _text_overrides(config: dict, team_names: list[str]) -> list[tuple[str, str, int]]:
-    out = []
-    for o in config.get("overrides", []):
-        for k in ("postcode", "sector", "district"):
-            if k in o:
-                out.append((k, normalise_postcode(o[k]) if k == "postcode" else o[k].upper().strip(),
-                            team_names.index(o["team"])))
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# building (cached)
-# --------------------------------------------------------------------------------------------------
-def _locate_releases(conf: dict, data_dir: Path) -> dict[str, list[sources.Release]]:
-    """Every release of every source in the data folder, oldest first: the last one answers."""
-    out = {}
-    for key, src in conf.get("sources", {}).items():
-        if not src.get("patterns"):
-            out[key] = []
-            continue
-        try:
-            out[key] = sources.find_releases(data_dir, src["patterns"], what=f"{key} data", dataset=key)
-        except FileNotFoundError:
-            if key in ("catchments", "postcodes"):
-                raise
-            out[key] = []
-    return out
-
-
-#: Postcodes within this distance (metres) of the council's area are kept in full; the rest of a
-#: national file is kept compactly (enough to say which council a postcode is in).
-NEAR_MARGIN_M = 10_000.0
-
-
-def _read_postcode_releases(releases: list[sources.Release], code: str, council_area) -> tuple[pd.DataFrame, dict]:
-    """The newest release's postcodes, then those only older releases hold (marked terminated).
-
-    A postcode in the newest release answers from it (its point and council follow the newest); one
-    found only in older releases is kept from the most recent of them, ``terminated`` with its
-    ``release`` naming where it was last seen. Only the council's postcodes and those within
-    :data:`NEAR_MARGIN_M` of it are kept as a table; the rest of a national file is kept compactly.
-    """
-    xmin, ymin, xmax, ymax = shapely.bounds(council_area)
-    box = (xmin - NEAR_MARGIN_M, ymin - NEAR_MARGIN_M, xmax + NEAR_MARGIN_M, ymax + NEAR_MARGIN_M)
-    newest = releases[-1]
-    pcs, rest = sources.read_postcode_table(list(newest.files), near_codes=[code], near_box=box)
-    pcs["release"] = newest.label
-    frames, known = [pcs], set(pcs["postcode"])
-    for rel in reversed(releases[:-1]):
-        old, old_rest = sources.read_postcode_table(list(rel.files), near_codes=[code], near_box=box)
-        old = old[~old["postcode"].isin(known) & ~np.isin(old["postcode"].to_numpy(dtype="S8"), rest["keys"])].copy()
-        rest = sources.merge_compact(rest, old_rest, exclude=list(known), terminated=True)
-        if old.empty:
-            continue
-        old["terminated"] = True
-        old["release"] = rel.label
-        frames.append(old)
-        known |= set(old["postcode"])
-    return pd.concat(frames, ignore_index=True), rest
-
-
-def _build(conf: dict, releases: dict[str, list[sources.Release]]) -> dict:
-    files = {k: list(v[-1].files) if v else [] for k, v in releases.items()}
-    code = conf["council"]["code"]
-    problems: list[str] = []
-    cat_src = conf["sources"]["catchments"]
-    cat = sources.read_catchments(files["catchments"], council_code=code, layer=cat_src.get("layer"))
-    teams = conf["teams"]
-    by_seed = {str(s["seed_code"]): (i, s.get("name", "")) for i, t in enumerate(teams) for s in t["schools"]}
-    unassigned = {u["name"].upper(): u.get("note", "") for u in conf.get("unassigned_catchments", [])}
-    team_index, order, notes = [], [], []
-    for _, row in cat.iterrows():
-        hit = by_seed.get(row["seed_code"] or "")
-        if hit is not None:
-            ti, nm = hit
-            if nm and nm.upper() != str(row["school_name"]).upper():
-                problems.append(
-                    f"seed code {row['seed_code']}: profile names {nm!r}, data names {row['school_name']!r}"
-                )
-            team_index.append(ti)
-            school_pos = [str(s["seed_code"]) for s in teams[ti]["schools"]].index(row["seed_code"])
-            order.append(ti * 100 + school_pos)
-            notes.append("")
-        else:
-            team_index.append(-1)
-            order.append(10_000 + len(order))
-            note = unassigned.get(str(row["school_name"]).upper())
-            if note is None:
-                note = "catchment in the council's layer that the profile maps to no team"
-                problems.append(f"catchment {row['school_name']!r} is mapped to no team")
-            notes.append(note)
-    cat["team_index"] = team_index
-    cat["team"] = [teams[i]["name"] if i >= 0 else None for i in team_index]
-    cat["note"] = notes
-    cat["_order"] = order
-    cat = cat.sort_values("_order").drop(columns="_order").reset_index(drop=True)
-    present = set(cat["seed_code"].dropna())
-    for seed, (ti, nm) in by_seed.items():
-        if seed not in present:
-            problems.append(f"team {teams[ti]['name']!r}: school {nm or seed} ({seed}) is not in the catchment data")
-    for _, r in cat[cat["repair"] != ""].iterrows():
-        problems.append(f"repaired catchment {r['school_name']}: {r['repair']}")
-
-    council = None
-    if files.get("council"):
-        council = sources.read_council_boundary(
-            files["council"][0], code, code_field=conf["sources"]["council"].get("code_field")
-        )
-    area_parts = list(cat.geometry) + ([council.geometry.iloc[0]] if council is not None else [])
-    council_area = shapely.union_all(area_parts)
-
-    schools = None
-    if files.get("schools"):
-        schools = sources.read_schools(_prefer(files["schools"]), council_code=code)
-
-    pcs, rest = _read_postcode_releases(releases["postcodes"], code, council_area)
-    team_names = [t["name"] for t in teams]
-    overrides = _polygon_overrides(conf, team_names)
-    plain = Allocator(  # no grid: the postcode table is answered by the exact path
-        catchments=list(cat.geometry),
-        catchment_team=cat["team_index"].to_numpy(),
-        n_teams=len(teams),
-        council_area=council_area,
-        overrides=overrides,
-        near_m=NEAR_BOUNDARY_M,
-        lazy_grid=True,
-    )
-    text_overrides = _text_overrides(conf, team_names)
-    result = _allocate_postcode_table(pcs, code, plain, text_overrides)
-    derived, conflicts, follow = _override_areas(pcs, result, plain, text_overrides,
-                                                 list(cat["school_name"]))
-    problems += conflicts
-    alloc = Allocator(  # the grid knows the override areas, so points answer as their postcodes do
-        catchments=list(cat.geometry),
-        catchment_team=cat["team_index"].to_numpy(),
-        n_teams=len(teams),
-        council_area=council_area,
-        overrides=_area_overrides(derived) + overrides,
-        near_m=NEAR_BOUNDARY_M,
-    )
-    if follow:
-        idx = np.asarray(sorted(follow), dtype=np.intp)
-        result.put(idx, alloc.exact(pcs["easting"].to_numpy()[idx], pcs["northing"].to_numpy()[idx]))
-    addresses = _read_addresses(releases, code, council_area)
-    split = _postcode_split(pcs, result, code, addresses, alloc, team_names)
-    return {
-        "catchments": cat,
-        "council": council,
-        "council_area": council_area,
-        "schools": schools,
-        "postcodes": pcs,
-        "pc_result": result,
-        "problems": problems,
-        "grid": alloc.grid,
-        "origin": alloc.origin,
-        "override_areas": derived,
-        "addresses": addresses,
-        "postcode_split": split,
-        "postcodes_elsewhere": rest,
-    }
-
-
-def _prefer(paths: list[Path]) -> Path:
-    """Of several school files prefer the smallest CSV (a subset), else the first."""
-    csvs = [p for p in paths if p.suffix.lower() == ".csv"]
-    return min(csvs, key=lambda p: p.stat().st_size) if csvs else paths[0]
-
-
-def _allocate_postcode_table(pcs: pd.DataFrame, code: str, alloc: Allocator, text_overrides) -> PointResult:
-    """Precompute the answer for every postcode in the table."""
-    n = len(pcs)
-    res = PointResult.empty(n)
-    council = pcs["council_code"].to_numpy()
-    x = pcs["easting"].to_numpy()
-    y = pcs["northing"].to_numpy()
-    has_xy = ~(np.isnan(x) | np.isnan(y))
-    mine = council == code
-    unknown_council = council == ""
-    todo = np.flatnonzero((mine | unknown_council) & has_xy)
-    r = alloc.exact(x[todo], y[todo])
-    # a postcode the council's data places in the council is inside it, whatever the outline says
-    in_mine = mine[todo] & (r.status == OUTSIDE)
-    if in_mine.any():
-        sub = np.flatnonzero(in_mine)
-        t, d = alloc.nearest_team(x[todo][sub], y[todo][sub])
-        r.team[sub], r.distance[sub] = t, d
-        r.status[sub], r.method[sub] = NEAREST, 2
-        r.near[sub] = d <= alloc.near_m
-    res.put(todo, r)
-    res.status[(mine | unknown_council) & ~has_xy] = MISSING
-    hit_team = _text_override_teams(pcs, text_overrides, mine & has_xy)
-    hit = hit_team >= 0
-    res.team[hit] = hit_team[hit]
-    res.status[hit] = ALLOCATED
-    res.method[hit] = METHODS.index("override")
-    res.distance[hit] = np.nan
-    term = pcs["terminated"].to_numpy(dtype=bool) & np.isin(res.status, [ALLOCATED, NEAREST])
-    res.status[term] = TERMINATED
-    return res
-
-
-def _read_addresses(releases: dict, code: str, council_area) -> pd.DataFrame:
-    """The council's address points (and a 5 km margin) from OS Open UPRN and/or ONSUD's newest release.
-
-    ONSUD gives each UPRN's postcode (and a grid reference); Open UPRN gives the point. With both, the
-    Open UPRN point is used. With neither, the table is empty and nothing changes.
-    """
-    from .uprn import read_onsud, read_open_uprn
-
-    xmin, ymin, xmax, ymax = shapely.bounds(council_area)
-    box = (xmin - 5000, ymin - 5000, xmax + 5000, ymax + 5000)
-    onsud = releases.get("uprn_directory") or []
-    openu = releases.get("addresses") or []
-    out = _EMPTY_ADDRESSES()
-    if onsud:
-        d = read_onsud(list(onsud[-1].files), council_codes=[code], bbox=box)
-        out = d[["uprn", "easting", "northing", "postcode"]]
-    if openu:
-        o = read_open_uprn(list(openu[-1].files), bbox=box)
-        if len(out):
-            pts = o.set_index("uprn")
-            have = out["uprn"].isin(pts.index).to_numpy()
-            out = out.copy()
-            out.loc[have, "easting"] = pts.loc[out.loc[have, "uprn"], "easting"].to_numpy()
-            out.loc[have, "northing"] = pts.loc[out.loc[have, "uprn"], "northing"].to_numpy()
-            extra = o[~o["uprn"].isin(out["uprn"])].assign(postcode=None)
-            out = pd.concat([out, extra], ignore_index=True)
-        else:
-            out = o.assign(postcode=None)
-    out = out[np.isfinite(out["easting"]) & np.isfinite(out["northing"])]
-    return out.astype({"uprn": "int64", "easting": float, "northing": float, "postcode": object}).reset_index(drop=True)
-
-
-def _postcode_split(pcs: pd.DataFrame, res: PointResult, code: str, addresses: pd.DataFrame, alloc: Allocator,
-                    team_names: list[str]) -> pd.DataFrame:
-    """For each of the council's current postcodes, its address points per team, where they settle it.
-
-    A postcode whose addresses all lie in its centroid's team is settled: its ``near_boundary`` is
-    cleared in ``res`` (it was a centroid artefact). A postcode with addresses in another team keeps
-    its centroid's team and status and is listed, with ``split_teams`` ("Barony 41, Doon Valley 9").
-    """
-    empty = pd.DataFrame({"postcode": pd.Series(dtype=object), "split_teams": pd.Series(dtype=object)})
-    if addresses.empty or addresses["postcode"].isna().all():
-        return empty
-    mine = (pcs["council_code"].to_numpy() == code) & ~pcs["terminated"].to_numpy(dtype=bool) & (res.team >= 0)
-    pc_of = pd.Series(np.flatnonzero(mine), index=pcs["postcode"].to_numpy()[mine])
-    a = addresses[addresses["postcode"].isin(pc_of.index)]
-    if a.empty:
-        return empty
-    r = alloc.locate(a["easting"].to_numpy(), a["northing"].to_numpy())
-    counts = pd.DataFrame({"postcode": a["postcode"].to_numpy(), "team": r.team}).value_counts().reset_index()
-    rows = []
-    for pc, grp in counts.groupby("postcode", sort=True):
-        i = int(pc_of[pc])
-        teams = dict(zip(grp["team"], grp["count"], strict=True))
-        if set(teams) == {int(res.team[i])}:
-            res.near[i] = False  # every address is in the centroid's team
-            continue
-        parts = sorted(teams.items(), key=lambda kv: (-kv[1], kv[0]))
-        rows.append((pc, ", ".join(f"{team_names[t] if t >= 0 else 'no team'} {n}" for t, n in parts)))
-    if not rows:
-        return empty
-    return pd.DataFrame({"postcode": [r[0] for r in rows], "split_teams": [r[1] for r in rows]})
-
-
-def _text_override_teams(pcs: pd.DataFrame, text_overrides, eligible: np.ndarray) -> np.ndarray:
-    """Team index each postcode takes from the unit, sector and district rules (-1: none); later
-    rules win, as they are applied in order."""
-    out = np.full(len(pcs), -1, np.int32)
-    if not text_overrides:
-        return out
-    pc = pcs["postcode"].astype(str)
-    for kind, value, team in text_overrides:
-        if kind == "postcode":
-            hit = pc.eq(value).to_numpy()
-        elif kind == "sector":
-            hit = pc.str[:-2].str.strip().eq(value).to_numpy()
-        else:
-            hit = pc.str.split(" ").str[0].eq(value).to_numpy()
-        out[hit & eligible] = team
-    return out
-
-
-def _override_areas(pcs: pd.DataFrame, res: PointResult, alloc: Allocator, text_overrides, school_names):
-    """Areas for the postcode-unit, sector and district overrides, so a point answers as its postcode.
-
-    Postcode areas are not open data. The rule: a point takes the override of its nearest current
-    postcode within the same region, where a region is one catchment (less the catchments listed
-    before it, which win shared ground) or the council's area in no catchment. That is, the Voronoi
-    cells of the region's postcode points, clipped to the region, unioned per override team. Only
-    regions holding an overridden postcode get an area.
-
-    Several postcodes can share one point (a large user, a block of flats). Where they would answer
-    differently, most postcodes at the point decide (a postcode-unit override outranks a sector or
-    district one), and the others answer as their point does: one answer per place.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame, list of str, list of int
-        ``team_index``, ``region``, ``postcodes`` (overridden postcodes inside), geometry; the
-        problems found; the rows of ``pcs`` that must answer as their point does.
-    """
-    empty = gpd.GeoDataFrame({"team_index": pd.Series(dtype="int64"), "region": pd.Series(dtype=str),
-                              "postcodes": pd.Series(dtype="int64")}, geometry=[], crs=CRS)
-    if not text_overrides:
-        return empty, [], []
-    x = pcs["easting"].to_numpy(dtype=float)
-    y = pcs["northing"].to_numpy(dtype=float)
-    current = ~pcs["terminated"].to_numpy(dtype=bool) & ~(np.isnan(x) | np.isnan(y))
-    text_team = _text_override_teams(pcs, text_overrides, current)
-    over = (text_team >= 0) & (res.method == METHODS.index("override"))
-    if not over.any():
-        return empty, [], []
-    # every current postcode's region, whatever its council: -1 - k catchment k, -2 - ncat the gap
-    ncat = len(alloc.catchments)
-    idx = np.flatnonzero(current)
-    cat, inside = alloc._region(x[idx], y[idx])
-    region = np.full(len(pcs), 0, np.int64)
-    region[idx] = np.where(cat >= 0, cat + 1, np.where(inside, ncat + 1, 0))
-    team = np.where(over, res.team, -1)
-    units = {v for kind, v, _ in text_overrides if kind == "postcode"}
-    unit = over & pcs["postcode"].isin(units).to_numpy()
-    rows, problems, follow = [], [], []
-    earlier = shapely.Polygon()
-    shapes = []
-    for poly in alloc.catchments:
-        shapes.append(shapely.difference(poly, earlier) if not earlier.is_empty else poly)
-        earlier = shapely.union(earlier, poly)
-    shapes.append(shapely.difference(alloc.council_area, earlier))
-    for r in sorted(set(region[over]) - {0}):
-        area = shapes[r - 1]
-        sel = np.flatnonzero(current & (region == r))
-        # a unit override outranks a sector or district one; then most postcodes at the point win
-        rank = np.where(unit[sel], 2 * len(sel), 0) + 1
-        pts = pd.DataFrame({"x": x[sel], "y": y[sel], "team": team[sel], "w": rank, "i": sel})
-        votes = pts.groupby(["x", "y", "team"], sort=False)["w"].sum().reset_index()
-        votes = votes.sort_values(["w", "team"], ascending=False).drop_duplicates(["x", "y"])
-        pts = pts.merge(votes[["x", "y", "team"]].rename(columns={"team": "seed"}), on=["x", "y"])
-        odd = pts[pts["team"] != pts["seed"]]
-        if len(odd):
-            follow.extend(odd["i"].tolist())
-            problems.append(
-                f"override: {len(odd)} postcode(s) share their point with postcodes answered otherwise; "
-                "each answers as its point does (most postcodes at the point decide; a postcode-unit "
-                "override outranks a sector or district)"
-            )
-        seeds = votes.rename(columns={"team": "team"})[["x", "y", "team"]].reset_index(drop=True)
-        name = f"catchment of {school_names[r - 1]}" if r <= ncat else "council area in no catchment"
-        hit_teams = sorted(set(seeds["team"]) - {-1})
-        if len(seeds) == 1 or ((seeds["team"] >= 0).all() and len(hit_teams) == 1):
-            cells = [(seeds["team"].iloc[0], area)] if seeds["team"].iloc[0] >= 0 else []
-        else:
-            mp = shapely.multipoints(shapely.points(seeds["x"].to_numpy(), seeds["y"].to_numpy()))
-            vor = shapely.voronoi_polygons(mp, extend_to=area, ordered=True)
-            cells = list(zip(seeds["team"].to_numpy(), shapely.get_parts(vor), strict=True))
-        for t in hit_teams:
-            g = shapely.union_all([c for tt, c in cells if tt == t])
-            g = shapely.intersection(g, area)
-            g = shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")])
-            if not g.is_empty:
-                n = int(((team[sel]) == t).sum())
-                rows.append((int(t), name, n, g))
-    if not rows:
-        return empty, problems, follow
-    gdf = gpd.GeoDataFrame({"team_index": [r[0] for r in rows], "region": [r[1] for r in rows],
-                            "postcodes": [r[2] for r in rows]}, geometry=[r[3] for r in rows], crs=CRS)
-    return gdf, problems, follow
-
-
-def _area_overrides(areas: gpd.GeoDataFrame) -> list:
-    return [(g, int(t)) for g, t in zip(areas.geometry, areas["team_index"], strict=True)]
-
 
 def load_profile(
     name: str | os.PathLike = "east_ayrshire",
@@ -1444,29 +883,12 @@ def load_profile(
     -------
     Profile
     """
-    key, conf, raw = _read_config(name)
+    cfg = read_config(name)
     root = sources.resolve_data_dir(data_dir)
-    releases = _locate_releases(conf, root)
-    files = {k: list(v[-1].files) if v else [] for k, v in releases.items()}
-    all_files = [p for k in sorted(releases) for r in releases[k] for p in r.files]
-    digest = hashlib.sha256(
-        raw + _file_digest(all_files).encode() + _code_fingerprint().encode()
-        + str(_CACHE_FORMAT).encode()
-    ).hexdigest()[:24]
-    built = None
-    cpath = _cache_dir() / f"{key}-{digest}{_cache.SUFFIX}"
-    if cache:
-        built = _cache.load(cpath, digest)  # data only (no pickle); digest checked before use
-    if built is None:
-        built = _build(conf, releases)
-        built["_digest"] = digest
-        if cache:
-            try:
-                _cache.save(cpath, built, prune_pattern=rf"{re.escape(key)}-[0-9a-f]{{24}}\.(hgc|pkl)")
-            except (OSError, TypeError) as exc:
-                log.warning("Could not write cache %s: %s", cpath.name, exc)
-    prof = Profile(key, conf, root, built, {k: [str(p) for p in v] for k, v in files.items()}, releases)
-    log.info("Loaded profile %s: %d %s, %d catchments, %d postcodes", key, len(prof.teams),
+    built, releases = load_built(cfg, root, cache=cache)
+    files = {k: [str(p) for p in v[-1].files] if v else [] for k, v in releases.items()}
+    prof = Profile(cfg, root, built, files, releases)
+    log.info("Loaded profile %s: %d %s, %d catchments, %d postcodes", cfg.key, len(prof.teams),
              prof.unit_plural, len(prof.catchments), len(prof.postcodes))
     return prof
 

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataFormatError, DataNotFoundError
-from .postcodes import normalise_postcode
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -60,16 +59,14 @@ def services_table(profile) -> pd.DataFrame:
     ['link_worker', 'team']
     """
     rows = []
-    for svc in profile.config.get("services", []):
-        mode = svc["mode"]
-        if mode == "team":
+    for svc in profile.services:
+        if svc.mode == "team":
             for team in profile.team_names:
-                rows.append((team, svc["name"], "team", "", svc.get("description", "")))
+                rows.append((team, svc.name, "team", "", svc.description))
             continue
-        for lw in svc.get("link_workers", []):
-            covers = lw.get("covers", [])
+        for covers in svc.link_workers:
             for team in covers:
-                rows.append((team, svc["name"], "link_worker", ", ".join(covers), svc.get("description", "")))
+                rows.append((team, svc.name, "link_worker", ", ".join(covers), svc.description))
     return pd.DataFrame(rows, columns=["team", "service", "mode", "link_worker_covers", "description"])
 
 
@@ -174,10 +171,6 @@ _UNLISTED = ServiceKind("Other service", "Other services", "count", "#999999")
 LOCATION_COLUMNS = ["service_name", "service_kind", "provider", "postcode", "team", "status", "source",
                     "kind", "publish", "distance_m", "easting", "northing", "dataset"]
 EXPORT_COLUMNS = LOCATION_COLUMNS[:7]
-_LOCATED_BY = ("postcode", "coordinates", "none")
-_SOURCE_KEYS = {"description", "publisher", "licence", "attribution", "patterns", "url", "filename", "sha256",
-                "kind", "located_by", "kinds", "active_only", "note"}
-_HUB_KEYS = {"name", "postcode", "easting", "northing", "note"}
 
 _LOCATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PROBLEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -220,56 +213,20 @@ def publication_rule(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def check_service_config(conf: dict) -> list[str]:  # noqa: C901
-    """Problems in a profile's service sources and team hubs (called when a profile is read)."""
-    problems = []
-    from .sources import SERVICE_READERS
+def check_service_config(conf: dict) -> list[str]:
+    """Problems in a profile's service sources and team hubs (called when a profile is read).
 
-    for key, src in conf.get("sources", {}).items():
-        if "kind" not in src and "located_by" not in src:
-            continue  # not a service dataset
-        extra = set(src) - _SOURCE_KEYS - {"layer", "code_field"}
-        if extra:
-            problems.append(f"[sources.{key}] has unknown keys {sorted(extra)}")
-        if src.get("kind") not in SERVICE_READERS:
-            problems.append(f"[sources.{key}] kind {src.get('kind')!r}, expected one of {sorted(SERVICE_READERS)}")
-        if src.get("located_by") not in _LOCATED_BY:
-            problems.append(f"[sources.{key}] located_by {src.get('located_by')!r}, expected one of "
-                            f"{list(_LOCATED_BY)}")
-        for k in ("licence", "attribution", "patterns"):
-            if not src.get(k):
-                problems.append(f"[sources.{key}] needs '{k}'")
-        bad = [k for k in src.get("kinds", []) if k not in SERVICE_KINDS]
-        if bad:
-            problems.append(f"[sources.{key}] kinds {bad} unknown; kinds are {sorted(SERVICE_KINDS)}")
-    for t in conf.get("teams", []):
-        hubs = t.get("hubs", [])
-        if not isinstance(hubs, list):
-            problems.append(f"team {t.get('name')!r}: hubs must be a list of {{ name = ..., postcode = ... }}")
-            continue
-        for i, h in enumerate(hubs, 1):
-            where = f"team {t.get('name')!r} hub {i}"
-            if not isinstance(h, dict):
-                problems.append(f"{where}: expected {{ name = ..., postcode = ... }}")
-                continue
-            extra = set(h) - _HUB_KEYS
-            if extra:
-                problems.append(f"{where}: unknown keys {sorted(extra)} (expected {sorted(_HUB_KEYS)})")
-            if not str(h.get("name", "")).strip():
-                problems.append(f"{where}: needs a name")
-            has_pc, has_xy = "postcode" in h, "easting" in h or "northing" in h
-            if has_pc == has_xy:
-                problems.append(f"{where}: give a postcode, or easting and northing (EPSG:27700), not both")
-            elif has_pc and normalise_postcode(str(h["postcode"])) is None:
-                problems.append(f"{where}: postcode {h['postcode']!r} is not a postcode")
-            elif has_xy and not all(isinstance(h.get(k), int | float) for k in ("easting", "northing")):
-                problems.append(f"{where}: easting and northing must both be numbers (metres, EPSG:27700)")
-    return problems
+    The checks live with the rest of the profile's in :mod:`heart_geo.config`.
+    """
+    from .config import service_config_problems
+
+    return service_config_problems(conf)
 
 
-def service_sources(profile) -> dict[str, dict]:
-    """The profile's service datasets (``[sources.*]`` entries with a ``kind``), in profile order."""
-    return {k: s for k, s in profile.config.get("sources", {}).items() if "kind" in s}
+def service_sources(profile) -> dict:
+    """The profile's service datasets (``[sources.*]`` entries with a ``kind``), in profile order:
+    key -> :class:`heart_geo.config.Source`."""
+    return {k: s for k, s in profile.sources.items() if s.is_service}
 
 
 def service_locations(profile) -> pd.DataFrame:
@@ -302,19 +259,19 @@ def service_locations(profile) -> pd.DataFrame:
     for key, src in service_sources(profile).items():
         files = profile.files.get(key) or []
         if not files:
-            log.info("No files for service dataset %s; looked for %s", key, src.get("patterns"))
+            log.info("No files for service dataset %s; looked for %s", key, list(src.patterns))
             continue
         try:
-            raw = SERVICE_READERS[src["kind"]]([Path(f) for f in files], council=[profile.name, profile.code])
+            raw = SERVICE_READERS[src.kind]([Path(f) for f in files], council=[profile.name, profile.code])
         except (DataFormatError, DataNotFoundError) as exc:  # one unreadable list must not stop the rest
             problems.append(f"service dataset {key!r} left out: {exc}")
             log.warning("Service dataset %s left out: %s", key, exc)
             continue
-        if src.get("active_only", True):
+        if src.active_only:
             raw = raw[raw["active"]]
-        if src.get("kinds"):
-            raw = raw[raw["kind"].isin(src["kinds"])]
-        frames.append(_locate(profile, raw.reset_index(drop=True), src.get("located_by", "postcode"), key))
+        if src.kinds:
+            raw = raw[raw["kind"].isin(list(src.kinds))]
+        frames.append(_locate(profile, raw.reset_index(drop=True), src.located_by, key))
         log.debug("Service dataset %s: %d rows located", key, len(frames[-1]))
     if frames:
         out = pd.concat(frames, ignore_index=True)
@@ -433,10 +390,9 @@ def team_hubs(profile) -> pd.DataFrame:
         outside its area). Empty when no team has hubs recorded.
     """
     rows = []
-    for t in profile.config.get("teams", []):
-        for h in t.get("hubs", []):
-            rows.append({"team": t["name"], "name": str(h["name"]), "postcode": h.get("postcode"),
-                         "x": h.get("easting"), "y": h.get("northing")})
+    for t in profile.teams:
+        for h in t.hubs:
+            rows.append({"team": t.name, "name": h.name, "postcode": h.postcode, "x": h.easting, "y": h.northing})
     cols = ["team", "name", "postcode", "easting", "northing", "status", "located_team"]
     if not rows:
         return pd.DataFrame(columns=cols)

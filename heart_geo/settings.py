@@ -5,6 +5,8 @@ Everything here is council-neutral. Council facts live in the profiles in ``boun
 
 from __future__ import annotations
 
+from . import codes as _codes
+
 #: Working CRS for every geometry and distance: British National Grid (metres).
 CRS = "EPSG:27700"
 #: Geographic CRS accepted for latitude/longitude input.
@@ -25,20 +27,9 @@ BNG_BOUNDS = (0.0, 0.0, 700_000.0, 1_300_000.0)
 GB_LAT = (49.0, 61.5)
 GB_LON = (-9.0, 2.5)
 
-#: Statuses an allocation can carry. Every answer has exactly one.
-STATUSES = (
-    "allocated",  # inside a team catchment (or placed by an override rule)
-    "nearest_team",  # inside the council but in no team catchment: nearest team and distance given
-    "outside_area",  # not in the council
-    "unknown_postcode",  # well-formed postcode not in the postcode data
-    "terminated_postcode",  # postcode no longer in use (ONS Postcode Directory); team from its last location
-    "invalid_postcode",  # text that is not a postcode and contains none
-    "invalid_coordinates",  # coordinates out of range, swapped, or not numbers
-    "missing_location",  # nothing to locate: empty input, or a postcode with no grid reference
-)
-
-#: Methods: how a team was decided.
-METHODS = ("catchment", "override", "nearest", "none", "uprn")
+#: Statuses and methods (their words and codes live in :mod:`heart_geo.codes`).
+STATUSES = _codes.STATUSES
+METHODS = _codes.METHODS
 
 #: Result columns added by allocation, in order.
 RESULT_COLUMNS = [

@@ -30,8 +30,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from . import _paths
 from .errors import CRSMismatchError, DataFormatError, DataNotFoundError
-from .settings import CRS, DATA_ENV
+from .settings import CRS
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -78,34 +79,8 @@ _CODEPOINT_SHORT = ["PC", "PQ", "EA", "NO", "CY", "RH", "LH", "CC", "DC", "WC"]
 # --------------------------------------------------------------------------------------------------
 # Where the data is
 # --------------------------------------------------------------------------------------------------
-def default_data_dir() -> Path:
-    """The user cache folder that ``heart-geo data fetch`` downloads into."""
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("heart-geo")) / "data"
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """Choose the data folder: the argument, then ``$HEART_GEO_DATA``, then the user cache.
-
-    Raises
-    ------
-    DataNotFoundError
-        If the chosen folder does not exist, naming where it looked.
-    """
-    if data_dir is not None:
-        where, why = Path(data_dir), "the data_dir argument (--data-dir)"
-    elif os.environ.get(DATA_ENV):
-        where, why = Path(os.environ[DATA_ENV]), f"${DATA_ENV}"
-    else:
-        where, why = default_data_dir(), "the user cache (no --data-dir and no $HEART_GEO_DATA)"
-    if not where.is_dir():
-        raise DataNotFoundError(
-            f"data folder {str(where)!r} from {why} does not exist; point --data-dir or "
-            f"${DATA_ENV} at the folder holding the official datasets, or run "
-            "'heart-geo data fetch' where a network exists"
-        )
-    return where.resolve()
+default_data_dir = _paths.default_data_dir
+resolve_data_dir = _paths.resolve_data_dir
 
 
 def _glob(folder: Path, pattern: str) -> list[Path]:

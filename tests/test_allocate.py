@@ -11,7 +11,7 @@ import pytest
 import shapely
 from shapely import affinity
 
-from heart_geo.allocate import ALLOCATED, M_OVERRIDE, NEAREST, OUTSIDE, Allocator, PointResult
+from heart_geo.allocate import ALLOCATED, M_OVERRIDE, NEAREST, OUTSIDE, Allocator, Grid, PointResult
 
 FIELDS = ("catchment", "team", "status", "method", "near")
 
@@ -211,7 +211,7 @@ def test_grid_round_trips_through_the_cache_and_is_reused(tmp_path):
         catchments=a.catchments, catchment_team=a.catchment_team, n_teams=3,
         council_area=a.council_area, grid=np.zeros((3, 3), np.int32), origin=(0.0, 0.0),
     )
-    assert isinstance(d.grid, dict)
+    assert isinstance(d.grid, Grid)  # a built grid replaced the wrong one
 
 
 def test_no_team_polygons():
