@@ -15,10 +15,8 @@ Needs Debian's chromium and playwright (``pip install -e ".[dev]"``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from browser_harness import StreamlitServer, _stop, _wait_healthy, free_port, offline_browser  # noqa: E402
+from browser_harness import offline_browser, running_streamlit  # noqa: E402
 
 IFRAME = "iframe[title='streamlit_folium.st_folium']"
 BOX = "Postcode or address"
@@ -35,21 +33,6 @@ FLOOR_APP = f"""import streamlit as st
 st.title("Streamlit's floor")
 st.text_input({BOX!r})
 """
-
-
-@contextlib.contextmanager
-def server(cmd: list[str], port: int, env: dict):
-    with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp:
-        log = Path(tmp) / "server.log"
-        with open(log, "wb") as fh:
-            proc = subprocess.Popen(cmd, cwd=HERE.parent, env=env, stdin=subprocess.DEVNULL, stdout=fh,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        s = StreamlitServer(url=f"http://127.0.0.1:{port}", process=proc, log_path=log)
-        try:
-            _wait_healthy(s, 180)
-            yield s
-        finally:
-            _stop(proc)
 
 
 def visit(url: str, with_map: bool) -> dict:
@@ -68,8 +51,8 @@ def visit(url: str, with_map: bool) -> dict:
         return out
 
 
-def measure(cmd: list[str], port: int, env: dict, visits: int, with_map: bool) -> list[dict]:
-    with server(cmd, port, env) as s:
+def measure(started, visits: int, with_map: bool) -> list[dict]:
+    with started as s:
         visit(s.url, with_map)  # cold: the server loads the profile into its cache
         return [visit(s.url, with_map) for _ in range(visits)]
 
@@ -80,17 +63,14 @@ def main() -> int:
     ap.add_argument("--profile", default="east_ayrshire")
     ap.add_argument("--visits", type=int, default=5)
     args = ap.parse_args()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
-               PYTHONPATH=str(HERE.parent))
-    with tempfile.TemporaryDirectory(prefix="bench-dash-app-") as tmp:
+    os.environ["HEART_GEO_DATA"] = str(Path(args.data_dir).resolve())  # read by the dashboard harness
+    from test_dashboard_browser import heart_geo_dashboard  # the browser test's own server: the README's command
+
+    with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp:
         floor_app = Path(tmp) / "floor.py"
         floor_app.write_text(FLOOR_APP, encoding="utf-8")
-        port = free_port()
-        floor = measure([sys.executable, "-m", "streamlit", "run", str(floor_app), "--server.headless", "true",
-                         "--server.port", str(port)], port, env, args.visits, with_map=False)
-    port = free_port()
-    dash = measure([sys.executable, "-m", "heart_geo", "dashboard", "--profile", args.profile, "--data-dir",
-                    str(Path(args.data_dir).resolve()), "--port", str(port)], port, env, args.visits, with_map=True)
+        floor = measure(running_streamlit(floor_app, Path(tmp)), args.visits, with_map=False)
+        dash = measure(heart_geo_dashboard(Path(tmp), args.profile), args.visits, with_map=True)
     print(f"first view, fresh headless Chromium, warm server; {args.visits} visits each; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for label, rows in (("Streamlit floor (one text box)", floor), (f"heart-geo dashboard ({args.profile})", dash)):

@@ -45,6 +45,20 @@ POSTCODES = {
     "TT101AA": (X0 + 1200, Y0 + 1800, CODE, "4-character outward code in 7-character form: East"),
 }
 
+#: The answer each of :data:`POSTCODES` must get: postcode -> (team or None, status, method).
+ANSWERS = {
+    "TT1 1AA": ("North", "allocated", "catchment"),
+    "TT1 1AB": ("East", "allocated", "catchment"),
+    "TT1 1AC": ("South", "allocated", "catchment"),
+    "TT1 1AD": ("East", "nearest_team", "nearest"),
+    "TT1 1AE": ("North", "nearest_team", "nearest"),
+    "TT1 1AH": ("North", "allocated", "catchment"),
+    "TT1 1AJ": ("North", "allocated", "catchment"),
+    "TT2 9ZZ": (None, "outside_area", "none"),
+    "TT1 1AG": (None, "missing_location", "none"),
+    "TT101AA": ("East", "allocated", "catchment"),
+}
+
 #: Extra rows written only in the ONS Postcode Directory form (``write_test_data(onspd=True)``):
 #: postcode -> (easting, northing, council code, date terminated "YYYYMM" or "")
 ONSPD_TERMINATED = {

@@ -18,20 +18,11 @@ from heart_geo.caseload import CaseloadSummary
 from heart_geo.errors import InputError
 from heart_geo.excel import write_workbook
 from heart_geo.settings import RESULT_COLUMNS
-from heart_geo.testing import POSTCODES, write_onsud, write_test_data
+from heart_geo.testing import ANSWERS, POSTCODES, write_onsud, write_test_data
 
 #: One row per made-up postcode (and three that are not in the data), with the answer each must get.
 EXPECTED = {
-    "TT1 1AA": ("North", "allocated", "catchment"),
-    "TT1 1AB": ("East", "allocated", "catchment"),
-    "TT1 1AC": ("South", "allocated", "catchment"),
-    "TT1 1AD": ("East", "nearest_team", "nearest"),
-    "TT1 1AE": ("North", "nearest_team", "nearest"),
-    "TT1 1AH": ("North", "allocated", "catchment"),
-    "TT1 1AJ": ("North", "allocated", "catchment"),
-    "TT2 9ZZ": ("", "outside_area", "none"),
-    "TT1 1AG": ("", "missing_location", "none"),
-    "TT101AA": ("East", "allocated", "catchment"),
+    **{pc: (team or "", status, method) for pc, (team, status, method) in ANSWERS.items()},  # CSV: "" for none
     "TT1 9QQ": ("", "unknown_postcode", "none"),
     "not a postcode": ("", "invalid_postcode", "none"),
     "": ("", "missing_location", "none"),

@@ -6,20 +6,9 @@ import pytest
 
 import heart_geo
 from heart_geo import InputError, ProfileError
-from heart_geo.testing import POSTCODES, X0, Y0
+from heart_geo.testing import ANSWERS, POSTCODES, X0, Y0
 
-EXPECTED = {
-    "TT1 1AA": ("North", "allocated", "catchment"),
-    "TT1 1AB": ("East", "allocated", "catchment"),
-    "TT1 1AC": ("South", "allocated", "catchment"),
-    "TT1 1AD": ("East", "nearest_team", "nearest"),
-    "TT1 1AE": ("North", "nearest_team", "nearest"),
-    "TT1 1AH": ("North", "allocated", "catchment"),
-    "TT1 1AJ": ("North", "allocated", "catchment"),
-    "TT2 9ZZ": (None, "outside_area", "none"),
-    "TT1 1AG": (None, "missing_location", "none"),
-    "TT101AA": ("East", "allocated", "catchment"),
-}
+EXPECTED = ANSWERS
 
 
 def test_every_fixture_postcode(testshire):
