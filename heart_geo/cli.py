@@ -33,6 +33,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"heart-geo: error: {message}\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: read the installed version only when asked (it costs an import of metadata)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, *_args):
+        from . import __version__
+
+        print(f"heart-geo {__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--profile", default=os.environ.get("HEART_GEO_PROFILE", "east_ayrshire"),
@@ -53,9 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog="heart-geo", description="Which locality team supports a family, from where it lives.",
                 parents=[common])
-    from . import __version__
-
-    p.add_argument("--version", action="version", version=f"heart-geo {__version__}")
+    p.add_argument("--version", action=_Version, help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("lookup", parents=[sub_common], help="team for one postcode, address or 'lat,lon'")

@@ -27,7 +27,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from . import _paths
@@ -445,6 +444,8 @@ def _clean_code(values: pd.Series) -> pd.Series:
 
 
 def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    import pyogrio  # GDAL loads here, not when a profile loads from the cache
+
     target = str(path)
     if path.suffix.lower() == ".zip":
         target = f"/vsizip/{path}"
