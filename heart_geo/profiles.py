@@ -77,6 +77,8 @@ class Profile:
         self.data_dir = data_dir
         self.files = files
         council = config.council
+        #: the council as configured (:class:`heart_geo.config.Council`: name, code, unit, model, ...)
+        self.council = council
         self.name: str = council.name
         self.code: str = council.code
         self.unit: str = council.unit

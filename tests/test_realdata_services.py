@@ -58,7 +58,7 @@ def test_every_east_ayrshire_service_with_a_postcode_gets_its_postcodes_team(eas
     loc = sv.service_locations(east)
     table = east.postcode_allocations().drop_duplicates("postcode").set_index("postcode")
     raw = _raw_care(east)
-    kinds = east.config["sources"]["care_services"].get("kinds") or list(sv.SERVICE_KINDS)
+    kinds = list(east.sources["care_services"].kinds) or list(sv.SERVICE_KINDS)
     want = []
     for _, r in raw.iterrows():
         kind = PUBLIC_CARE.get(r["CareService"])
@@ -121,7 +121,7 @@ def test_every_service_row_of_the_council_is_kept_with_a_status(east, north):
     for p in (east, north):
         loc = sv.service_locations(p)
         raw = _raw_care(p)
-        kinds = p.config["sources"]["care_services"].get("kinds")
+        kinds = list(p.sources["care_services"].kinds) or None
         n_ci = (loc["dataset"] == "care_services").sum()
         assert n_ci <= len(raw)
         assert loc["status"].notna().all()
