@@ -260,7 +260,8 @@ def save(path: str | os.PathLike, built: dict, *, digest: str | None = None,
 
 def prune(folder: str | os.PathLike, pattern: str, *, keep: str | None = None) -> list[str]:
     """Remove cache entries in ``folder`` whose names fully match ``pattern`` (except ``keep``),
-    and temporary files of such entries left by a process killed over an hour ago."""
+    and temporary files of such entries left by a process killed over an hour ago.
+    """
     rx = re.compile(pattern)
     removed = []
     now = time.time()
@@ -373,7 +374,7 @@ def _dec_index(r: _Reader, d: dict) -> pd.Index:
 
 
 def _keep(values):
-    """object for object arrays (pandas may otherwise infer a string dtype the saved frame lacked)."""
+    """Object for object arrays (pandas may otherwise infer a string dtype the saved frame lacked)."""
     return object if isinstance(values, np.ndarray) and values.dtype.hasobject else None
 
 

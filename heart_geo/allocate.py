@@ -299,7 +299,8 @@ class Allocator:
 
     def _build_grid(self) -> tuple[Grid, tuple[float, float]]:
         """Build the two-level lookup grid (see the module docstring): frame, coarse level, fine
-        level, leaf tables."""
+        level, leaf tables.
+        """
         b = self._grid_frame()
         self._coarse_level(b)
         fine, block_sub, block_off = self._fine_level(b)
@@ -346,7 +347,8 @@ class Allocator:
 
     def _coarse_level(self, b: _GridBuild) -> None:
         """Classify the coarse cells: answered at once, a gap cell with its candidates, the exact
-        path, or a block to refine (``coarse`` -1) or a gap block (-2)."""
+        path, or a block to refine (``coarse`` -1) or a gap block (-2).
+        """
         n = b.nx * b.ny
         ccx = b.x0 + (np.arange(b.nx) + 0.5) * b.cs
         ccy = b.y0 + (np.arange(b.ny) + 0.5) * b.cs
@@ -387,7 +389,8 @@ class Allocator:
 
     def _fine_level(self, b: _GridBuild) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Refine the coarse blocks into sub x sub cells and the gap blocks into coarser gap cells:
-        ``(fine leaf codes, cells a side of each block, offset of each block in fine)``."""
+        ``(fine leaf codes, cells a side of each block, offset of each block in fine)``.
+        """
         sub, nx = b.sub, b.nx
         blocks = np.flatnonzero(b.coarse == -1)
         nb = blocks.size

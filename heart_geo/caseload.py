@@ -342,7 +342,8 @@ def previous_result_columns(header: list[str]) -> set[int]:
 
 def _address_columns(keys: list[str], skip: int | None, exclude: frozenset[int] = frozenset()) -> list[int]:
     """Address columns in file order: the usual names first, then any name with "address" in it
-    (never one in ``exclude``: earlier results, a previous or other place)."""
+    (never one in ``exclude``: earlier results, a previous or other place).
+    """
     named = [j for j, k in enumerate(keys) if k in _ADDRESS_NAMES]
     loose = [j for j, k in enumerate(keys) if "address" in k and not any(w in k for w in ("email", "web", "ip"))]
     return [j for j in dict.fromkeys(named + loose) if j != skip and j not in exclude]
@@ -350,14 +351,16 @@ def _address_columns(keys: list[str], skip: int | None, exclude: frozenset[int] 
 
 def _not_home(header: list[str], earlier: set[int]) -> frozenset[int]:
     """Columns never used automatically to locate a row: result columns of an earlier run, and
-    columns whose names mark a place other than the home (previous address, school address...)."""
+    columns whose names mark a place other than the home (previous address, school address...).
+    """
     return frozenset(earlier | {j for j, h in enumerate(header) if _marks(str(h), _OTHER_PLACE)})
 
 
 def _fallbacks(keys: list[str], crs: str | None, *, skip: int | None,
                exclude: frozenset[int] = frozenset()) -> tuple[LocationColumns, ...]:
     """Address columns, then easting/northing or longitude/latitude, found from the header (never
-    the columns in ``exclude``)."""
+    the columns in ``exclude``).
+    """
     out = [LocationColumns(postcode=j, kind="address") for j in _address_columns(keys, skip, exclude)]
 
     def first(names: list[str]) -> int | None:
@@ -426,7 +429,8 @@ def detect_encoding(src: Source) -> str:
     """'utf-16' for a UTF-16 byte-order mark; 'utf-8-sig' if all of it decodes as UTF-8 (with or
     without a byte-order mark); :data:`MIXED_ENCODING` if it is UTF-8 with stray bytes that are not
     (an edit in an older program): those bytes are read as Windows-1252, the rest as UTF-8; else
-    'cp1252' (no valid UTF-8 sequence beyond ASCII at all)."""
+    'cp1252' (no valid UTF-8 sequence beyond ASCII at all).
+    """
     data, path, _ = _as_bytes_or_path(src, None)
     with _binary(data, path) as fh:
         head = fh.read(4)
@@ -552,7 +556,8 @@ _NUMBER_CELL = re.compile(r"^\s*[-+]?\d+([.,]\d+)?\s*$")
 def _first_row_is_data(first: list[str], rest: list[list[str]]) -> bool:
     """Whether the first row is a family's details rather than a header, judged with the rows
     after it: a header names at least one location column, or holds no postcode, e-mail address,
-    date or street address, and no number over a column of numbers."""
+    date or street address, and no number over a column of numbers.
+    """
     from .postcodes import clean_text
 
     cells = [clean_text(str(c)) for c in first]
@@ -985,7 +990,8 @@ def write_csv_atomic(frames: Iterable[pd.DataFrame], path: str | os.PathLike, he
 def _is_special(path: Path) -> bool:
     """True for an output to open and write into rather than replace: an existing device, FIFO or
     socket, or anything reached through ``/dev`` or ``/proc`` (``/dev/stdout`` redirected to a file
-    is a regular file, but replacing it would replace the machine's ``/dev/stdout`` link)."""
+    is a regular file, but replacing it would replace the machine's ``/dev/stdout`` link).
+    """
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -999,7 +1005,8 @@ def _is_special(path: Path) -> bool:
 
 class _Signals:
     """SIGTERM/SIGHUP while a temporary file is made: held until :meth:`arm` (when the caller can
-    remove the file), then raised as SystemExit(128 + signal)."""
+    remove the file), then raised as SystemExit(128 + signal).
+    """
 
     def __init__(self):
         self.armed = False
@@ -1023,7 +1030,8 @@ def _signals_raise():
     status 128 + signal), so the clean-up removes the temporary file before the process ends. A
     signal arriving while the file is being created is held until the caller can clean up
     (:meth:`_Signals.arm`). Only in the main thread (signal handlers cannot be set elsewhere, e.g.
-    in Streamlit): there, nothing is changed."""
+    in Streamlit): there, nothing is changed.
+    """
     state = _Signals()
     if threading.current_thread() is not threading.main_thread():
         state.armed = True
@@ -1052,7 +1060,8 @@ def _all_rows(frames: Iterable[pd.DataFrame]) -> Iterator[tuple]:
 
 def csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8", bom: bool = True) -> bytes:
     """A DataFrame as CSV bytes for a download, formulas neutralised (no index; UTF-8 with a
-    byte-order mark unless ``bom=False``)."""
+    byte-order mark unless ``bom=False``).
+    """
     buf = io.StringIO()
     write_csv([df], buf, [str(c) for c in df.columns])
     out = buf.getvalue().encode(encoding)
@@ -1083,7 +1092,8 @@ def _allocate_by(profile, chunk: pd.DataFrame, loc: LocationColumns) -> pd.DataF
 
 def unique_name(name: str, taken: set[str]) -> str:
     """``name``, else ``name_heart_geo``, else ``name_heart_geo_2``, ``_3``...: the first not in
-    ``taken`` (which it joins)."""
+    ``taken`` (which it joins).
+    """
     cand, i = name, 1
     while cand in taken:
         cand = f"{name}_heart_geo" if i == 1 else f"{name}_heart_geo_{i}"
@@ -1097,7 +1107,8 @@ _COMMA_DECIMAL = r"\s*[+\-\u2212]?\d+,\d+\s*"
 
 def _decimal_point(col: pd.Series) -> np.ndarray:
     """Coordinates as European-locale spreadsheets write them ("55,45", "−4,26") read with a decimal
-    point; a comma is never a thousands separator here (a value read so would be out of range)."""
+    point; a comma is never a thousands separator here (a value read so would be out of range).
+    """
     if col.dtype != object and not pd.api.types.is_string_dtype(col):
         return col.to_numpy()
     text = col.astype(object).where(col.notna(), "").astype(str)
@@ -1158,7 +1169,8 @@ def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns, header: l
 
 def result_names(header: list[str]) -> list[str]:
     """Result column names, suffixed where the input already uses the name (a file that is this
-    tool's own output gets ``_heart_geo``, then ``_heart_geo_2``...: never a repeated name)."""
+    tool's own output gets ``_heart_geo``, then ``_heart_geo_2``...: never a repeated name).
+    """
     taken = {str(h) for h in header}
     return [unique_name(c, taken) for c in RESULT_COLUMNS]
 

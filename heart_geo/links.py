@@ -151,7 +151,8 @@ def _read_flags(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _same_columns(df: pd.DataFrame, col: str | None, alternatives: tuple[str, ...]) -> list:
     """The column ``col`` and every other column that records the same thing: the same name
-    repeated (``consent``, ``consent.1``), another spelling or an accepted alternative name."""
+    repeated (``consent``, ``consent.1``), another spelling or an accepted alternative name.
+    """
     from .caseload import _key
 
     if col is None or col not in df.columns:
@@ -197,7 +198,8 @@ PUPIL_ID_NAMES = ("pupilid", "scn", "scottishcandidatenumber", "candidatenumber"
 
 def _pupil_key(df: pd.DataFrame, flag_cols: list) -> np.ndarray | None:
     """Which rows are the same pupil: an identifier column when there is one, else every column
-    other than the consent and risk columns (rows alike in all of them are one pupil twice)."""
+    other than the consent and risk columns (rows alike in all of them are one pupil twice).
+    """
     from .caseload import _key
 
     for name in PUPIL_ID_NAMES:

@@ -657,7 +657,8 @@ class Profile:
     def team_summary(self) -> pd.DataFrame:
         """Per team: postcodes covered, area in km², schools in it, the model's services and link
         workers, and the services present (``services_present``: total; ``services_by_kind``: counts
-        by kind, see :func:`heart_geo.services.service_counts`)."""
+        by kind, see :func:`heart_geo.services.service_counts`).
+        """
         from .links import school_localities
         from .services import service_counts, services_table
 
@@ -764,7 +765,8 @@ def _uprn_key(v) -> float | None:
 
 def _no_text(n: int) -> pd.Categorical:
     """A text column with no values: a categorical of missing codes, cheap at any length (a million
-    ``None`` objects would cost more than the allocation itself)."""
+    ``None`` objects would cost more than the allocation itself).
+    """
     return pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype=object),
                                      validate=False)
 

@@ -225,7 +225,8 @@ def check_service_config(conf: dict) -> list[str]:
 
 def service_sources(profile) -> dict:
     """The profile's service datasets (``[sources.*]`` entries with a ``kind``), in profile order:
-    key -> :class:`heart_geo.config.Source`."""
+    key -> :class:`heart_geo.config.Source`.
+    """
     return {k: s for k, s in profile.sources.items() if s.is_service}
 
 
@@ -470,7 +471,8 @@ def counts_text(row: pd.Series) -> str:
 
 def service_export(profile) -> pd.DataFrame:
     """The services that may be exported: one row per public service (:data:`EXPORT_COLUMNS`),
-    located or not (each with its status). Count-only kinds are never in it."""
+    located or not (each with its status). Count-only kinds are never in it.
+    """
     loc = service_locations(profile)
     out = loc.loc[loc["publish"] == "public", EXPORT_COLUMNS].reset_index(drop=True)
     return out.astype(object).where(out.notna(), None)

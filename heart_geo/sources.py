@@ -85,7 +85,8 @@ resolve_data_dir = _paths.resolve_data_dir
 
 def _glob(folder: Path, pattern: str) -> list[Path]:
     """Sorted matches of a recursive pattern, following symlinked folders (a data folder often links
-    each dataset from where the council keeps it; ``Path.glob`` would not look inside them)."""
+    each dataset from where the council keeps it; ``Path.glob`` would not look inside them).
+    """
     import glob
 
     return sorted(Path(p) for p in glob.glob(str(folder / pattern), recursive=True))
@@ -212,7 +213,8 @@ def _zip_metadata(path: Path) -> str | None:
 
 def _release_root(path: Path, data_dir: Path) -> Path:
     """The folder that holds one release: the nearest ancestor with ``Doc/metadata.txt``, else the
-    first folder under the data folder (a file directly in the data folder is its own release)."""
+    first folder under the data folder (a file directly in the data folder is its own release).
+    """
     try:
         rel = path.relative_to(data_dir)
     except ValueError:
@@ -282,7 +284,8 @@ def _release_metadata(root: Path, files: list[Path]) -> str | None:
 def _release_label(names: list[str], named: tuple[int, int] | None, published: dt.date | None,
                    how: str) -> tuple[str, dt.date | None, str]:
     """The label, publication date and how it was known: the month named, else the date published, else a
-    year in a name, else undated."""
+    year in a name, else undated.
+    """
     if named:
         if published is None:
             published = dt.date(named[0], named[1], 1)
@@ -650,7 +653,6 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
         where the source has no grid reference), ``council_code``, ``quality``, ``terminated``.
         Duplicate postcodes keep the first row.
     """
-
     frames = []
     for p in _expand_postcode_paths(path):
         for name, src in _csv_members(p):
@@ -666,7 +668,8 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
 
 def _tidy_postcodes(df: pd.DataFrame) -> pd.DataFrame:
     """Postcodes normalised (rows with none dropped), grid references as numbers (NaN where none),
-    council codes stripped: what every postcode reader returns."""
+    council codes stripped: what every postcode reader returns.
+    """
     from .postcodes import normalise_postcodes
 
     pcs, _ = normalise_postcodes(df["postcode"])
@@ -837,7 +840,8 @@ def empty_compact() -> dict:
 
 def merge_compact(new: dict, old: dict, *, exclude, terminated: bool) -> dict:
     """Add to ``new`` the compact postcodes that only ``old`` holds (and ``exclude`` lacks), marked
-    terminated when asked."""
+    terminated when asked.
+    """
     keep = ~np.isin(old["keys"], new["keys"])
     if len(exclude):
         keep &= ~np.isin(old["keys"], np.asarray(exclude, dtype="S8"))
