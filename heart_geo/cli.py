@@ -261,7 +261,7 @@ def cmd_assign(args) -> int:
 
 
 def _print_assign_summary(s, p, src: Path, args) -> None:
-    """The counts of ``heart-geo assign`` on stderr (suppressed under 5 unless --no-suppress)."""
+    """Print the counts of ``heart-geo assign`` on stderr (suppressed under 5 unless --no-suppress)."""
     from . import disclosure
 
     suppress = not args.no_suppress
@@ -285,7 +285,7 @@ def _print_assign_summary(s, p, src: Path, args) -> None:
 
 
 def _count(v) -> str:
-    """A count for a message: 1,234, "<5", or "* (hidden, 5 or more)" under secondary suppression."""
+    """Return a count for a message: 1,234, "<5", or "* (hidden, 5 or more)" under secondary suppression."""
     if isinstance(v, int | np.integer):
         return f"{v:,}"
     return "* (hidden, 5 or more)" if v == "*" else str(v)
@@ -345,7 +345,7 @@ def _council_wide_links_out(args) -> int:
 
 
 def _enrolment_file(args) -> Path:
-    """The --enrolments file, checked with the outputs (never the input, never the same file twice)."""
+    """Return the --enrolments file, checked with the outputs (never the input, never the same file twice)."""
     from . import caseload
 
     src = Path(args.enrolments)
@@ -419,7 +419,7 @@ def _print_report(r: dict) -> None:
 
 
 def _print_data_in_use(r: dict) -> None:
-    """The releases in use, what changed in the postcodes since the previous one, the override areas."""
+    """Print the releases in use, what changed in the postcodes since the previous one, the override areas."""
     for name, rel in r.get("releases", {}).items():
         older = f"; older kept for history: {', '.join(rel['older'])}" if rel.get("older") else ""
         print(f"Data in use: {name}: {rel['in_use']}{older}")
@@ -651,7 +651,7 @@ def cmd_data(args) -> int:
 
 
 def _data_where(args) -> int:
-    """The data folder, then each dataset's releases: the newest answers, older ones give history."""
+    """Print the data folder, then each dataset's releases: the newest answers, older ones give history."""
     from .build import locate_releases
     from .config import read_config
     from .sources import resolve_data_dir

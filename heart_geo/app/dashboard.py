@@ -63,7 +63,7 @@ def get_export(name: str, data_dir: str | None, fmt: str) -> bytes:
 
 
 def count(v) -> str:
-    """A count for the page: 1,234, or "<5" / "*" when suppressed."""
+    """Return a count for the page: 1,234, or "<5" / "*" when suppressed."""
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
