@@ -71,6 +71,7 @@ class PointResult:
 
     @classmethod
     def empty(cls, n: int) -> PointResult:
+        """Return a result for ``n`` points, all outside (no catchment, no team)."""
         return cls(
             catchment=np.full(n, -1, np.int32),
             team=np.full(n, -1, np.int32),
@@ -81,6 +82,7 @@ class PointResult:
         )
 
     def put(self, idx: np.ndarray, other: PointResult) -> None:
+        """Write ``other``'s results into the positions ``idx`` of this result, in place."""
         for name in ("catchment", "team", "status", "method", "distance", "near"):
             getattr(self, name)[idx] = getattr(other, name)
 
@@ -171,6 +173,10 @@ class Allocator:
     lazy_grid: bool = False
 
     def __post_init__(self) -> None:
+        """Prepare the geometries, derive the team polygons and boundary, and build the grid.
+
+        The lookup grid is built unless ``lazy_grid`` is set or the given ``grid`` fits.
+        """
         self.catchment_team = np.asarray(self.catchment_team, dtype=np.int32)
         for g in self.catchments:
             shapely.prepare(g)

@@ -132,6 +132,7 @@ class LocationColumns:
     note: str = ""  # how a choice between several candidate columns was made (column names only)
 
     def describe(self, header: list[str]) -> str:
+        """Describe the columns rows are located from, then the fallbacks, named from ``header``."""
         if self.kind == "points":
             text = f"coordinates from columns {header[self.x]!r}, {header[self.y]!r} ({self.crs})"
         elif self.kind == "uprn":
@@ -1424,7 +1425,7 @@ def allocate_caseload(
 
 def allocate_csv_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload", **opts
                        ) -> tuple[bytes, CaseloadSummary]:
-    """Allocate an uploaded caseload held in memory; return ``(csv_bytes, summary)``.
+    r"""Allocate an uploaded caseload held in memory; return ``(csv_bytes, summary)``.
 
     For the dashboard's upload and download: same reading, formula neutralising and summary as
     ``heart-geo assign`` (see :func:`allocate_caseload` for ``opts`` and the summary). The bytes are
@@ -1433,7 +1434,7 @@ def allocate_csv_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload"
     Examples
     --------
     >>> from heart_geo.testing import make_profile
-    >>> out, summary = allocate_csv_bytes(make_profile(), b"name,postcode\\r\\n=cmd,tt1 1aa\\r\\n")
+    >>> out, summary = allocate_csv_bytes(make_profile(), b"name,postcode\r\n=cmd,tt1 1aa\r\n")
     >>> out.decode("utf-8-sig").splitlines()[1].split(",")[:4]
     ["'=cmd", 'tt1 1aa', 'North', 'allocated']
     >>> summary["rows"], summary["status"]

@@ -214,6 +214,7 @@ _jsonable = _util.nan_to_none
 
 # --------------------------------------------------------------------------------------------------
 def cmd_lookup(args) -> int:
+    """Run ``heart-geo lookup``: print the team for one postcode, address or 'lat,lon'."""
     from . import _quick
 
     p = _profile(args)
@@ -225,6 +226,7 @@ def cmd_lookup(args) -> int:
 
 
 def cmd_assign(args) -> int:
+    """Run ``heart-geo assign``: add the team columns to every row of a CSV or .xlsx caseload."""
     from . import caseload
 
     src = Path(args.input)
@@ -292,6 +294,7 @@ def _count(v) -> str:
 
 
 def cmd_links(args) -> int:
+    """Run ``heart-geo links``: the cross-locality links, from an enrolment file or council-wide."""
     if not args.enrolments:
         return _council_wide_links_out(args)
     from . import caseload
@@ -371,6 +374,7 @@ def _out_or_print(df: pd.DataFrame, output: str | None, as_json: bool, *, bom: b
 
 
 def cmd_export(args) -> int:
+    """Run ``heart-geo export``: write the team areas and the postcode -> team table for GIS."""
     from . import caseload
     from .export import export
 
@@ -391,6 +395,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Run ``heart-geo validate``: report data problems for the profile (or every profile)."""
     from .profiles import list_profiles, load_profile
     from .validate import validate_profile
 
@@ -466,12 +471,14 @@ def _print_geometry(r: dict) -> None:
 
 
 def cmd_teams(args) -> int:
+    """Run ``heart-geo teams``: print the teams with postcodes, area, schools and services."""
     p = _profile(args)
     _print_table(p.team_summary(), args.json)
     return EXIT_OK
 
 
 def cmd_services(args) -> int:
+    """Run ``heart-geo services``: the model's services, link workers, hubs and services present."""
     from . import services as sv
 
     if args.output and not args.locations:
@@ -559,6 +566,7 @@ def _service_locations_out(p, args) -> int:
 
 
 def cmd_profiles(args) -> int:  # noqa: ARG001
+    """Run ``heart-geo profiles``: print the names of the council profiles."""
     from .profiles import list_profiles
 
     for n in list_profiles():
@@ -567,6 +575,7 @@ def cmd_profiles(args) -> int:  # noqa: ARG001
 
 
 def cmd_dashboard(args) -> int:
+    """Run ``heart-geo dashboard``: start the map dashboard (Streamlit) until stopped."""
     from .app import DASHBOARD
     from .settings import UPLOAD_MAX_MB
 
@@ -623,6 +632,7 @@ def _run_until_stopped(cmd: list[str], env: dict) -> int:
 
 
 def cmd_data(args) -> int:
+    """Run ``heart-geo data``: ``where`` prints the data in use, ``fetch`` downloads the official files."""
     from .config import read_config
     from .fetch import fetch_sources
     from .sources import default_data_dir

@@ -132,6 +132,7 @@ class Profile:
         self._school_categories = (cats, np.array([cats.index(s) for s in self._school_names]))
 
     def __repr__(self) -> str:
+        """Show the key, name, code and the numbers of teams and postcodes."""
         return (
             f"<Profile {self.key!r}: {self.name} ({self.code}), {len(self.teams)} {self.unit_plural}, "
             f"{len(self.postcodes) + len(self._elsewhere['keys']):,} postcodes>"

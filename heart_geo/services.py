@@ -184,7 +184,7 @@ def service_kind(kind: str) -> ServiceKind:
 
 
 def is_public(kind: str) -> bool:
-    """May services of this kind be named, mapped and exported? (The publication rule.)"""
+    """Return whether services of this kind may be named, mapped and exported (the publication rule)."""
     return service_kind(kind).publish == "public"
 
 
