@@ -89,7 +89,7 @@ def _pack_bytes(w: _Writer, items: list[bytes | None]) -> dict:
 
 
 def _enc_objects(w: _Writer, flat: np.ndarray) -> dict:
-    """A 1-d object array: all text, all geometries, or anything else element by element."""
+    """Encode a 1-d object array: all text, all geometries, or anything else element by element."""
     import shapely
 
     vals = list(flat)
@@ -112,7 +112,7 @@ def _enc_array(w: _Writer, a: np.ndarray) -> dict:
 
 
 def _enc_values(w: _Writer, values) -> dict:
-    """The values of a Series or Index, with enough about the dtype to rebuild it."""
+    """Encode the values of a Series or Index, with enough about the dtype to rebuild it."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cat = pd.Categorical(values)
@@ -259,8 +259,10 @@ def save(path: str | os.PathLike, built: dict, *, digest: str | None = None,
 
 
 def prune(folder: str | os.PathLike, pattern: str, *, keep: str | None = None) -> list[str]:
-    """Remove cache entries in ``folder`` whose names fully match ``pattern`` (except ``keep``),
-    and temporary files of such entries left by a process killed over an hour ago."""
+    """Remove the cache entries in ``folder`` whose names fully match ``pattern``, except ``keep``.
+
+    Also remove the temporary files of such entries left by a process killed over an hour ago.
+    """
     rx = re.compile(pattern)
     removed = []
     now = time.time()
@@ -373,7 +375,7 @@ def _dec_index(r: _Reader, d: dict) -> pd.Index:
 
 
 def _keep(values):
-    """object for object arrays (pandas may otherwise infer a string dtype the saved frame lacked)."""
+    """Object for object arrays (pandas may otherwise infer a string dtype the saved frame lacked)."""
     return object if isinstance(values, np.ndarray) and values.dtype.hasobject else None
 
 
@@ -464,8 +466,10 @@ _DECODERS = {
 
 
 def load(path: str | os.PathLike, expected_digest: str) -> dict | None:
-    """Read an entry written by :func:`save`, or None if it is missing, not this format, holds
-    another digest, or does not decode (then the caller rebuilds it).
+    """Read an entry written by :func:`save`, or None when it cannot be used.
+
+    None if it is missing, not this format, holds another digest, or does not decode (then the
+    caller rebuilds it).
 
     The header is read and its digest compared before any other member is read. Arrays are read
     with ``allow_pickle=False``; no class outside :data:`DATACLASSES` and the pandas/numpy/shapely

@@ -24,7 +24,7 @@ def _cached(src: str, dst: str):
 
 
 def transformer(src, dst="EPSG:27700"):
-    """An ``always_xy`` Transformer from ``src`` to ``dst`` (cached; CRS objects or strings)."""
+    """Return an ``always_xy`` Transformer from ``src`` to ``dst`` (cached; CRS objects or strings)."""
     return _cached(_key(src), _key(dst))
 
 

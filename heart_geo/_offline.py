@@ -126,7 +126,7 @@ def _png_data_uri(path: Path) -> str:
 
 
 def data_uri(content: str | bytes, mime: str) -> str:
-    """``data:`` URI (base64) holding *content*."""
+    """Return a ``data:`` URI (base64) holding *content*."""
     raw = content.encode("utf-8") if isinstance(content, str) else content
     charset = ";charset=utf-8" if mime.startswith("text/") else ""
     return f"data:{mime}{charset};base64,{base64.b64encode(raw).decode('ascii')}"
@@ -250,7 +250,7 @@ def _unavoidable_cdn(element: Element) -> list[str]:
 
 
 def _offline_js(element: Element, uris: dict[str, str], problems: list[str]) -> list[tuple[str, str]]:
-    """The element's scripts with ours embedded, unneeded ones dropped; remote others noted in ``problems``."""
+    """Return the element's scripts with ours embedded, unneeded ones dropped; remote others noted in ``problems``."""
     new_js: list[tuple[str, str]] = []
     for name, url in element.default_js:
         if name in _JS_BY_NAME:
@@ -265,7 +265,7 @@ def _offline_js(element: Element, uris: dict[str, str], problems: list[str]) -> 
 
 
 def _offline_css(element: Element, uris: dict[str, str], problems: list[str]) -> list[tuple[str, str]]:
-    """The element's stylesheets with ours embedded, unneeded ones dropped; remote others noted."""
+    """Return the element's stylesheets with ours embedded, unneeded ones dropped; remote others noted."""
     new_css: list[tuple[str, str]] = []
     for name, url in element.default_css:
         if name in _CSS_BY_NAME:

@@ -16,14 +16,14 @@ __all__ = ["cache_dir", "choose_data_dir", "default_data_dir", "profiles_dir", "
 
 
 def default_data_dir() -> Path:
-    """The user cache folder that ``heart-geo data fetch`` downloads into."""
+    """Return the user cache folder that ``heart-geo data fetch`` downloads into."""
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("heart-geo")) / "data"
 
 
 def choose_data_dir(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """The data folder to use and why: the argument, then ``$HEART_GEO_DATA``, then the user cache."""
+    """Return the data folder to use and why: the argument, then ``$HEART_GEO_DATA``, then the user cache."""
     if data_dir is not None:
         return Path(data_dir), "the data_dir argument (--data-dir)"
     if os.environ.get(DATA_ENV):
@@ -50,7 +50,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def cache_dir() -> Path:
-    """The folder for derived data: ``$HEART_GEO_CACHE``, else the user cache."""
+    """Return the folder for derived data: ``$HEART_GEO_CACHE``, else the user cache."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
     from platformdirs import user_cache_dir
@@ -59,7 +59,7 @@ def cache_dir() -> Path:
 
 
 def profiles_dir() -> Path:
-    """The folder holding the council profiles (``boundaries/``)."""
+    """Return the folder holding the council profiles (``boundaries/``)."""
     here = Path(__file__).resolve().parent
     for cand in (here / "boundaries", here.parent / "boundaries"):
         if cand.is_dir():

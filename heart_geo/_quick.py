@@ -65,7 +65,7 @@ def print_lookup(row: dict, as_json: bool) -> int:
 # where the answers are kept, and whether they still hold
 # --------------------------------------------------------------------------------------------------
 def _profile_file(name: str) -> Path | None:
-    """The profile TOML named by ``--profile`` when it is a file or a profile key; else None."""
+    """Return the profile TOML named by ``--profile`` when it is a file or a profile key; else None."""
     p = Path(name)
     if p.suffix == ".toml":
         return p.resolve() if p.is_file() else None
@@ -94,7 +94,7 @@ def _walk(root: Path) -> list | None:
 
 
 def _stamp(profile_file: Path, data_root: Path) -> str | None:
-    """What the answers depend on, as one digest; None if it cannot be taken."""
+    """Return what the answers depend on, as one digest; None if it cannot be taken."""
     code = Path(__file__).resolve().parent
     try:
         shipped = _paths.profiles_dir()
@@ -256,7 +256,7 @@ def answer(argv: list[str]) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``heart-geo`` command: a ready answer when there is one, else the full command line."""
+    """Run the ``heart-geo`` command: a ready answer when there is one, else the full command line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     code = answer(argv)
     if code is not None:

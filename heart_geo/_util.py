@@ -20,7 +20,7 @@ _BLOCK = 1 << 20
 
 
 def nan_to_none(v):
-    """A value fit to show or to write as JSON: NaN becomes None, NumPy scalars plain Python ones.
+    """Return a value fit to show or to write as JSON: NaN becomes None, NumPy scalars plain Python ones.
 
     Parameters
     ----------
@@ -50,7 +50,7 @@ def nan_to_none(v):
 
 
 def plural(word: str) -> str:
-    """The plural of a unit's name: "locality" -> "localities", "team" -> "teams".
+    """Return the plural of a unit's name: "locality" -> "localities", "team" -> "teams".
 
     Examples
     --------

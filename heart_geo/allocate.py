@@ -71,6 +71,7 @@ class PointResult:
 
     @classmethod
     def empty(cls, n: int) -> PointResult:
+        """Return a result for ``n`` points, all outside (no catchment, no team)."""
         return cls(
             catchment=np.full(n, -1, np.int32),
             team=np.full(n, -1, np.int32),
@@ -81,6 +82,7 @@ class PointResult:
         )
 
     def put(self, idx: np.ndarray, other: PointResult) -> None:
+        """Write ``other``'s results into the positions ``idx`` of this result, in place."""
         for name in ("catchment", "team", "status", "method", "distance", "near"):
             getattr(self, name)[idx] = getattr(other, name)
 
@@ -171,6 +173,10 @@ class Allocator:
     lazy_grid: bool = False
 
     def __post_init__(self) -> None:
+        """Prepare the geometries, derive the team polygons and boundary, and build the grid.
+
+        The lookup grid is built unless ``lazy_grid`` is set or the given ``grid`` fits.
+        """
         self.catchment_team = np.asarray(self.catchment_team, dtype=np.int32)
         for g in self.catchments:
             shapely.prepare(g)
@@ -298,8 +304,10 @@ class Allocator:
         )
 
     def _build_grid(self) -> tuple[Grid, tuple[float, float]]:
-        """Build the two-level lookup grid (see the module docstring): frame, coarse level, fine
-        level, leaf tables."""
+        """Build the two-level lookup grid (see the module docstring).
+
+        In steps: frame, coarse level, fine level, leaf tables.
+        """
         b = self._grid_frame()
         self._coarse_level(b)
         fine, block_sub, block_off = self._fine_level(b)
@@ -328,7 +336,7 @@ class Allocator:
         return grid, (b.x0, b.y0)
 
     def _grid_frame(self) -> _GridBuild:
-        """The grid's extent, cell sizes, reaches, the edges that can change a region and the codes."""
+        """Return the grid's extent, cell sizes, reaches, the edges that can change a region and the codes."""
         cs, sub = float(self.cell), int(self.sub)
         near_m = float(self.near_m)
         geoms = list(self.catchments) + [self.council_area] + [p for p, _ in self.overrides]
@@ -345,8 +353,11 @@ class Allocator:
         )
 
     def _coarse_level(self, b: _GridBuild) -> None:
-        """Classify the coarse cells: answered at once, a gap cell with its candidates, the exact
-        path, or a block to refine (``coarse`` -1) or a gap block (-2)."""
+        """Classify the coarse cells.
+
+        Each is answered at once, a gap cell with its candidates, the exact path, or a block to
+        refine (``coarse`` -1) or a gap block (-2).
+        """
         n = b.nx * b.ny
         ccx = b.x0 + (np.arange(b.nx) + 0.5) * b.cs
         ccy = b.y0 + (np.arange(b.ny) + 0.5) * b.cs
@@ -386,8 +397,10 @@ class Allocator:
         b.coarse = coarse
 
     def _fine_level(self, b: _GridBuild) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Refine the coarse blocks into sub x sub cells and the gap blocks into coarser gap cells:
-        ``(fine leaf codes, cells a side of each block, offset of each block in fine)``."""
+        """Refine the coarse blocks into sub x sub cells and the gap blocks into coarser gap cells.
+
+        Returns ``(fine leaf codes, cells a side of each block, offset of each block in fine)``.
+        """
         sub, nx = b.sub, b.nx
         blocks = np.flatnonzero(b.coarse == -1)
         nb = blocks.size
@@ -684,7 +697,7 @@ def _padded(coarse: np.ndarray, ny: int, nx: int) -> np.ndarray:
 
 
 def _leaf_tables(b: _GridBuild, catchment_team: np.ndarray) -> GridLeaves:
-    """What each leaf code answers."""
+    """Return what each leaf code answers."""
     ncat, nc0, exact_code, gap0 = b.ncat, b.nc0, b.exact_code, b.gap0
     nleaf = gap0 + b.n_gap
     lcat = np.full(nleaf, -1, np.int32)
@@ -767,7 +780,7 @@ def _split_long(seg: np.ndarray, max_len: float) -> np.ndarray:
 
 
 def _block_slots(block_of: np.ndarray, wanted: np.ndarray, nx: int, sub: int):
-    """A function mapping fine cell indices (i, j) to positions in the fine array (-1: not wanted)."""
+    """Return a function mapping fine cell indices (i, j) to positions in the fine array (-1: not wanted)."""
     bo = np.where(block_of >= 0, block_of, -1)
     bo[bo >= 0] = np.where(wanted[bo[bo >= 0]], bo[bo >= 0], -1)
 

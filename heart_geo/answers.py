@@ -191,7 +191,7 @@ def data_notes(profile) -> dict:
 
 
 def community_services(profile, team: str | None, easting=None, northing=None) -> dict | None:
-    """What is in a family's community: the team's services present and its hubs.
+    """Return what is in a family's community: the team's services present and its hubs.
 
     The publishable services come nearest first (distance in metres from the family's postcode or
     point), count-only kinds as counts.
@@ -235,7 +235,7 @@ def _service_problems(profile) -> list[str]:
 
 
 def council_wide_matrix(profile, links: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The council-wide schools as rows, the teams as columns: "stands here" or "link".
+    """Return the council-wide schools as rows, the teams as columns: "stands here" or "link".
 
     Parameters
     ----------

@@ -40,7 +40,7 @@ _FINGERPRINTED = ("allocate.py", "sources.py", "profiles.py", "config.py", "buil
 
 
 def load_built(cfg: ProfileConfig, root: Path, *, cache: bool = True) -> tuple[dict, dict]:
-    """Derived data for a profile, from the cache when an entry answers, else built (and cached).
+    """Return derived data for a profile, from the cache when an entry answers, else built (and cached).
 
     Returns ``(built, releases)``: the dict :func:`build` makes, and every release of every dataset
     found in ``root``, oldest first.
@@ -86,7 +86,7 @@ def _EMPTY_ADDRESSES() -> pd.DataFrame:  # noqa: N802 (a constant's factory)
 
 
 def polygon_overrides(overrides: tuple[Override, ...], team_names: list[str]) -> list:
-    """The polygon (WKT) overrides as ``(polygon, team index)`` pairs, in profile order."""
+    """Return the polygon (WKT) overrides as ``(polygon, team index)`` pairs, in profile order."""
     out = []
     for o in overrides:
         if o.kind == "wkt":
@@ -99,7 +99,7 @@ def polygon_overrides(overrides: tuple[Override, ...], team_names: list[str]) ->
 
 
 def text_overrides(overrides: tuple[Override, ...], team_names: list[str]) -> list[tuple[str, str, int]]:
-    """The postcode-unit, sector and district overrides as ``(kind, value, team index)``, in order."""
+    """Return the postcode-unit, sector and district overrides as ``(kind, value, team index)``, in order."""
     return [(o.kind, normalise_postcode(o.value) if o.kind == "postcode" else o.value.upper().strip(),
              team_names.index(o.team)) for o in overrides if o.kind != "wkt"]
 
@@ -129,7 +129,7 @@ NEAR_MARGIN_M = 10_000.0
 
 
 def _read_postcode_releases(releases: list[sources.Release], code: str, council_area) -> tuple[pd.DataFrame, dict]:
-    """The newest release's postcodes, then those only older releases hold (marked terminated).
+    """Return the newest release's postcodes, then those only older releases hold (marked terminated).
 
     A postcode in the newest release answers from it (its point and council follow the newest); one
     found only in older releases is kept from the most recent of them, ``terminated`` with its
@@ -304,7 +304,7 @@ def _allocate_postcode_table(pcs: pd.DataFrame, code: str, alloc: Allocator, tex
 
 
 def _read_addresses(releases: dict, code: str, council_area) -> pd.DataFrame:
-    """The council's address points (and a 5 km margin) from OS Open UPRN and/or ONSUD's newest release.
+    """Return the council's address points (and a 5 km margin) from OS Open UPRN and/or ONSUD's newest release.
 
     ONSUD gives each UPRN's postcode (and a grid reference); Open UPRN gives the point. With both, the
     Open UPRN point is used. With neither, the table is empty and nothing changes.
@@ -474,5 +474,5 @@ def _override_areas(pcs: pd.DataFrame, res: PointResult, alloc: Allocator, text_
 
 
 def area_overrides(areas: gpd.GeoDataFrame) -> list:
-    """The derived override areas as ``(polygon, team index)`` pairs."""
+    """Return the derived override areas as ``(polygon, team index)`` pairs."""
     return [(g, int(t)) for g, t in zip(areas.geometry, areas["team_index"], strict=True)]

@@ -103,7 +103,7 @@ _LOOKS_LIKE_DATA = re.compile(
 
 
 def describe_columns(header: list[str]) -> str:
-    """The column names for an error message, unless the "header" looks like a row of data.
+    """Return the column names for an error message, unless the "header" looks like a row of data.
 
     A file without a header row would otherwise put a family's details in the message.
     """
@@ -132,6 +132,7 @@ class LocationColumns:
     note: str = ""  # how a choice between several candidate columns was made (column names only)
 
     def describe(self, header: list[str]) -> str:
+        """Describe the columns rows are located from, then the fallbacks, named from ``header``."""
         if self.kind == "points":
             text = f"coordinates from columns {header[self.x]!r}, {header[self.y]!r} ({self.crs})"
         elif self.kind == "uprn":
@@ -143,7 +144,7 @@ class LocationColumns:
         return text
 
     def columns(self, header: list[str]) -> str:
-        """The column name(s) this reads, for a detail line."""
+        """Return the column name(s) this reads, for a detail line."""
         if self.kind == "points":
             return f"columns {header[self.x]!r}, {header[self.y]!r}"
         return f"column {header[self.postcode]!r}"
@@ -341,23 +342,31 @@ def previous_result_columns(header: list[str]) -> set[int]:
 
 
 def _address_columns(keys: list[str], skip: int | None, exclude: frozenset[int] = frozenset()) -> list[int]:
-    """Address columns in file order: the usual names first, then any name with "address" in it
-    (never one in ``exclude``: earlier results, a previous or other place)."""
+    """Return the address columns in file order.
+
+    The usual names first, then any name with "address" in it (never one in ``exclude``: earlier
+    results, a previous or other place).
+    """
     named = [j for j, k in enumerate(keys) if k in _ADDRESS_NAMES]
     loose = [j for j, k in enumerate(keys) if "address" in k and not any(w in k for w in ("email", "web", "ip"))]
     return [j for j in dict.fromkeys(named + loose) if j != skip and j not in exclude]
 
 
 def _not_home(header: list[str], earlier: set[int]) -> frozenset[int]:
-    """Columns never used automatically to locate a row: result columns of an earlier run, and
-    columns whose names mark a place other than the home (previous address, school address...)."""
+    """Return the columns never used automatically to locate a row.
+
+    These are result columns of an earlier run, and columns whose names mark a place other than the
+    home (previous address, school address...).
+    """
     return frozenset(earlier | {j for j, h in enumerate(header) if _marks(str(h), _OTHER_PLACE)})
 
 
 def _fallbacks(keys: list[str], crs: str | None, *, skip: int | None,
                exclude: frozenset[int] = frozenset()) -> tuple[LocationColumns, ...]:
-    """Address columns, then easting/northing or longitude/latitude, found from the header (never
-    the columns in ``exclude``)."""
+    """Return the address columns, then easting/northing or longitude/latitude, found from the header.
+
+    The columns in ``exclude`` are never among them.
+    """
     out = [LocationColumns(postcode=j, kind="address") for j in _address_columns(keys, skip, exclude)]
 
     def first(names: list[str]) -> int | None:
@@ -423,10 +432,13 @@ codecs.register_error("heart_geo.cp1252", _cp1252_fallback)
 
 
 def detect_encoding(src: Source) -> str:
-    """'utf-16' for a UTF-16 byte-order mark; 'utf-8-sig' if all of it decodes as UTF-8 (with or
+    """Return the encoding to read ``src`` with.
+
+    'utf-16' for a UTF-16 byte-order mark; 'utf-8-sig' if all of it decodes as UTF-8 (with or
     without a byte-order mark); :data:`MIXED_ENCODING` if it is UTF-8 with stray bytes that are not
     (an edit in an older program): those bytes are read as Windows-1252, the rest as UTF-8; else
-    'cp1252' (no valid UTF-8 sequence beyond ASCII at all)."""
+    'cp1252' (no valid UTF-8 sequence beyond ASCII at all).
+    """
     data, path, _ = _as_bytes_or_path(src, None)
     with _binary(data, path) as fh:
         head = fh.read(4)
@@ -471,7 +483,7 @@ def _check_text(line: str, name: str) -> None:
 
 
 def _parse_sample(lines: list[str], delimiter: str) -> list[list[str]]:
-    """The sample lines as CSV rows (blank rows left out; a record cut off at the end dropped)."""
+    """Return the sample lines as CSV rows (blank rows left out; a record cut off at the end dropped)."""
     rows: list[list[str]] = []
     try:
         for row in csv.reader(lines, delimiter=delimiter):
@@ -496,7 +508,7 @@ def _merge_parentheses(cells: list[str], delimiter: str) -> list[str]:
 
 
 def _sniff_delimiter(lines: str | list[str]) -> str:
-    """The separator that splits the header and the rows after it into the same number of cells.
+    """Return the separator that splits the header and the rows after it into the same number of cells.
 
     Each candidate (``,`` ``;`` tab ``|``) parses the sample with the csv module; the header's
     cells are counted with a separator inside parentheses not counting. The winner splits the header
@@ -524,7 +536,7 @@ def _sniff_delimiter(lines: str | list[str]) -> str:
 
 
 def _fit_header(header: list[str], rows: list[list[str]], delimiter: str) -> list[str]:
-    """The header with cells split inside parentheses joined, when that is what fits the rows."""
+    """Return the header with cells split inside parentheses joined, when that is what fits the rows."""
     merged = _merge_parentheses(header, delimiter)
     if len(merged) == len(header):
         return header
@@ -550,9 +562,11 @@ _NUMBER_CELL = re.compile(r"^\s*[-+]?\d+([.,]\d+)?\s*$")
 
 
 def _first_row_is_data(first: list[str], rest: list[list[str]]) -> bool:
-    """Whether the first row is a family's details rather than a header, judged with the rows
-    after it: a header names at least one location column, or holds no postcode, e-mail address,
-    date or street address, and no number over a column of numbers."""
+    """Return whether the first row is a family's details rather than a header.
+
+    It is judged with the rows after it: a header names at least one location column, or holds no
+    postcode, e-mail address, date or street address, and no number over a column of numbers.
+    """
     from .postcodes import clean_text
 
     cells = [clean_text(str(c)) for c in first]
@@ -638,7 +652,7 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
 
 def _workbook_or_refuse_binary(data: bytes | None, path: Path | None, name: str, *, sheet: str | int | None,
                                chunksize: int) -> Caseload | None:
-    """The caseload of an .xlsx workbook; None for anything else that may be text.
+    """Return the caseload of an .xlsx workbook; None for anything else that may be text.
 
     Raises
     ------
@@ -688,7 +702,7 @@ def _sniff_head(text: Callable[[], IO[str]], name: str) -> tuple[str, bool, list
 
 
 def _header_row(reader, skip_sep: bool, name: str) -> list[str]:
-    """The first row with a non-empty cell (past a "sep=" line); InputError for an empty file."""
+    """Return the first row with a non-empty cell (past a "sep=" line); InputError for an empty file."""
     for row in reader:
         if skip_sep and re.fullmatch(r"sep=.", ",".join(row).strip(), flags=re.I):
             continue
@@ -699,7 +713,7 @@ def _header_row(reader, skip_sep: bool, name: str) -> list[str]:
 
 
 def _fit_row(row: list[str], n: int, case: Caseload, line_num: int) -> list[str]:
-    """A row cut or padded to the header's ``n`` cells; InputError when it has more non-empty cells."""
+    """Return a row cut or padded to the header's ``n`` cells; InputError when it has more non-empty cells."""
     if len(row) < n:
         return row + [""] * (n - len(row))
     if any(c.strip() for c in row[n:]):
@@ -713,7 +727,7 @@ def _fit_row(row: list[str], n: int, case: Caseload, line_num: int) -> list[str]
 
 def _csv_chunks(case: Caseload, reader, fh: IO[str], text: Callable[[], IO[str]], *, n: int,
                 chunksize: int) -> Iterator[pd.DataFrame]:
-    """The rows after the header, ``chunksize`` at a time, as frames of text cells (columns 0..n-1).
+    """Return the rows after the header, ``chunksize`` at a time, as frames of text cells (columns 0..n-1).
 
     Counts rows and blank lines in ``case.stats``; closes ``fh`` when done or abandoned. Each row
     is fitted to the header's ``n`` cells.
@@ -782,7 +796,7 @@ def iter_caseload(path: Source, *, chunksize: int = 100_000, encoding: str | Non
 
 
 def read_header(path: Source, encoding: str | None = None, sheet: str | int | None = None) -> list[str]:
-    """The header row as written (duplicates kept). Raises InputError for an empty file."""
+    """Return the header row as written (duplicates kept). Raises InputError for an empty file."""
     c = read_caseload(path, encoding=encoding, sheet=sheet)
     c.chunks.close()
     return c.header
@@ -798,7 +812,7 @@ def _check_rows(case: Caseload, max_rows: int | None) -> None:
 
 def read_caseload_frame(src: Source, *, name: str | None = None, sheet: str | int | None = None,
                         max_rows: int | None = None) -> pd.DataFrame:
-    """A whole caseload (small files: enrolment lists; CSV or .xlsx) as one DataFrame of strings.
+    """Return a whole caseload (small files: enrolment lists; CSV or .xlsx) as one DataFrame of strings.
 
     Duplicate column names get ``.1``, ``.2`` suffixes so every column survives. ``max_rows``: refuse
     a file with more rows (InputError), as soon as they are read.
@@ -850,7 +864,7 @@ def neutralise_cell(v: Any) -> Any:
 
 
 def _neutralise_values(vals: np.ndarray) -> np.ndarray | None:
-    """A neutralised copy of an object array, or None when nothing needs it."""
+    """Return a neutralised copy of an object array, or None when nothing needs it."""
     n = len(vals)
     if n > 64:
         codes, uniques = pd.factorize(vals, use_na_sentinel=True)
@@ -983,9 +997,12 @@ def write_csv_atomic(frames: Iterable[pd.DataFrame], path: str | os.PathLike, he
 
 
 def _is_special(path: Path) -> bool:
-    """True for an output to open and write into rather than replace: an existing device, FIFO or
-    socket, or anything reached through ``/dev`` or ``/proc`` (``/dev/stdout`` redirected to a file
-    is a regular file, but replacing it would replace the machine's ``/dev/stdout`` link)."""
+    """Return True for an output to open and write into rather than replace.
+
+    That is an existing device, FIFO or socket, or anything reached through ``/dev`` or ``/proc``
+    (``/dev/stdout`` redirected to a file is a regular file, but replacing it would replace the
+    machine's ``/dev/stdout`` link).
+    """
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -998,8 +1015,11 @@ def _is_special(path: Path) -> bool:
 
 
 class _Signals:
-    """SIGTERM/SIGHUP while a temporary file is made: held until :meth:`arm` (when the caller can
-    remove the file), then raised as SystemExit(128 + signal)."""
+    """SIGTERM/SIGHUP arriving while a temporary file is made.
+
+    They are held until :meth:`arm` (when the caller can remove the file), then raised as
+    SystemExit(128 + signal).
+    """
 
     def __init__(self):
         self.armed = False
@@ -1019,11 +1039,13 @@ class _Signals:
 
 @contextlib.contextmanager
 def _signals_raise():
-    """While writing personal data to a temporary file: SIGTERM and SIGHUP raise SystemExit (exit
-    status 128 + signal), so the clean-up removes the temporary file before the process ends. A
-    signal arriving while the file is being created is held until the caller can clean up
+    """Make SIGTERM and SIGHUP raise SystemExit while personal data is written to a temporary file.
+
+    The exit status is 128 + signal, so the clean-up removes the temporary file before the process
+    ends. A signal arriving while the file is being created is held until the caller can clean up
     (:meth:`_Signals.arm`). Only in the main thread (signal handlers cannot be set elsewhere, e.g.
-    in Streamlit): there, nothing is changed."""
+    in Streamlit): there, nothing is changed.
+    """
     state = _Signals()
     if threading.current_thread() is not threading.main_thread():
         state.armed = True
@@ -1051,8 +1073,10 @@ def _all_rows(frames: Iterable[pd.DataFrame]) -> Iterator[tuple]:
 
 
 def csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8", bom: bool = True) -> bytes:
-    """A DataFrame as CSV bytes for a download, formulas neutralised (no index; UTF-8 with a
-    byte-order mark unless ``bom=False``)."""
+    """Return a DataFrame as CSV bytes for a download, formulas neutralised.
+
+    No index; UTF-8 with a byte-order mark unless ``bom=False``.
+    """
     buf = io.StringIO()
     write_csv([df], buf, [str(c) for c in df.columns])
     out = buf.getvalue().encode(encoding)
@@ -1060,7 +1084,7 @@ def csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8", bom: bool = True) ->
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """True if two paths name the same file (through symlinks, hard links, ``..`` or ``./``)."""
+    """Return True if two paths name the same file (through symlinks, hard links, ``..`` or ``./``)."""
     pa, pb = Path(a), Path(b)
     try:
         if pa.exists() and pb.exists():
@@ -1082,8 +1106,10 @@ def _allocate_by(profile, chunk: pd.DataFrame, loc: LocationColumns) -> pd.DataF
 
 
 def unique_name(name: str, taken: set[str]) -> str:
-    """``name``, else ``name_heart_geo``, else ``name_heart_geo_2``, ``_3``...: the first not in
-    ``taken`` (which it joins)."""
+    """Return ``name``, else ``name_heart_geo``, else ``name_heart_geo_2``, ``_3``...: the first not in ``taken``.
+
+    The name returned joins ``taken``.
+    """
     cand, i = name, 1
     while cand in taken:
         cand = f"{name}_heart_geo" if i == 1 else f"{name}_heart_geo_{i}"
@@ -1096,8 +1122,10 @@ _COMMA_DECIMAL = r"\s*[+\-\u2212]?\d+,\d+\s*"
 
 
 def _decimal_point(col: pd.Series) -> np.ndarray:
-    """Coordinates as European-locale spreadsheets write them ("55,45", "−4,26") read with a decimal
-    point; a comma is never a thousands separator here (a value read so would be out of range)."""
+    """Return coordinates as European-locale spreadsheets write them ("55,45", "−4,26") read with a decimal point.
+
+    A comma is never a thousands separator here (a value read so would be out of range).
+    """
     if col.dtype != object and not pd.api.types.is_string_dtype(col):
         return col.to_numpy()
     text = col.astype(object).where(col.notna(), "").astype(str)
@@ -1157,8 +1185,11 @@ def allocate_frame(profile, chunk: pd.DataFrame, loc: LocationColumns, header: l
 
 
 def result_names(header: list[str]) -> list[str]:
-    """Result column names, suffixed where the input already uses the name (a file that is this
-    tool's own output gets ``_heart_geo``, then ``_heart_geo_2``...: never a repeated name)."""
+    """Return result column names, suffixed where the input already uses the name.
+
+    A file that is this tool's own output gets ``_heart_geo``, then ``_heart_geo_2``...: never a
+    repeated name.
+    """
     taken = {str(h) for h in header}
     return [unique_name(c, taken) for c in RESULT_COLUMNS]
 
@@ -1233,17 +1264,17 @@ class CaseloadSummary(Mapping):
     note: str = ""
 
     def __getitem__(self, key: str):
-        """A count by its key, as in the dict this used to be."""
+        """Return a count by its key, as in the dict this used to be."""
         if key not in _SUMMARY_KEYS:
             raise KeyError(key)
         return getattr(self, key)
 
     def __iter__(self) -> Iterator[str]:
-        """The keys."""
+        """Return the keys."""
         return iter(_SUMMARY_KEYS)
 
     def __len__(self) -> int:
-        """The number of keys."""
+        """Return the number of keys."""
         return len(_SUMMARY_KEYS)
 
     __eq__ = Mapping.__eq__  # equal to the dict it used to be, and to another summary with the same counts
@@ -1394,7 +1425,7 @@ def allocate_caseload(
 
 def allocate_csv_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload", **opts
                        ) -> tuple[bytes, CaseloadSummary]:
-    """Allocate an uploaded caseload held in memory; return ``(csv_bytes, summary)``.
+    r"""Allocate an uploaded caseload held in memory; return ``(csv_bytes, summary)``.
 
     For the dashboard's upload and download: same reading, formula neutralising and summary as
     ``heart-geo assign`` (see :func:`allocate_caseload` for ``opts`` and the summary). The bytes are
@@ -1403,7 +1434,7 @@ def allocate_csv_bytes(profile, data: bytes | IO[bytes], *, name: str = "upload"
     Examples
     --------
     >>> from heart_geo.testing import make_profile
-    >>> out, summary = allocate_csv_bytes(make_profile(), b"name,postcode\\r\\n=cmd,tt1 1aa\\r\\n")
+    >>> out, summary = allocate_csv_bytes(make_profile(), b"name,postcode\r\n=cmd,tt1 1aa\r\n")
     >>> out.decode("utf-8-sig").splitlines()[1].split(",")[:4]
     ["'=cmd", 'tt1 1aa', 'North', 'allocated']
     >>> summary["rows"], summary["status"]

@@ -225,6 +225,7 @@ _jsonable = _util.nan_to_none
 
 # --------------------------------------------------------------------------------------------------
 def cmd_lookup(args) -> int:
+    """Run ``heart-geo lookup``: print the team for one postcode, address or 'lat,lon'."""
     from . import _quick
 
     p = _profile(args)
@@ -236,6 +237,7 @@ def cmd_lookup(args) -> int:
 
 
 def cmd_assign(args) -> int:
+    """Run ``heart-geo assign``: add the team columns to every row of a CSV or .xlsx caseload."""
     from . import caseload
 
     src = Path(args.input)
@@ -272,7 +274,7 @@ def cmd_assign(args) -> int:
 
 
 def _print_assign_summary(s, p, src: Path, args) -> None:
-    """The counts of ``heart-geo assign`` on stderr (suppressed under 5 unless --no-suppress)."""
+    """Print the counts of ``heart-geo assign`` on stderr (suppressed under 5 unless --no-suppress)."""
     from . import disclosure
 
     suppress = not args.no_suppress
@@ -296,13 +298,14 @@ def _print_assign_summary(s, p, src: Path, args) -> None:
 
 
 def _count(v) -> str:
-    """A count for a message: 1,234, "<5", or "* (hidden, 5 or more)" under secondary suppression."""
+    """Return a count for a message: 1,234, "<5", or "* (hidden, 5 or more)" under secondary suppression."""
     if isinstance(v, int | np.integer):
         return f"{v:,}"
     return "* (hidden, 5 or more)" if v == "*" else str(v)
 
 
 def cmd_links(args) -> int:
+    """Run ``heart-geo links``: the cross-locality links, from an enrolment file or council-wide."""
     if not args.enrolments:
         return _council_wide_links_out(args)
     from . import caseload
@@ -356,7 +359,7 @@ def _council_wide_links_out(args) -> int:
 
 
 def _enrolment_file(args) -> Path:
-    """The --enrolments file, checked with the outputs (never the input, never the same file twice)."""
+    """Return the --enrolments file, checked with the outputs (never the input, never the same file twice)."""
     from . import caseload
 
     src = Path(args.enrolments)
@@ -382,6 +385,7 @@ def _out_or_print(df: pd.DataFrame, output: str | None, as_json: bool, *, bom: b
 
 
 def cmd_export(args) -> int:
+    """Run ``heart-geo export``: write the team areas and the postcode -> team table for GIS."""
     from . import caseload
     from .export import export
 
@@ -402,6 +406,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Run ``heart-geo validate``: report data problems for the profile (or every profile)."""
     from .profiles import list_profiles, load_profile
     from .validate import validate_profile
 
@@ -430,7 +435,7 @@ def _print_report(r: dict) -> None:
 
 
 def _print_data_in_use(r: dict) -> None:
-    """The releases in use, what changed in the postcodes since the previous one, the override areas."""
+    """Print the releases in use, what changed in the postcodes since the previous one, the override areas."""
     for name, rel in r.get("releases", {}).items():
         older = f"; older kept for history: {', '.join(rel['older'])}" if rel.get("older") else ""
         print(f"Data in use: {name}: {rel['in_use']}{older}")
@@ -477,12 +482,14 @@ def _print_geometry(r: dict) -> None:
 
 
 def cmd_teams(args) -> int:
+    """Run ``heart-geo teams``: print the teams with postcodes, area, schools and services."""
     p = _profile(args)
     _print_table(p.team_summary(), args.json)
     return EXIT_OK
 
 
 def cmd_services(args) -> int:
+    """Run ``heart-geo services``: the model's services, link workers, hubs and services present."""
     from . import services as sv
 
     if args.output and not args.locations:
@@ -570,6 +577,7 @@ def _service_locations_out(p, args) -> int:
 
 
 def cmd_profiles(args) -> int:  # noqa: ARG001
+    """Run ``heart-geo profiles``: print the names of the council profiles."""
     from .profiles import list_profiles
 
     for n in list_profiles():
@@ -578,6 +586,7 @@ def cmd_profiles(args) -> int:  # noqa: ARG001
 
 
 def cmd_dashboard(args) -> int:
+    """Run ``heart-geo dashboard``: start the map dashboard (Streamlit) until stopped."""
     from .app import DASHBOARD
     from .settings import UPLOAD_MAX_MB
 
@@ -634,6 +643,7 @@ def _run_until_stopped(cmd: list[str], env: dict) -> int:
 
 
 def cmd_data(args) -> int:
+    """Run ``heart-geo data``: ``where`` prints the data in use, ``fetch`` downloads the official files."""
     from .config import read_config
     from .fetch import fetch_sources
     from .sources import default_data_dir
@@ -662,7 +672,7 @@ def cmd_data(args) -> int:
 
 
 def _data_where(args) -> int:
-    """The data folder, then each dataset's releases: the newest answers, older ones give history."""
+    """Print the data folder, then each dataset's releases: the newest answers, older ones give history."""
     from .build import locate_releases
     from .config import read_config
     from .sources import resolve_data_dir

@@ -235,7 +235,7 @@ def _parse(path: Path) -> tuple[dict, bytes]:
 
 
 def _typed(key: str, path: Path, conf: dict, raw: bytes) -> ProfileConfig:
-    """The checked TOML as dataclasses (called only after :func:`_check_config` passed)."""
+    """Return the checked TOML as dataclasses (called only after :func:`_check_config` passed)."""
     c = conf["council"]
     eff = c.get("effective_from")
     cw = conf.get("council_wide_schools", {})

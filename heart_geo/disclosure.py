@@ -48,7 +48,7 @@ NOT_SUPPRESSED = "exact counts, not suppressed: for internal use only, do not pu
 
 
 def note(suppress: bool) -> str:
-    """The sentence an output carries about its counts."""
+    """Return the sentence an output carries about its counts."""
     return f"Disclosure control: {RULE}." if suppress else f"Disclosure control OFF: {NOT_SUPPRESSED}."
 
 
@@ -77,7 +77,7 @@ def _shown(values: np.ndarray, sup: np.ndarray, threshold: int) -> np.ndarray:
 
 def suppress_frame(df: pd.DataFrame, column: str, *, by: Iterable[Sequence[str]] = ((),),
                    threshold: int = THRESHOLD) -> pd.DataFrame:
-    """A copy of ``df`` with ``column``'s counts suppressed.
+    """Return a copy of ``df`` with ``column``'s counts suppressed.
 
     Parameters
     ----------
@@ -106,7 +106,7 @@ def suppress_frame(df: pd.DataFrame, column: str, *, by: Iterable[Sequence[str]]
 
 
 def suppress_counts(counts: dict, *, threshold: int = THRESHOLD) -> dict:
-    """Counts of one breakdown whose total is known (a caseload by team, or by status).
+    """Return counts of one breakdown whose total is known (a caseload by team, or by status).
 
     Examples
     --------
@@ -121,7 +121,7 @@ def suppress_counts(counts: dict, *, threshold: int = THRESHOLD) -> dict:
 
 def suppress_summary(summary: dict, *, counts: Sequence[str], totals: Sequence[tuple[str, Sequence[str]]] = (),
                      threshold: int = THRESHOLD) -> dict:
-    """A summary dict with its counts suppressed.
+    """Return a summary dict with its counts suppressed.
 
     ``counts`` names the keys that are counts of pupils or families; ``totals`` gives additive
     relations ``(total, parts)`` (``("rows", ["released", "withheld"])``): when one part is

@@ -55,7 +55,7 @@ _DATE_TOKENS = [
 
 
 def _strftime_pattern(fmt: str) -> str | None:
-    """An Excel date format code as a strftime pattern (None if it is not a date format)."""
+    """Return an Excel date format code as a strftime pattern (None if it is not a date format)."""
     f = re.sub(r"\[[^\]]*\]", "", fmt or "")  # [$-809] locale, [Red] colour, [h] elapsed
     f = f.split(";")[0]
     f = re.sub(r'"([^"]*)"', r"\1", f).replace("\\", "")
@@ -161,7 +161,7 @@ def _letter(i: int) -> str:
 
 def read_workbook(data: bytes | None, path: Path | None, *, name: str, sheet: str | int | None = None,
                   chunksize: int = 100_000):
-    """A workbook's sheet as a :class:`heart_geo.caseload.Caseload` (every cell a string).
+    """Return a workbook's sheet as a :class:`heart_geo.caseload.Caseload` (every cell a string).
 
     Raises
     ------
@@ -289,7 +289,7 @@ def _sheet_title(s: str) -> str:
 
 
 def workbook_bytes(df: pd.DataFrame, *, sheet: str = "data", notes: list[str] | None = None) -> bytes:
-    """A DataFrame as .xlsx bytes for a download (formulas neutralised, no index)."""
+    """Return a DataFrame as .xlsx bytes for a download (formulas neutralised, no index)."""
     from .caseload import _rows_of, neutralise_cell
 
     buf = io.BytesIO()

@@ -365,7 +365,7 @@ def coverage_map(
     simplify_m: float = SIMPLIFY_M,
     height: int | None = None,
 ) -> folium.Map:
-    """The council's team coverage as an offline folium map.
+    """Return the council's team coverage as an offline folium map.
 
     Parameters
     ----------
@@ -519,7 +519,7 @@ def map_payload_bytes(profile, **kwargs) -> int:
 # services present (real service locations): their map layers and legend
 # --------------------------------------------------------------------------------------------------
 def _service_layer(profile) -> dict:
-    """Publishable services with a team and a place, and the team hubs, ready for the map (cached).
+    """Return publishable services with a team and a place, and the team hubs, ready for the map (cached).
 
     Only rows :func:`heart_geo.services.service_locations` marks ``public`` are here: count-only
     kinds (childminders, children's houses, fostering, adoption) never reach the map. Every text is
@@ -576,7 +576,7 @@ def _kind_order(by_kind: dict) -> list[str]:
 
 
 def _add_service_layers(m: folium.Map, profile, services: dict) -> None:
-    """A "Services: <kind>" overlay per kind (toggle in the layer control), and the team hubs."""
+    """Add a "Services: <kind>" overlay per kind (toggle in the layer control), and the team hubs."""
     unit = profile.unit.capitalize()
     for _kind, plural, colour, feats in services["kinds"]:
         folium.GeoJson(

@@ -67,7 +67,7 @@ def field_names(columns) -> list[str]:
 
 
 def data_release(profile) -> str:
-    """The data behind the answers, named for a lookup table: the postcode release and the files.
+    """Return the data behind the answers, named for a lookup table: the postcode release and the files.
 
     Uses the releases the profile reports (:meth:`Profile.data_in_use`), else the source files' names.
     """
@@ -141,7 +141,7 @@ def _caseload_counts(src, team_names: list[str], suppress: bool) -> tuple[dict, 
 
 
 def layers(profile, *, caseload=None, suppress: bool = True) -> dict[str, pd.DataFrame]:
-    """The export layers (GeoDataFrames in EPSG:27700; ``services`` and ``about`` are tables).
+    """Return the export layers (GeoDataFrames in EPSG:27700; ``services`` and ``about`` are tables).
 
     ``caseload`` (path or bytes of an allocated caseload) adds ``caseload_rows`` per team to
     ``teams``, suppressed under 5 unless ``suppress=False``.

@@ -59,7 +59,7 @@ class Fetched:
 
 
 def _redact(url: str, secrets: tuple[str, ...] = ()) -> str:
-    """The URL with key-like query values and any given secret replaced by ``***``."""
+    """Return the URL with key-like query values and any given secret replaced by ``***``."""
     parts = urllib.parse.urlsplit(url)
     q = [(k, "***" if re.search(r"key|token|secret|password", k, re.I) else v)
          for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
@@ -208,7 +208,7 @@ def _refuse_page(head: bytes, fmt: str, name: str, secrets: tuple[str, ...]) -> 
 
 
 def _check_zip(path: Path, fmt: str, name: str) -> None:
-    """A whole zip archive holding what ``fmt`` needs inside."""
+    """Return a whole zip archive holding what ``fmt`` needs inside."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n.lower() for n in zf.namelist()]
@@ -226,7 +226,7 @@ def _check_zip(path: Path, fmt: str, name: str) -> None:
 
 
 def _check_geojson(path: Path, name: str) -> None:
-    """A GeoJSON FeatureCollection with at least one feature."""
+    """Return a GeoJSON FeatureCollection with at least one feature."""
     try:
         with open(path, encoding="utf-8-sig") as fh:
             doc = json.load(fh)
@@ -250,7 +250,7 @@ def _check_csv(head: bytes, name: str) -> None:
 
 
 def source_url(name: str, src: dict, *, url: str | None = None, authkey: str | None = None) -> str:
-    """The URL to fetch for one profile source (the WFS GetFeature request for a ``wfs_layer``).
+    """Return the URL to fetch for one profile source (the WFS GetFeature request for a ``wfs_layer``).
 
     Raises
     ------
@@ -277,7 +277,7 @@ def source_url(name: str, src: dict, *, url: str | None = None, authkey: str | N
 
 
 def _release_of(tmp: Path, name: str, url: str, fmt: str) -> str:
-    """A release label for a download: what the data says, else the name, else the file's date."""
+    """Return a release label for a download: what the data says, else the name, else the file's date."""
     from .sources import _codepoint_metadata, _month_in, _zip_metadata
 
     if fmt == "codepoint-zip" or zipfile.is_zipfile(tmp):

@@ -79,7 +79,7 @@ def _council_wide_codes(profile) -> tuple[set, set]:
 
 
 def council_wide_links(profile) -> pd.DataFrame:
-    """The school-to-team link table from the schools' council-wide role alone.
+    """Return the school-to-team link table from the schools' council-wide role alone.
 
     Each faith or ASN school serves the whole council, so it links with every team. Use
     :func:`links_from_enrolments` to get the teams its pupils actually live in, with counts.
@@ -134,7 +134,7 @@ class LinkReport:
 
 
 def _flags(col: pd.Series | None, n: int) -> tuple[np.ndarray, int]:
-    """(marked yes, number of unclear values) for a consent or risk column; None means no column."""
+    """Return (marked yes, number of unclear values) for a consent or risk column; None means no column."""
     if col is None:
         return np.zeros(n, bool), 0
     yes, unclear = _read_flags(col)
@@ -142,7 +142,7 @@ def _flags(col: pd.Series | None, n: int) -> tuple[np.ndarray, int]:
 
 
 def _read_flags(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(clearly yes, unclear) per row of one consent or risk column."""
+    """Return (clearly yes, unclear) per row of one consent or risk column."""
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip().str.lower()
     text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)  # 1.0 from a spreadsheet
     yes = text.isin(_TRUE).to_numpy()
@@ -150,8 +150,11 @@ def _read_flags(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _same_columns(df: pd.DataFrame, col: str | None, alternatives: tuple[str, ...]) -> list:
-    """The column ``col`` and every other column that records the same thing: the same name
-    repeated (``consent``, ``consent.1``), another spelling or an accepted alternative name."""
+    """Return the column ``col`` and every other column that records the same thing.
+
+    That is the same name repeated (``consent``, ``consent.1``), another spelling or an accepted
+    alternative name.
+    """
     from .caseload import _key
 
     if col is None or col not in df.columns:
@@ -164,8 +167,9 @@ def _same_columns(df: pd.DataFrame, col: str | None, alternatives: tuple[str, ..
 
 def _combined_flags(df: pd.DataFrame, cols: list, n: int, pupil_key: np.ndarray | None
                     ) -> tuple[np.ndarray, int, int]:
-    """(yes, unclear rows, conflicting rows) for one ground (consent or risk) over every column that
-    records it and every row of the same pupil.
+    """Return (yes, unclear rows, conflicting rows) for one ground (consent or risk).
+
+    Taken over every column that records it and every row of the same pupil.
 
     The safe side: a row counts as yes only if every column recording the ground says yes, and
     every other row of the same pupil agrees. Any disagreement withholds the row on that ground and
@@ -196,8 +200,11 @@ PUPIL_ID_NAMES = ("pupilid", "scn", "scottishcandidatenumber", "candidatenumber"
 
 
 def _pupil_key(df: pd.DataFrame, flag_cols: list) -> np.ndarray | None:
-    """Which rows are the same pupil: an identifier column when there is one, else every column
-    other than the consent and risk columns (rows alike in all of them are one pupil twice)."""
+    """Return which rows are the same pupil.
+
+    Told by an identifier column when there is one, else by every column other than the consent and
+    risk columns (rows alike in all of them are one pupil twice).
+    """
     from .caseload import _key
 
     for name in PUPIL_ID_NAMES:
@@ -524,7 +531,7 @@ def read_enrolments(
 
 def enrolment_links(profile, src, *, name: str | None = None, sheet: str | int | None = None,
                     max_rows: int | None = None, suppress: bool = True, **columns) -> LinkReport:
-    r"""The cross-locality links of an enrolment file.
+    r"""Return the cross-locality links of an enrolment file.
 
     :func:`read_enrolments`, then :func:`links_from_enrolments` (the consent rule applied; counts of
     1-4 shown as <5 unless ``suppress=False``).

@@ -20,10 +20,12 @@ _DASHES = str.maketrans({"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": 
 
 
 def clean_text(text: str) -> str:
-    """Text as people paste it, made comparable: full-width and compatibility characters folded
-    (NFKC: "ＫＡ１８" -> "KA18"), invisible format characters (zero-width space and joiners, soft
-    hyphen, byte-order mark) removed, Unicode minus signs and dashes made "-". ASCII is returned
-    unchanged, at no cost."""
+    """Return text as people paste it, made comparable.
+
+    Full-width and compatibility characters folded (NFKC: "ＫＡ１８" -> "KA18"), invisible format
+    characters (zero-width space and joiners, soft hyphen, byte-order mark) removed, Unicode minus
+    signs and dashes made "-". ASCII is returned unchanged, at no cost.
+    """
     if text.isascii():
         return text
     text = unicodedata.normalize("NFKC", text).translate(_DASHES)

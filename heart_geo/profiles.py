@@ -134,6 +134,7 @@ class Profile:
         self._school_categories = (cats, np.array([cats.index(s) for s in self._school_names]))
 
     def __repr__(self) -> str:
+        """Show the key, name, code and the numbers of teams and postcodes."""
         return (
             f"<Profile {self.key!r}: {self.name} ({self.code}), {len(self.teams)} {self.unit_plural}, "
             f"{len(self.postcodes) + len(self._elsewhere['keys']):,} postcodes>"
@@ -502,7 +503,7 @@ class Profile:
     # releases and postcodes the data does not (or no longer) hold
     # ----------------------------------------------------------------------------------------------
     def release(self, dataset: str = "postcodes") -> sources.Release | None:
-        """The release of ``dataset`` that answers (the newest in the data folder), or None."""
+        """Return the release of ``dataset`` that answers (the newest in the data folder), or None."""
         rels = self.releases.get(dataset) or []
         return rels[-1] if rels else None
 
@@ -550,7 +551,7 @@ class Profile:
         return teams, holder, districts
 
     def likely_team(self, postcode: str) -> tuple[str, int, int] | None:
-        """The team holding most known postcodes of a postcode's sector: (team, count, total), or None.
+        """Return the team holding most known postcodes of a postcode's sector: (team, count, total), or None.
 
         A hint for a postcode newer than the data, never an allocation.
         """
@@ -590,7 +591,7 @@ class Profile:
                                       f"is in {self.name} ({self.code})")
 
     def _elsewhere_holder(self, prefix: str) -> str | None:
-        """The council holding most of the compactly kept postcodes that start with ``prefix``."""
+        """Return the council holding most of the compactly kept postcodes that start with ``prefix``."""
         keys = self._elsewhere["keys"]
         if not len(keys):
             return None
@@ -657,9 +658,12 @@ class Profile:
         return out
 
     def team_summary(self) -> pd.DataFrame:
-        """Per team: postcodes covered, area in km², schools in it, the model's services and link
+        """Return one row per team: what it covers and the services in it.
+
+        Per team: postcodes covered, area in km², schools in it, the model's services and link
         workers, and the services present (``services_present``: total; ``services_by_kind``: counts
-        by kind, see :func:`heart_geo.services.service_counts`)."""
+        by kind, see :func:`heart_geo.services.service_counts`).
+        """
         from .links import school_localities
         from .services import service_counts, services_table
 
@@ -725,7 +729,7 @@ class Profile:
 
 
 def _services_present_columns(counts: pd.DataFrame, team: str) -> dict:
-    """The services-present columns of one team's summary row (counts only: nothing named)."""
+    """Return the services-present columns of one team's summary row (counts only: nothing named)."""
     from .services import counts_text
 
     if team not in counts.index:
@@ -752,7 +756,7 @@ _UPRN_QUERY = re.compile(r"^\s*uprn\s*[:#]?\s*(\d{1,12})\s*$", re.I)
 
 
 def _uprn_key(v) -> float | None:
-    """A UPRN as a number: 123456789, "123456789", "UPRN 123456789", 123456789.0; else None."""
+    """Return a UPRN as a number: 123456789, "123456789", "UPRN 123456789", 123456789.0; else None."""
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return None
     if isinstance(v, int | np.integer) and 0 < int(v) < 10**12:
@@ -765,14 +769,16 @@ def _uprn_key(v) -> float | None:
 
 
 def _no_text(n: int) -> pd.Categorical:
-    """A text column with no values: a categorical of missing codes, cheap at any length (a million
-    ``None`` objects would cost more than the allocation itself)."""
+    """Return a text column with no values: a categorical of missing codes, cheap at any length.
+
+    A million ``None`` objects would cost more than the allocation itself.
+    """
     return pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype=object),
                                      validate=False)
 
 
 def _no_nan(row: dict) -> dict:
-    """A result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
+    """Return a result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
     return {k: _util.nan_to_none(v) for k, v in row.items()}
 
 
@@ -925,7 +931,7 @@ def _crs_differs(a, b) -> bool:
 
 
 def _finish(out: pd.DataFrame, source, geometry: bool) -> pd.DataFrame:
-    """The caller's index (from a Series or frame) and, if asked, point geometry."""
+    """Return the caller's index (from a Series or frame) and, if asked, point geometry."""
     index = getattr(source, "index", None)
     if isinstance(source, pd.Series | pd.DataFrame) and len(index) == len(out):
         out.index = index

@@ -26,7 +26,7 @@ _NUMBER = re.compile(
 
 
 def _coordinate(token: str) -> tuple[float, str] | None:
-    """A number and its hemisphere letter ("" if none), or None if the token is not one number."""
+    """Return a number and its hemisphere letter ("" if none), or None if the token is not one number."""
     m = _NUMBER.fullmatch(token.strip())
     if not m:
         return None
@@ -41,7 +41,7 @@ def _coordinate(token: str) -> tuple[float, str] | None:
 
 
 def _split_pair(text: str) -> list[str] | None:
-    """The query split into two coordinate tokens, or None if it is not two numbers."""
+    """Return the query split into two coordinate tokens, or None if it is not two numbers."""
     if text[:1] == "(" and text[-1:] == ")":
         text = text[1:-1]
     if ";" in text:  # "55,45; -4,26": European spreadsheets use ";" between, "," inside numbers

@@ -1,6 +1,8 @@
-"""Services in each team: the model's services and link workers (from the profile), and the
-services actually present in each team's area (from the official service datasets), with the one
-rule that decides what may be published about them (:data:`SERVICE_KINDS`, :func:`publication_rule`).
+"""Services in each team, and the one rule that decides what may be published about them.
+
+The model's services and link workers (from the profile), and the services actually present in each
+team's area (from the official service datasets), with the one publication rule
+(:data:`SERVICE_KINDS`, :func:`publication_rule`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _check_team(profile, team: str) -> None:
 
 
 def services_for_team(profile, team: str) -> dict[str, list[str]]:
-    """The services a team has in it and those it reaches through link workers.
+    """Return the services a team has in it and those it reaches through link workers.
 
     Raises
     ------
@@ -89,7 +91,7 @@ def services_for_team(profile, team: str) -> dict[str, list[str]]:
 
 
 def team_services(profile, team: str) -> tuple[list[str], list[dict]]:
-    """The services in a team, and those it reaches through link workers with whom they are shared.
+    """Return the services in a team, and those it reaches through link workers with whom they are shared.
 
     Returns
     -------
@@ -177,12 +179,12 @@ _PROBLEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def service_kind(kind: str) -> ServiceKind:
-    """The :class:`ServiceKind` of a kind key; unknown keys are count-only."""
+    """Return the :class:`ServiceKind` of a kind key; unknown keys are count-only."""
     return SERVICE_KINDS.get(kind, _UNLISTED)
 
 
 def is_public(kind: str) -> bool:
-    """May services of this kind be named, mapped and exported? (The publication rule.)"""
+    """Return whether services of this kind may be named, mapped and exported (the publication rule)."""
     return service_kind(kind).publish == "public"
 
 
@@ -224,8 +226,10 @@ def check_service_config(conf: dict) -> list[str]:
 
 
 def service_sources(profile) -> dict:
-    """The profile's service datasets (``[sources.*]`` entries with a ``kind``), in profile order:
-    key -> :class:`heart_geo.config.Source`."""
+    """Return the profile's service datasets (``[sources.*]`` entries with a ``kind``), in profile order.
+
+    As a dict: key -> :class:`heart_geo.config.Source`.
+    """
     return {k: s for k, s in profile.sources.items() if s.is_service}
 
 
@@ -416,8 +420,9 @@ def team_hubs(profile) -> pd.DataFrame:
 
 
 def services_present(profile, team: str, *, near: tuple[float, float] | None = None) -> dict:
-    """The services present in one team: public ones by name (nearest first when ``near`` is
-    given as (easting, northing) in EPSG:27700), count-only kinds as counts.
+    """Return the services present in one team: public ones by name, count-only kinds as counts.
+
+    Public ones come nearest first when ``near`` is given as (easting, northing) in EPSG:27700.
 
     Returns
     -------
@@ -469,8 +474,10 @@ def counts_text(row: pd.Series) -> str:
 
 
 def service_export(profile) -> pd.DataFrame:
-    """The services that may be exported: one row per public service (:data:`EXPORT_COLUMNS`),
-    located or not (each with its status). Count-only kinds are never in it."""
+    """Return the services that may be exported: one row per public service (:data:`EXPORT_COLUMNS`).
+
+    Each is located or not (with its status). Count-only kinds are never in it.
+    """
     loc = service_locations(profile)
     out = loc.loc[loc["publish"] == "public", EXPORT_COLUMNS].reset_index(drop=True)
     return out.astype(object).where(out.notna(), None)

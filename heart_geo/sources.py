@@ -83,8 +83,11 @@ resolve_data_dir = _paths.resolve_data_dir
 
 
 def _glob(folder: Path, pattern: str) -> list[Path]:
-    """Sorted matches of a recursive pattern, following symlinked folders (a data folder often links
-    each dataset from where the council keeps it; ``Path.glob`` would not look inside them)."""
+    """Return the sorted matches of a recursive pattern, following symlinked folders.
+
+    A data folder often links each dataset from where the council keeps it; ``Path.glob`` would not
+    look inside them.
+    """
     import glob
 
     return sorted(Path(p) for p in glob.glob(str(folder / pattern), recursive=True))
@@ -210,8 +213,11 @@ def _zip_metadata(path: Path) -> str | None:
 
 
 def _release_root(path: Path, data_dir: Path) -> Path:
-    """The folder that holds one release: the nearest ancestor with ``Doc/metadata.txt``, else the
-    first folder under the data folder (a file directly in the data folder is its own release)."""
+    """Return the folder that holds one release.
+
+    That is the nearest ancestor with ``Doc/metadata.txt``, else the first folder under the data
+    folder (a file directly in the data folder is its own release).
+    """
     try:
         rel = path.relative_to(data_dir)
     except ValueError:
@@ -256,7 +262,7 @@ def describe_release(dataset: str, root: Path, files: list[Path], data_dir: Path
 
 
 def _release_names(root: Path, files: list[Path], data_dir: Path | None) -> list[str]:
-    """The names a release is known by: its folders below the data folder, then its files."""
+    """Return the names a release is known by: its folders below the data folder, then its files."""
     try:
         names = list(root.relative_to(data_dir).parts) if data_dir is not None else [root.name]
     except ValueError:
@@ -280,8 +286,10 @@ def _release_metadata(root: Path, files: list[Path]) -> str | None:
 
 def _release_label(names: list[str], named: tuple[int, int] | None, published: dt.date | None,
                    how: str) -> tuple[str, dt.date | None, str]:
-    """The label, publication date and how it was known: the month named, else the date published, else a
-    year in a name, else undated."""
+    """Return the label, publication date and how it was known.
+
+    Known from the month named, else the date published, else a year in a name, else undated.
+    """
     if named:
         if published is None:
             published = dt.date(named[0], named[1], 1)
@@ -651,7 +659,6 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
         where the source has no grid reference), ``council_code``, ``quality``, ``terminated``.
         Duplicate postcodes keep the first row.
     """
-
     frames = []
     for p in _expand_postcode_paths(path):
         for name, src in _csv_members(p):
@@ -666,8 +673,11 @@ def read_postcodes(path: str | os.PathLike | list, *, council_codes=None) -> pd.
 
 
 def _tidy_postcodes(df: pd.DataFrame) -> pd.DataFrame:
-    """Postcodes normalised (rows with none dropped), grid references as numbers (NaN where none),
-    council codes stripped: what every postcode reader returns."""
+    """Return the postcodes tidied as every postcode reader returns them.
+
+    Postcodes normalised (rows with none dropped), grid references as numbers (NaN where none),
+    council codes stripped.
+    """
     from .postcodes import normalise_postcodes
 
     pcs, _ = normalise_postcodes(df["postcode"])
@@ -837,8 +847,10 @@ def empty_compact() -> dict:
 
 
 def merge_compact(new: dict, old: dict, *, exclude, terminated: bool) -> dict:
-    """Add to ``new`` the compact postcodes that only ``old`` holds (and ``exclude`` lacks), marked
-    terminated when asked."""
+    """Add to ``new`` the compact postcodes that only ``old`` holds (and ``exclude`` lacks).
+
+    They are marked terminated when asked.
+    """
     keep = ~np.isin(old["keys"], new["keys"])
     if len(exclude):
         keep &= ~np.isin(old["keys"], np.asarray(exclude, dtype="S8"))
@@ -1035,7 +1047,7 @@ _GP_FIELDS = {
 
 
 def _read_text_table(path: Path, *, what: str) -> pd.DataFrame:
-    """A CSV as text cells: UTF-8 (with or without a byte-order mark), else Windows-1252."""
+    """Return a CSV as text cells: UTF-8 (with or without a byte-order mark), else Windows-1252."""
     for enc in ("utf-8-sig", "cp1252"):
         try:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
@@ -1156,8 +1168,10 @@ def read_hospitals(path: str | os.PathLike | list, *, council=None) -> pd.DataFr
 
 
 def read_gp_practices(path: str | os.PathLike | list, *, council=None) -> pd.DataFrame:
-    """Read a list of GP practices: PHS "GP Practice Contact Details and List Sizes", or the same
-    data as compiled by the DC Thomson data team (``Practice Code``, ``Name``, ``Post code``).
+    """Read a list of GP practices.
+
+    From PHS "GP Practice Contact Details and List Sizes", or the same data as compiled by the DC
+    Thomson data team (``Practice Code``, ``Name``, ``Post code``).
 
     Parameters
     ----------

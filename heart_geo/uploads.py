@@ -183,7 +183,7 @@ def enrolment_links_bytes(profile, data: bytes, *, name: str = "enrolments.csv",
 
 
 def export_bytes(profile, fmt: str, *, layer: str = "teams") -> bytes:
-    """The ``heart-geo export`` file as bytes for a download.
+    """Return the ``heart-geo export`` file as bytes for a download.
 
     ``fmt`` is "gpkg" (every layer), "geojson" (one layer, WGS84) or "csv" (the postcode -> team
     lookup table, with the data release named).

@@ -38,21 +38,25 @@ PRIVACY = (
 # --------------------------------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Loading the council's data…")
 def get_profile(name: str, data_dir: str | None) -> heart_geo.Profile:
+    """Load the council profile (cached for the server's life)."""
     return heart_geo.load_profile(name, data_dir=data_dir or None)
 
 
 @st.cache_resource(show_spinner=False)
 def get_team_details(name: str, data_dir: str | None) -> list[dict]:
+    """Return the details of every team of the profile (cached)."""
     return answers.team_details(get_profile(name, data_dir))
 
 
 @st.cache_resource(show_spinner=False)
 def get_data_notes(name: str, data_dir: str | None) -> dict:
+    """Return the notes on the data behind the answers (cached)."""
     return answers.data_notes(get_profile(name, data_dir))
 
 
 @st.cache_resource(show_spinner=False)
 def get_council_wide_links(name: str, data_dir: str | None) -> pd.DataFrame:
+    """Return the school-to-team links of the council-wide schools (cached)."""
     return heart_geo.council_wide_links(get_profile(name, data_dir))
 
 
@@ -63,7 +67,7 @@ def get_export(name: str, data_dir: str | None, fmt: str) -> bytes:
 
 
 def count(v) -> str:
-    """A count for the page: 1,234, or "<5" / "*" when suppressed."""
+    """Return a count for the page: 1,234, or "<5" / "*" when suppressed."""
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
@@ -74,14 +78,17 @@ UPLOAD_HELP = "CSV (comma, semicolon or tab separated) or an Excel workbook (.xl
 
 @st.cache_resource(show_spinner=False)
 def get_service_counts(name: str, data_dir: str | None) -> pd.DataFrame:
+    """Return the counts of services present per team and kind (cached)."""
     return answers.service_counts_table(get_profile(name, data_dir))
 
 
 def profile_label(name: str) -> str:
+    """Return a profile's name for people: "south_ayrshire.toml" -> "South Ayrshire"."""
     return Path(name).stem.replace("_", " ").title()
 
 
 def status_label(status: str) -> str:
+    """Return an allocation status for people: "outside_area" -> "outside area"."""
     return status.replace("_", " ")
 
 
@@ -147,6 +154,7 @@ tab_map, tab_teams, tab_caseload, tab_links, tab_notes = st.tabs(
 # Map & lookup
 # --------------------------------------------------------------------------------------------------
 def show_services(answer: dict) -> None:
+    """Show the services in a family's team and the link workers it reaches."""
     if answer["services_in_team"]:
         st.markdown(f"**Services in the {unit}:** " + ", ".join(answer["services_in_team"]))
     if answer["link_workers"]:
@@ -194,6 +202,7 @@ def show_community(answer: dict) -> None:
 
 
 def render_map_tab() -> None:
+    """Render the map tab: look up a postcode, address or point and show its team."""
     left, right = st.columns([1, 2.3], gap="medium")
     with left:
         query = st.text_input(
@@ -264,6 +273,7 @@ def render_map_tab() -> None:
 # Teams
 # --------------------------------------------------------------------------------------------------
 def render_teams_tab() -> None:
+    """Render the teams tab: an overview of every team and each team's details."""
     details = get_team_details(profile_name, data_dir)
     overview = pd.DataFrame(
         [
@@ -329,6 +339,7 @@ def render_service_counts() -> None:
 
 
 def show_team_services_present(d: dict) -> None:
+    """Show a team's hubs, its counts of services present by kind and the listed services by name."""
     hubs = d.get("hubs") or []
     st.markdown("**Hub / base:** " + (", ".join(h["name"] for h in hubs) if hubs
                                        else "none recorded in the council profile yet"))
@@ -343,6 +354,7 @@ def show_team_services_present(d: dict) -> None:
 
 
 def render_export() -> None:
+    """Render the downloads of the team areas for GIS or a lookup table."""
     st.markdown(f"**Download the {units} for GIS or a lookup table**")
     st.caption(
         f"GeoPackage: {units}, catchments, gaps, schools, services and every postcode with its {unit} "
@@ -375,6 +387,7 @@ def render_export() -> None:
 # Caseload
 # --------------------------------------------------------------------------------------------------
 def render_caseload_tab() -> None:
+    """Render the caseload tab: upload a caseload, allocate it and download the result."""
     st.subheader("Allocate a caseload")
     st.markdown(
         "Upload a CSV or Excel workbook (.xlsx) with one row per family and a postcode (or address, "
@@ -442,6 +455,7 @@ def render_caseload_tab() -> None:
 # Links
 # --------------------------------------------------------------------------------------------------
 def render_links_tab() -> None:
+    """Render the cross-locality links tab: council-wide schools and enrolment files."""
     st.subheader("Cross-locality links: schools that serve the whole council")
     st.markdown(
         f"A family is supported by the {unit} where it lives, not where the child goes to school. "
@@ -535,6 +549,7 @@ def render_links_tab() -> None:
 # Data notes
 # --------------------------------------------------------------------------------------------------
 def render_notes_tab() -> None:
+    """Render the notes tab: where the data comes from and what the answers depend on."""
     notes = get_data_notes(profile_name, data_dir)
     st.subheader("Where the data comes from")
     if notes["effective_from"]:
