@@ -650,7 +650,7 @@ def cmd_data(args) -> int:
 
     if args.data_command == "where":
         return _data_where(args)
-    conf = read_config(args.profile).raw  # fetch_sources takes the profile as read
+    conf = read_config(args.profile)  # the configuration alone: fetching needs no data
 
     def pairs(items, what):
         out = {}

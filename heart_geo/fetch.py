@@ -249,31 +249,47 @@ def _check_csv(head: bytes, name: str) -> None:
         raise FetchError(f"{name}: expected a CSV file, but its first line has no commas")
 
 
-def source_url(name: str, src: dict, *, url: str | None = None, authkey: str | None = None) -> str:
+def source_url(name: str, src, *, url: str | None = None, authkey: str | None = None) -> str:
     """Return the URL to fetch for one profile source (the WFS GetFeature request for a ``wfs_layer``).
+
+    ``src`` is the source's :class:`heart_geo.config.Source` (or its TOML table, read the same way).
 
     Raises
     ------
     FetchError
         When the source needs a key and none is given (naming the option and environment variable).
     """
-    base = url or src.get("url")
+    src = _as_source(name, src)
+    base = url or src.url
     if not base:
         raise InputError(f"source {name!r} has no url in the profile; give one with --url {name}=URL")
-    if src.get("wfs_layer") and "request=" not in base.lower():
-        q = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": src["wfs_layer"],
-             "outputFormat": "application/json", "srsName": src.get("srs", "EPSG:27700")}
+    if src.wfs_layer and "request=" not in base.lower():
+        q = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": src.wfs_layer,
+             "outputFormat": "application/json", "srsName": src.srs or "EPSG:27700"}
         base = base + ("&" if "?" in base else "?") + urllib.parse.urlencode(q, safe=":")
-    param = src.get("auth_param")
-    if param:
-        key = authkey or os.environ.get(src.get("auth_env", ""), "")
+    if src.auth_param:
+        key = authkey or os.environ.get(src.auth_env or "", "")
         if not key:
             raise FetchError(
-                f"{name}: {src.get('publisher', 'the publisher')} needs your (free) key: give "
-                f"--authkey {name}=KEY" + (f" or set ${src['auth_env']}" if src.get("auth_env") else "")
+                f"{name}: {src.publisher or 'the publisher'} needs your (free) key: give "
+                f"--authkey {name}=KEY" + (f" or set ${src.auth_env}" if src.auth_env else "")
             )
-        base = base + ("&" if "?" in base else "?") + urllib.parse.urlencode({param: key})
+        base = base + ("&" if "?" in base else "?") + urllib.parse.urlencode({src.auth_param: key})
     return base
+
+
+def _as_source(name: str, src):
+    """Return ``src`` as a :class:`heart_geo.config.Source` (a TOML table is read by the profile loader's rule)."""
+    from .config import _source
+
+    return _source(name, src) if isinstance(src, dict) else src
+
+
+def _sources_of(profile) -> dict:
+    """Return the datasets of a profile, a profile's configuration, or its TOML as a dict: key -> Source."""
+    if isinstance(profile, dict):
+        return {k: _as_source(k, s) for k, s in profile.get("sources", {}).items()}
+    return dict(profile.sources)
 
 
 def _release_of(tmp: Path, name: str, url: str, fmt: str) -> str:
@@ -295,15 +311,16 @@ def _release_of(tmp: Path, name: str, url: str, fmt: str) -> str:
     return dt.date.fromtimestamp(tmp.stat().st_mtime).isoformat()  # Last-Modified, else today
 
 
-def fetch_sources(profile_config: dict, dest_dir: str | os.PathLike, *, urls: dict | None = None,
+def fetch_sources(profile, dest_dir: str | os.PathLike, *, urls: dict | None = None,
                   checksums: dict | None = None, only: list[str] | None = None,
                   authkeys: dict | None = None, progress: bool = False) -> dict[str, Fetched]:
     """Fetch every source of a profile that has a URL, each as a new release beside the old ones.
 
     Parameters
     ----------
-    profile_config : dict
-        The profile TOML as a dict (``Profile.config``).
+    profile : Profile, ProfileConfig or dict
+        The profile (:func:`heart_geo.load_profile`), its configuration
+        (:func:`heart_geo.config.read_config`, which needs no data), or its TOML as a dict.
     urls, checksums, authkeys : dict, optional
         Overrides by source name (``{"postcodes": "https://..."}``, ``{"catchments": "KEY"}``).
     only : list of str, optional
@@ -316,7 +333,7 @@ def fetch_sources(profile_config: dict, dest_dir: str | os.PathLike, *, urls: di
         was already stored).
     """
     urls, checksums, authkeys = urls or {}, checksums or {}, authkeys or {}
-    known = profile_config.get("sources", {})
+    known = _sources_of(profile)
     for what, given in (("--url", urls), ("--sha256", checksums), ("--authkey", authkeys), ("--only", only or [])):
         unknown = set(given) - set(known)
         if unknown:
@@ -325,16 +342,16 @@ def fetch_sources(profile_config: dict, dest_dir: str | os.PathLike, *, urls: di
     for name, src in known.items():
         if only and name not in only:
             continue
-        if not (urls.get(name) or src.get("url")):
+        if not (urls.get(name) or src.url):
             continue
-        key = authkeys.get(name) or (os.environ.get(src["auth_env"], "") if src.get("auth_env") else "")
+        key = authkeys.get(name) or (os.environ.get(src.auth_env, "") if src.auth_env else "")
         url = source_url(name, src, url=urls.get(name), authkey=key or None)
-        fmt = src.get("format", "any")
-        filename = src.get("filename") or Path(urllib.parse.urlparse(url).path).name or f"{name}.dat"
+        fmt = src.format or "any"
+        filename = src.filename or Path(urllib.parse.urlparse(url).path).name or f"{name}.dat"
         tmp = _download(url, Path(dest_dir) / name, filename, progress=progress, timeout=120.0,
                         secrets=(key,) if key else ())
         try:
-            digest = _verified(tmp, checksums.get(name) or src.get("sha256"), fmt, filename,
+            digest = _verified(tmp, checksums.get(name) or src.sha256, fmt, filename,
                                (key,) if key else ())
             label = _release_of(tmp, filename, url, fmt)
             target, new = _place(tmp, Path(dest_dir) / name, label, filename, digest)

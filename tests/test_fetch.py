@@ -263,3 +263,19 @@ def test_check_content_on_files(tmp_path):
     f.write_bytes(b"")
     with pytest.raises(FetchError, match="empty"):
         check_content(f, "any")
+
+
+def test_typed_configuration_and_the_toml_table_give_the_same_urls(monkeypatch):
+    from heart_geo.config import read_config
+    from heart_geo.fetch import _sources_of, source_url
+
+    monkeypatch.setenv("SPATIALHUB_AUTHKEY", KEY)
+    cfg = read_config("east_ayrshire")
+    _key, raw, _ = _read_config("east_ayrshire")
+    with_url = [k for k, s in cfg.sources.items() if s.url]
+    assert {"postcodes", "catchments", "schools"} <= set(with_url)
+    for name in with_url:
+        typed = source_url(name, cfg.sources[name])
+        assert typed == source_url(name, raw["sources"][name])
+        assert KEY in typed if cfg.sources[name].auth_param else KEY not in typed
+    assert _sources_of(cfg) == _sources_of(raw)
