@@ -329,6 +329,20 @@ def test_links_from_enrolments_consent_rule(app) -> None:
     assert "1 rows withheld" in _texts(app)
 
 
+def test_enrolments_without_consent_or_risk_columns_say_so_as_the_cli_does(app) -> None:
+    _open_tab(app, "Links")
+    app.radio(key="links_source").set_value("An enrolment file (pupils' home postcodes)").run()
+    enrol = "school,postcode\r\n8000009,TT1 1AA\r\n"
+    app.file_uploader(key="enrolment_file").upload("e.csv", enrol.encode(), "text/csv").run()
+    assert not app.exception, app.exception
+    text = _texts(app)
+    assert "No column marks recorded consent; no row is released on that ground." in text
+    assert "No column marks a risk of harm; no row is released on that ground." in text
+    app.file_uploader(key="enrolment_file").upload(
+        "e.csv", b"school,postcode,consent,risk_of_harm\r\n8000009,TT1 1AA,yes,\r\n", "text/csv").run()
+    assert "No column marks" not in _texts(app)
+
+
 def test_council_wide_links_table(app) -> None:
     _open_tab(app, "Links")
     table = _frame(app, "school", "kind")

@@ -516,6 +516,9 @@ def render_links_tab() -> None:
                         f"{count(s['unknown_school'])} rows name a school not in the data; "
                         f"{count(s['no_home_team'])} rows have no home {unit}."
                     )
+                for flag, what in (("consent_column", "recorded consent"), ("risk_column", "a risk of harm")):
+                    if not s.get(flag, True):  # as the CLI notes it: nothing is released on that ground
+                        st.caption(f"No column marks {what}; no row is released on that ground.")
                 st.markdown(f"**School-to-{unit} links** (pupils of council-wide schools by home {unit})")
                 # every table shown and every download goes through the formula neutralising
                 st.dataframe(neutralise_formulas(rep.links), hide_index=True, key="enrol_links")
