@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import platform
 import statistics
 import subprocess
@@ -139,7 +138,7 @@ def main() -> None:  # noqa: C901 - a benchmark script, one section after anothe
     print(f"grid: coarse {g.shape[1]}x{g.shape[0]} cells of {g.cell:g} m, "
           f"{g.block_sub.size} blocks, {g.fine.size} fine cells, "
           f"{g.gap_ptr.size - 1} gap/exact cells with {g.gap_seg.size} candidate segments; "
-          f"{grid_bytes / 1e6:.1f} MB of arrays, pickle {len(pickle.dumps(g, protocol=5)) / 1e6:.1f} MB")
+          f"{grid_bytes / 1e6:.1f} MB of arrays")
     t = time.perf_counter()
     type(a)(catchments=a.catchments, catchment_team=a.catchment_team, n_teams=a.n_teams,
             council_area=a.council_area, overrides=a.overrides, near_m=a.near_m)
