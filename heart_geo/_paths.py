@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import DataNotFoundError, ProfileError
 from .settings import CACHE_ENV, DATA_ENV
 
-__all__ = ["cache_dir", "choose_data_dir", "default_data_dir", "profiles_dir", "resolve_data_dir"]
+__all__ = ["cache_dir", "choose_data_dir", "default_data_dir", "named_profile", "profiles_dir", "resolve_data_dir"]
 
 
 def default_data_dir() -> Path:
@@ -65,3 +65,15 @@ def profiles_dir() -> Path:
         if cand.is_dir():
             return cand
     raise ProfileError(f"no boundaries/ folder beside {str(here)!r}")
+
+
+def named_profile(name: str | os.PathLike) -> Path | None:
+    """Return the profile TOML that ``name`` names directly (a TOML file, or a key in ``boundaries/``).
+
+    None when it names neither (it may still be a council's name or GSS code: the loader searches).
+    """
+    p = Path(name)
+    if p.suffix == ".toml" and p.is_file():
+        return p
+    path = profiles_dir() / f"{str(name).strip().lower().replace(' ', '_').replace('-', '_')}.toml"
+    return path if path.is_file() else None

@@ -66,14 +66,11 @@ def print_lookup(row: dict, as_json: bool) -> int:
 # --------------------------------------------------------------------------------------------------
 def _profile_file(name: str) -> Path | None:
     """Return the profile TOML named by ``--profile`` when it is a file or a profile key; else None."""
-    p = Path(name)
-    if p.suffix == ".toml":
-        return p.resolve() if p.is_file() else None
     try:
-        cand = _paths.profiles_dir() / f"{name.strip().lower().replace(' ', '_').replace('-', '_')}.toml"
+        path = _paths.named_profile(name)
     except Exception:  # no boundaries/ folder: the full path reports it
         return None
-    return cand if cand.is_file() else None
+    return path.resolve() if path is not None else None
 
 
 def _walk(root: Path) -> list | None:

@@ -196,12 +196,8 @@ def read_config(name: str | os.PathLike) -> ProfileConfig:
 
 
 def _find_profile(name: str | os.PathLike) -> Path:
-    p = Path(name)
-    if p.suffix == ".toml" and p.is_file():
-        return p
-    key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
-    path = profiles_dir() / f"{key}.toml"
-    if path.is_file():
+    path = _paths.named_profile(name)
+    if path is not None:
         return path
     # accept a council code or display name
     for cand in profiles_dir().glob("*.toml"):
