@@ -131,10 +131,9 @@ def _where(profile: str, data_dir: str | None) -> tuple[Path, Path] | None:
 # --------------------------------------------------------------------------------------------------
 # writing (after a full lookup) and reading (before one)
 # --------------------------------------------------------------------------------------------------
-def remember(profile, profile_arg: str, data_dir: str | None, jsonable) -> None:
+def remember(profile, profile_arg: str, data_dir: str | None) -> None:
     """Write every answer ``profile`` holds for its postcodes, unless a current file already has them.
 
-    ``jsonable`` turns one value of a lookup row into a JSON value (the command's own converter).
     Failures (a read-only cache, a full disk) are ignored: the quick path is only a shortcut.
     """
     where = _where(profile_arg, data_dir)
@@ -146,6 +145,8 @@ def remember(profile, profile_arg: str, data_dir: str | None, jsonable) -> None:
     path = _index_path(*where)
     if _read_stamp(path) == stamp:
         return
+    from ._util import nan_to_none  # numpy: only on the full path, which has it loaded already
+
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +154,7 @@ def remember(profile, profile_arg: str, data_dir: str | None, jsonable) -> None:
         rows = []
         for pc in dict.fromkeys(profile.postcodes["postcode"].tolist()):
             row = profile.lookup(pc)
-            rows.append((pc, json.dumps({k: jsonable(v) for k, v in row.items() if k != "query"},
+            rows.append((pc, json.dumps({k: nan_to_none(v) for k, v in row.items() if k != "query"},
                                         ensure_ascii=False)))
         con = sqlite3.connect(tmp)
         try:
@@ -172,26 +173,25 @@ def remember(profile, profile_arg: str, data_dir: str | None, jsonable) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _connect(path: Path) -> sqlite3.Connection | None:
+def _one(path: Path, sql: str, params: tuple = ()) -> str | None:
+    """Return the first column of the first row ``sql`` gives from the file at ``path``, read-only; None if none."""
     if not path.is_file():
         return None
     try:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
         return None
-
-
-def _read_stamp(path: Path) -> str | None:
-    con = _connect(path)
-    if con is None:
-        return None
     try:
-        got = con.execute("SELECT stamp FROM meta").fetchone()
-        return got[0] if got else None
+        got = con.execute(sql, params).fetchone()
     except sqlite3.Error:
         return None
     finally:
         con.close()
+    return got[0] if got else None
+
+
+def _read_stamp(path: Path) -> str | None:
+    return _one(path, "SELECT stamp FROM meta")
 
 
 def _parse(argv: list[str]) -> dict | None:
@@ -229,22 +229,14 @@ def answer(argv: list[str]) -> int | None:
     where = _where(args["profile"], args["data_dir"])
     if where is None:
         return None
-    con = _connect(_index_path(*where))
-    if con is None:
+    path, stamp = _index_path(*where), _stamp(*where)
+    if stamp is None or _read_stamp(path) != stamp:
         return None
-    try:
-        got = con.execute("SELECT stamp FROM meta").fetchone()
-        if not got or got[0] != _stamp(*where):
-            return None
-        hit = con.execute("SELECT row FROM answers WHERE postcode = ?", (postcode,)).fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        con.close()
+    hit = _one(path, "SELECT row FROM answers WHERE postcode = ?", (postcode,))
     if hit is None:
         return None
     try:
-        row = {"query": query, **json.loads(hit[0])}
+        row = {"query": query, **json.loads(hit)}
     except (ValueError, TypeError):
         return None
     if not isinstance(row.get("status"), str) or "team" not in row or "detail" not in row:

@@ -232,7 +232,7 @@ def cmd_lookup(args) -> int:
     row = {k: _jsonable(v) for k, v in p.lookup(args.query).items()}
     code = _quick.print_lookup(row, args.json)
     sys.stdout.flush()
-    _quick.remember(p, args.profile, args.data_dir, _jsonable)  # ready answers for the next call
+    _quick.remember(p, args.profile, args.data_dir)  # ready answers for the next call
     return code
 
 
