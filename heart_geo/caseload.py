@@ -392,20 +392,37 @@ _BINARY_MAGIC = [
 ]
 
 
+def source_label(src: Source, name: str | None = None) -> str:
+    """Return what messages call a caseload source: ``name``, else a path's or an open file's name, else "upload"."""
+    if name:
+        return name
+    if isinstance(src, bytes | bytearray | memoryview):
+        return "upload"
+    if hasattr(src, "read"):
+        return getattr(src, "name", None) or "upload"
+    return Path(src).name
+
+
+def check_input_file(given: str | os.PathLike, what: str = "input file",
+                     expected: str = "a CSV file or an .xlsx workbook") -> Path:
+    """Return ``given`` as a path, or raise :class:`InputError` naming what is wrong: missing, or a folder."""
+    p = Path(given)
+    if not p.exists():
+        raise InputError(f"{what} {str(given)!r} does not exist")
+    if not p.is_file():
+        raise InputError(f"{what} {str(given)!r} is not a file (a folder?); expected {expected}")
+    return p
+
+
 def _as_bytes_or_path(src: Source, name: str | None) -> tuple[bytes | None, Path | None, str]:
     if isinstance(src, bytes | bytearray | memoryview):
-        return bytes(src), None, name or "upload"
+        return bytes(src), None, source_label(src, name)
     if hasattr(src, "read"):
         data = src.read()
         if isinstance(data, str):
             data = data.encode("utf-8")
-        return bytes(data), None, name or getattr(src, "name", None) or "upload"
-    p = Path(src)
-    if not p.exists():
-        raise InputError(f"input file {str(src)!r} does not exist")
-    if not p.is_file():
-        raise InputError(f"input {str(src)!r} is not a file (a folder?); expected a CSV file")
-    return None, p, name or p.name
+        return bytes(data), None, source_label(src, name)
+    return None, check_input_file(src), source_label(src, name)
 
 
 def _binary(data: bytes | None, path: Path | None) -> IO[bytes]:

@@ -236,21 +236,11 @@ def cmd_lookup(args) -> int:
     return code
 
 
-def _input_file(given: str, what: str, expected: str) -> Path:
-    """Return ``given`` as a path, or raise naming what is wrong with it: missing, or a folder."""
-    src = Path(given)
-    if not src.exists():
-        raise InputError(f"{what} {given!r} does not exist")
-    if not src.is_file():
-        raise InputError(f"{what} {given!r} is not a file (a folder?); expected {expected}")
-    return src
-
-
 def cmd_assign(args) -> int:
     """Run ``heart-geo assign``: add the team columns to every row of a CSV or .xlsx caseload."""
     from . import caseload
 
-    src = _input_file(args.input, "input file", "a CSV file or an .xlsx workbook")
+    src = caseload.check_input_file(args.input)
     caseload.check_output_path(args.output, src)
     if args.chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1, got {args.chunk_size}")
@@ -368,7 +358,7 @@ def _enrolment_file(args) -> Path:
     """Return the --enrolments file, checked with the outputs (never the input, never the same file twice)."""
     from . import caseload
 
-    src = _input_file(args.enrolments, "enrolment file", "a CSV file or an .xlsx workbook")
+    src = caseload.check_input_file(args.enrolments, "enrolment file")
     outs = [o for o in (args.output, args.detail_output) if o]
     for o in outs:
         caseload.check_output_path(o, src)

@@ -12,11 +12,9 @@ rows marked with recorded consent or a risk-of-harm flag; every other row counts
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -456,12 +454,6 @@ class EnrolmentColumns:
         return {"school": self.school, "consent": self.consent, "risk": self.risk, **loc}
 
 
-def _source_name(src, name: str | None) -> str:
-    if name:
-        return name
-    return Path(src).name if isinstance(src, str | os.PathLike) else "upload"
-
-
 def read_enrolments(
     src,
     *,
@@ -505,7 +497,7 @@ def read_enrolments(
     from . import caseload as cl
 
     opt = options or {}
-    source = _source_name(src, name)
+    source = cl.source_label(src, name)
     df = cl.read_caseload_frame(src, name=name, sheet=sheet, max_rows=max_rows)
     header = [str(c) for c in df.columns]
     scol = cl.find_column(header, school, "school", cl.SCHOOL_NAMES, what="school", option=opt.get("school", ""),
