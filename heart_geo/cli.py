@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import _util
+from . import _ready, _util
 from .errors import HeartGeoError, InputError
 from .settings import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
@@ -226,13 +226,11 @@ _jsonable = _util.nan_to_none
 # --------------------------------------------------------------------------------------------------
 def cmd_lookup(args) -> int:
     """Run ``heart-geo lookup``: print the team for one postcode, address or 'lat,lon'."""
-    from . import _quick
-
     p = _profile(args)
     row = {k: _jsonable(v) for k, v in p.lookup(args.query).items()}
-    code = _quick.print_lookup(row, args.json)
+    code = _ready.print_lookup(row, args.json)
     sys.stdout.flush()
-    _quick.remember(p, args.profile, args.data_dir)  # ready answers for the next call
+    _ready.remember(p, args.profile, args.data_dir)  # ready answers for the next call
     return code
 
 

@@ -67,3 +67,22 @@ _METHOD_CODES = {"catchment": M_CATCHMENT, "override": M_OVERRIDE, "nearest": M_
 if [STATUSES.index(s) for s in _STATUS_CODES] != list(_STATUS_CODES.values()) \
         or [METHODS.index(m) for m in _METHOD_CODES] != list(_METHOD_CODES.values()):  # pragma: no cover
     raise ImportError("heart_geo.codes: a code does not match its word's position")
+
+
+# --------------------------------------------------------------------------------------------------
+# the sentence an answer's ``detail`` gives for each status
+# --------------------------------------------------------------------------------------------------
+_TWO_POSTCODES = "two different postcodes in the text: give only the one where the family lives"
+
+_OVERRIDE_DETAIL = "placed in this team by an override rule in the council's profile (decided by hand)"
+
+_DETAIL = {
+    "allocated": "inside the team's catchment",
+    "nearest_team": "inside the council but in no team catchment: nearest team given, check by hand",
+    "outside_area": "outside the council area",
+    "unknown_postcode": "well-formed postcode not found in the postcode data",
+    "terminated_postcode": "postcode no longer in use; team from its last known location",
+    "invalid_postcode": "no postcode found in the text",
+    "invalid_coordinates": "coordinates cannot be right",
+    "missing_location": "no postcode or coordinates given",
+}

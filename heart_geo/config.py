@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import _paths
 from .errors import ProfileError
+from .kinds import SERVICE_KINDS
 from .postcodes import normalise_postcode
 
 __all__ = [
@@ -492,8 +493,7 @@ def service_config_problems(conf: dict) -> list[str]:
 
 
 def _service_source_problems(key: str, src: dict) -> list[str]:
-    from .services import SERVICE_KINDS
-    from .sources import SERVICE_READERS
+    from .sources import SERVICE_READERS  # geopandas and GDAL: loaded only when a profile lists a service dataset
 
     problems = []
     if src.get("kind") not in SERVICE_READERS:

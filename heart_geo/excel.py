@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .tabular import Caseload, _rows_of, neutralise_cell
 
 __all__ = ["MAX_ROWS", "is_workbook", "read_workbook", "write_workbook", "workbook_bytes"]
 
@@ -161,7 +162,7 @@ def _letter(i: int) -> str:
 
 def read_workbook(data: bytes | None, path: Path | None, *, name: str, sheet: str | int | None = None,
                   chunksize: int = 100_000):
-    """Return a workbook's sheet as a :class:`heart_geo.caseload.Caseload` (every cell a string).
+    """Return a workbook's sheet as a :class:`heart_geo.tabular.Caseload` (every cell a string).
 
     Raises
     ------
@@ -169,8 +170,6 @@ def read_workbook(data: bytes | None, path: Path | None, *, name: str, sheet: st
         A workbook that cannot be opened, a missing sheet, or a sheet with no header row.
     """
     import openpyxl
-
-    from .caseload import Caseload
 
     src = io.BytesIO(data) if data is not None else path
 
@@ -290,8 +289,6 @@ def _sheet_title(s: str) -> str:
 
 def workbook_bytes(df: pd.DataFrame, *, sheet: str = "data", notes: list[str] | None = None) -> bytes:
     """Return a DataFrame as .xlsx bytes for a download (formulas neutralised, no index)."""
-    from .caseload import _rows_of, neutralise_cell
-
     buf = io.BytesIO()
     write_workbook(_rows_of(df), buf, [neutralise_cell(str(c)) for c in df.columns], sheet=sheet, notes=notes)
     return buf.getvalue()

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ._util import sha256_file
 from .errors import FetchError, InputError
+from .releases import _codepoint_metadata, _month_in, _zip_metadata
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -294,8 +295,6 @@ def _sources_of(profile) -> dict:
 
 def _release_of(tmp: Path, name: str, url: str, fmt: str) -> str:
     """Return a release label for a download: what the data says, else the name, else the file's date."""
-    from .sources import _codepoint_metadata, _month_in, _zip_metadata
-
     if fmt == "codepoint-zip" or zipfile.is_zipfile(tmp):
         meta = _zip_metadata(tmp)
         parsed = _codepoint_metadata(meta) if meta else None

@@ -10,12 +10,9 @@ built and cached in :mod:`heart_geo.build`.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import functools
 import logging
 import os
-import re
 from functools import cached_property
 from pathlib import Path
 
@@ -25,10 +22,12 @@ import pandas as pd
 import shapely
 
 from . import _util, sources
-from ._crs import transformer
 from .allocate import Allocator, PointResult
 from .build import _EMPTY_ADDRESSES, area_overrides, load_built, locate_releases, polygon_overrides
 from .codes import (
+    _DETAIL,
+    _OVERRIDE_DETAIL,
+    _TWO_POSTCODES,
     INVALID_COORDINATES,
     INVALID_POSTCODE,
     M_OVERRIDE,
@@ -48,9 +47,12 @@ from .config import (  # noqa: F401 - _read_config and _check_config: older name
     profiles_dir,
     read_config,
 )
+from .coords import _finish, _to_bng, _xy_input
 from .errors import InputError
 from .postcodes import normalise_postcode, normalise_postcodes
 from .settings import CRS, NEAR_BOUNDARY_M
+from .unknown import UnknownPostcodes
+from .uprn import _UPRN_QUERY, _uprn_key
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -61,7 +63,7 @@ INVALID_PC, INVALID_XY = INVALID_POSTCODE, INVALID_COORDINATES  # older names of
 _locate_releases = locate_releases  # older name, kept importable
 
 
-class Profile:
+class Profile(UnknownPostcodes):
     """A council's teams joined to the official data; answers "which team?".
 
     Create with :func:`load_profile`. Attributes are plain pandas/geopandas objects in EPSG:27700.
@@ -513,102 +515,6 @@ class Profile:
         rel = self.release(dataset)
         return f"{desc} {rel.label}" if rel is not None else desc
 
-    def _terminated_detail(self, i: int) -> str:
-        """Why a postcode is terminated: gone from the newest release, or marked so by the ONSPD."""
-        seen = str(self.postcodes["release"].iat[i]) if "release" in self.postcodes else ""
-        newest = self.release("postcodes")
-        if newest is not None and seen and seen != newest.label:
-            return (f"postcode not in {self._product()}; last seen in {seen}: team from its location "
-                    "then (check the family's current postcode)")
-        return ("postcode no longer in use (terminated in the postcode data); team from its last known "
-                "location")
-
-    @cached_property
-    def _sectors(self) -> tuple[dict, dict, dict]:
-        """Postcode sectors: the council's teams per sector, and which council holds other sectors.
-
-        Returns ``({sector: {team index: count}}, {sector: council code}, {district: count in council})``
-        from the current postcodes (the newest release, not terminated).
-        """
-        from .postcodes import postcode_district, postcode_sector
-
-        pcs = self.postcodes
-        cur = ~pcs["terminated"].to_numpy(dtype=bool)
-        sector = pcs["postcode"].map(postcode_sector).to_numpy(dtype=object)
-        mine = cur & (self._pc_council == self.code) & (self._pc_result.team >= 0)
-        teams: dict[str, dict[int, int]] = {}
-        for sec, t in zip(sector[mine], self._pc_result.team[mine], strict=True):
-            d = teams.setdefault(sec, {})
-            d[int(t)] = d.get(int(t), 0) + 1
-        other = pd.DataFrame({"sector": sector[cur], "council": self._pc_council[cur]})
-        other = other[other["council"] != ""]
-        holder = (other.groupby("sector")["council"].agg(lambda c: c.value_counts().index[0]).to_dict()
-                  if len(other) else {})
-        districts: dict[str, int] = {}
-        for pc in pcs["postcode"].to_numpy(dtype=object)[cur & (self._pc_council == self.code)]:
-            d = postcode_district(pc)
-            districts[d] = districts.get(d, 0) + 1
-        return teams, holder, districts
-
-    def likely_team(self, postcode: str) -> tuple[str, int, int] | None:
-        """Return the team holding most known postcodes of a postcode's sector: (team, count, total), or None.
-
-        A hint for a postcode newer than the data, never an allocation.
-        """
-        from .postcodes import postcode_sector
-
-        pc = normalise_postcode(postcode)
-        counts = self._sectors[0].get(postcode_sector(pc)) if pc else None
-        if not counts:
-            return None
-        best = max(counts, key=lambda t: (counts[t], -t))  # ties: the team listed first
-        return self.team_names[best], counts[best], sum(counts.values())
-
-    def _unknown_answer(self, pc: str) -> tuple[str, str | None, str]:
-        """(status, likely team, detail) for a well-formed postcode in no release of the data."""
-        from .postcodes import postcode_district, postcode_sector
-
-        _teams, holder, districts = self._sectors
-        sec = postcode_sector(pc)
-        where = f"not in the postcode data ({self._product()})"
-        likely = self.likely_team(pc)
-        if likely:
-            name, n, total = likely
-            share = (f"all {total:,} known postcodes in sector {sec} are in {name}" if n == total
-                     else f"{n:,} of {total:,} known postcodes in sector {sec} are in {name}, "
-                          "the largest share: check by hand")
-            return "unknown_postcode", name, f"{where}; likely {name}: {share}"
-        code = holder.get(sec) or self._elsewhere_holder(sec + " " if " " not in sec else sec)
-        if code:
-            return "outside_area", None, (f"{where}; its sector {sec} is in {self._council_label(code)}, "
-                                          f"not {self.name} ({self.code})")
-        dist = postcode_district(pc)
-        if districts.get(dist):
-            return "unknown_postcode", None, (
-                f"{where}; sector {sec} is new to the data, and district {dist} has "
-                f"{districts[dist]:,} postcodes in {self.name}: check the address by hand")
-        return "outside_area", None, (f"{where}; no known postcode of sector {sec} or district {dist} "
-                                      f"is in {self.name} ({self.code})")
-
-    def _elsewhere_holder(self, prefix: str) -> str | None:
-        """Return the council holding most of the compactly kept postcodes that start with ``prefix``."""
-        keys = self._elsewhere["keys"]
-        if not len(keys):
-            return None
-        b = prefix.encode()
-        lo, hi = np.searchsorted(keys, b, "left"), np.searchsorted(keys, b + b"\xff", "left")
-        if hi <= lo:
-            return None
-        counts = np.bincount(self._elsewhere["council"][lo:hi])
-        return self._elsewhere["codes"][int(np.argmax(counts))].decode()
-
-    def _council_label(self, code: str) -> str:
-        name = _council_names().get(code)
-        return f"{name} ({code})" if name else (f"council {code}" if code else "another council")
-
-    def _outside_detail(self, code: str) -> str:
-        return f"postcode is in {self._council_label(code)}, not {self.name} ({self.code})"
-
     def _frame(self, res: PointResult, east, north, pcs, *, query=None) -> pd.DataFrame:
         n = len(res.team)
         first = {} if query is None else {"query": pd.Series(query, dtype=object)}
@@ -728,145 +634,6 @@ class Profile:
         return "; ".join(parts)
 
 
-def _services_present_columns(counts: pd.DataFrame, team: str) -> dict:
-    """Return the services-present columns of one team's summary row (counts only: nothing named)."""
-    from .services import counts_text
-
-    if team not in counts.index:
-        return {"services_present": 0, "services_by_kind": ""}
-    return {"services_present": int(counts.loc[team, "total"]), "services_by_kind": counts_text(counts.loc[team])}
-
-
-_TWO_POSTCODES = "two different postcodes in the text: give only the one where the family lives"
-_OVERRIDE_DETAIL = "placed in this team by an override rule in the council's profile (decided by hand)"
-
-_DETAIL = {
-    "allocated": "inside the team's catchment",
-    "nearest_team": "inside the council but in no team catchment: nearest team given, check by hand",
-    "outside_area": "outside the council area",
-    "unknown_postcode": "well-formed postcode not found in the postcode data",
-    "terminated_postcode": "postcode no longer in use; team from its last known location",
-    "invalid_postcode": "no postcode found in the text",
-    "invalid_coordinates": "coordinates cannot be right",
-    "missing_location": "no postcode or coordinates given",
-}
-
-
-_UPRN_QUERY = re.compile(r"^\s*uprn\s*[:#]?\s*(\d{1,12})\s*$", re.I)
-
-
-def _uprn_key(v) -> float | None:
-    """Return a UPRN as a number: 123456789, "123456789", "UPRN 123456789", 123456789.0; else None."""
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, int | np.integer) and 0 < int(v) < 10**12:
-        return int(v)
-    if isinstance(v, float | np.floating) and v.is_integer() and 0 < v < 1e12:
-        return int(v)
-    m = re.fullmatch(r"\s*(?:uprn\s*[:#]?\s*)?0*(\d{1,12})(?:\.0+)?\s*", str(v), re.I)
-    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
-
-
-
-def _no_text(n: int) -> pd.Categorical:
-    """Return a text column with no values: a categorical of missing codes, cheap at any length.
-
-    A million ``None`` objects would cost more than the allocation itself.
-    """
-    return pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype=object),
-                                     validate=False)
-
-
-def _no_nan(row: dict) -> dict:
-    """Return a result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
-    return {k: _util.nan_to_none(v) for k, v in row.items()}
-
-
-@functools.lru_cache(maxsize=1)
-def _council_names() -> dict[str, str]:
-    """GSS council area codes to names (``boundaries/council_areas.csv``), for messages."""
-    path = profiles_dir() / "council_areas.csv"
-    if not path.is_file():
-        return {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        return {r["code"]: r["name"] for r in csv.DictReader(fh)}
-
-
-def _take(r: PointResult, idx: np.ndarray) -> PointResult:
-    return PointResult(
-        catchment=r.catchment[idx],
-        team=r.team[idx],
-        status=r.status[idx],
-        method=r.method[idx],
-        distance=r.distance[idx],
-        near=r.near[idx],
-    )
-
-
-def _to_bng(x, y, crs: str):
-    """Coordinates to EPSG:27700 with a per-point verdict: 0 ok, 1 missing, 2 invalid (+detail)."""
-    from .settings import BNG_BOUNDS, GB_LAT, GB_LON
-
-    def blank(s: pd.Series) -> np.ndarray:  # nothing given: None, NaN, "" or spaces
-        return (s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
-
-    xn, yn = np.asarray(x), np.asarray(y)
-    numeric = (xn.ndim == 1 and yn.ndim == 1 and np.issubdtype(xn.dtype, np.number)
-               and np.issubdtype(yn.dtype, np.number))
-    if numeric:  # the bulk path: numbers already, NaN means missing
-        xa, ya = xn.astype(float, copy=False), yn.astype(float, copy=False)
-    else:
-        try:
-            xs, ys = pd.Series(x, dtype=object), pd.Series(y, dtype=object)
-            xa = np.asarray(pd.to_numeric(xs, errors="coerce"), dtype=float)
-            ya = np.asarray(pd.to_numeric(ys, errors="coerce"), dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f"coordinates must be one-dimensional lists of numbers ({type(exc).__name__})"
-            ) from None
-    if xa.shape != ya.shape:
-        raise InputError(f"x and y differ in length: {xa.size} and {ya.size}")
-    n = xa.size
-    bad = np.zeros(n, np.int8)
-    detail = np.full(n, "", dtype=object)
-    miss = np.isnan(xa) | np.isnan(ya)
-    given = np.zeros(n, bool) if numeric else (~blank(xs) & ~blank(ys))
-    bad[miss] = np.where(given[miss], 2, 1)
-    detail[miss] = np.where(given[miss], "coordinate is not a number", "coordinate missing")
-    crs_norm = str(crs).upper()
-    if crs_norm in ("EPSG:4326", "WGS84", "OGC:CRS84"):
-        lon, lat = xa, ya
-        okrange = (lat >= GB_LAT[0]) & (lat <= GB_LAT[1]) & (lon >= GB_LON[0]) & (lon <= GB_LON[1])
-        swapped = (lon >= GB_LAT[0]) & (lon <= GB_LAT[1]) & (lat >= GB_LON[0]) & (lat <= GB_LON[1])
-        b = ~miss & ~okrange
-        bad[b] = 2
-        detail[b] = (
-            f"latitude/longitude outside Great Britain (expected latitude {GB_LAT[0]}..{GB_LAT[1]}, "
-            f"longitude {GB_LON[0]}..{GB_LON[1]})"
-        )
-        s = b & swapped
-        detail[s] = "latitude and longitude look swapped: give longitude as x and latitude as y"
-        tr = transformer("EPSG:4326", CRS)
-        xe, ye = tr.transform(np.where(bad == 0, lon, 0.0), np.where(bad == 0, lat, 0.0))
-        return np.asarray(xe), np.asarray(ye), bad, detail
-    if crs_norm != CRS:
-        tr = transformer(crs, CRS)
-        xa, ya = (np.asarray(v) for v in tr.transform(xa, ya))
-    xmin, ymin, xmax, ymax = BNG_BOUNDS
-    inr = (xa >= xmin) & (xa <= xmax) & (ya >= ymin) & (ya <= ymax)
-    b = ~miss & ~inr
-    bad[b] = 2
-    detail[b] = (
-        f"easting/northing outside the British National Grid (expected easting {xmin:.0f}..{xmax:.0f}"
-        f", northing {ymin:.0f}..{ymax:.0f} metres)"
-    )
-    deg = ~miss & (np.abs(xa) <= 180) & (np.abs(ya) <= 180)
-    bad[deg] = 2
-    detail[deg] = "values look like degrees, not metres: pass crs='EPSG:4326' for latitude/longitude"
-    return xa, ya, bad, detail
-
-
-
 def load_profile(
     name: str | os.PathLike = "east_ayrshire",
     *,
@@ -901,42 +668,35 @@ def load_profile(
     return prof
 
 
-def _xy_input(x, y, crs):
-    """``(x, y, crs)`` from arrays, or from a GeoSeries/GeoDataFrame of points (its CRS used)."""
-    if isinstance(x, gpd.GeoDataFrame | gpd.GeoSeries):
-        if y is not None:
-            raise InputError("give a GeoSeries/GeoDataFrame alone, without y")
-        geo = x.geometry
-        if geo.crs is not None and crs is not None and _crs_differs(geo.crs, crs):
-            from .errors import CRSMismatchError
+def _services_present_columns(counts: pd.DataFrame, team: str) -> dict:
+    """Return the services-present columns of one team's summary row (counts only: nothing named)."""
+    from .services import counts_text
 
-            raise CRSMismatchError(f"crs={crs!r} given, but the geometries are in {geo.crs.to_string()}")
-        kinds = geo.geom_type.dropna().unique()
-        if len(set(kinds) - {"Point"}):
-            raise InputError(f"allocate_points takes points, got {sorted(kinds)}: pass "
-                             "geometry.representative_point() for areas or lines")
-        empty = geo.isna().to_numpy() | geo.is_empty.to_numpy()
-        xs = np.where(empty, np.nan, shapely.get_x(geo.to_numpy()))
-        ys = np.where(empty, np.nan, shapely.get_y(geo.to_numpy()))
-        return xs, ys, crs or (geo.crs.to_string() if geo.crs is not None else CRS)
-    if y is None:
-        raise InputError("allocate_points needs x and y, or a GeoSeries/GeoDataFrame of points")
-    return x, y, crs or CRS
+    if team not in counts.index:
+        return {"services_present": 0, "services_by_kind": ""}
+    return {"services_present": int(counts.loc[team, "total"]), "services_by_kind": counts_text(counts.loc[team])}
 
 
-def _crs_differs(a, b) -> bool:
-    from pyproj import CRS as PCRS
+def _no_text(n: int) -> pd.Categorical:
+    """Return a text column with no values: a categorical of missing codes, cheap at any length.
 
-    return not PCRS.from_user_input(a).equals(PCRS.from_user_input(b))
+    A million ``None`` objects would cost more than the allocation itself.
+    """
+    return pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype=object),
+                                     validate=False)
 
 
-def _finish(out: pd.DataFrame, source, geometry: bool) -> pd.DataFrame:
-    """Return the caller's index (from a Series or frame) and, if asked, point geometry."""
-    index = getattr(source, "index", None)
-    if isinstance(source, pd.Series | pd.DataFrame) and len(index) == len(out):
-        out.index = index
-    if geometry:
-        e, n = out["easting"].to_numpy(dtype=float), out["northing"].to_numpy(dtype=float)
-        pts = np.where(np.isnan(e) | np.isnan(n), None, shapely.points(np.nan_to_num(e), np.nan_to_num(n)))
-        return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(pts, index=out.index, crs=CRS), crs=CRS)
-    return out
+def _no_nan(row: dict) -> dict:
+    """Return a result row with None, not NaN, where there is no value (as the postcode fast path gives)."""
+    return {k: _util.nan_to_none(v) for k, v in row.items()}
+
+
+def _take(r: PointResult, idx: np.ndarray) -> PointResult:
+    return PointResult(
+        catchment=r.catchment[idx],
+        team=r.team[idx],
+        status=r.status[idx],
+        method=r.method[idx],
+        distance=r.distance[idx],
+        near=r.near[idx],
+    )

@@ -6,8 +6,10 @@
   the ``Data/CSV`` folder, or the ``codepo_gb.zip``; and the ONS Postcode Directory CSV.
 * Scottish Government School Roll and Locations: the workbook or a CSV export.
 * Council boundaries: any vector format, filtered by GSS code.
-* Service locations: the Care Inspectorate datastore (registered care services), PHS's list of
-  NHS hospitals, GP practice lists (see "Service locations" at the end).
+* Service locations: the Care Inspectorate datastore, PHS's list of NHS hospitals, GP practice
+  lists (read in :mod:`heart_geo.service_data`; their names importable here too).
+
+Which files make which release of a dataset is decided in :mod:`heart_geo.releases`.
 
 Everything is returned in EPSG:27700 (British National Grid). Geometry that the real data needs
 repaired is repaired and the repair is reported in a ``repair`` column, never silently.
@@ -15,13 +17,10 @@ repaired is repaired and the repair is reported in a ``repair`` column, never si
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 import os
-import re
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,8 +28,26 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _paths
 from .errors import CRSMismatchError, DataFormatError, DataNotFoundError
+from .releases import (  # noqa: F401 - re-exported: importable from heart_geo.sources as before
+    Release,
+    _codepoint_metadata,
+    _month_in,
+    _zip_metadata,
+    default_data_dir,
+    describe_release,
+    find_releases,
+    find_source,
+    resolve_data_dir,
+)
+from .service_data import (  # noqa: F401 - re-exported
+    CARE_INSPECTORATE_KINDS,
+    SERVICE_COLUMNS,
+    SERVICE_READERS,
+    read_care_services,
+    read_gp_practices,
+    read_hospitals,
+)
 from .settings import CRS
 
 log = logging.getLogger(__name__)
@@ -73,266 +90,6 @@ CODEPOINT_COLUMNS = [
     "Admin_ward_code",
 ]
 _CODEPOINT_SHORT = ["PC", "PQ", "EA", "NO", "CY", "RH", "LH", "CC", "DC", "WC"]
-
-
-# --------------------------------------------------------------------------------------------------
-# Where the data is
-# --------------------------------------------------------------------------------------------------
-default_data_dir = _paths.default_data_dir
-resolve_data_dir = _paths.resolve_data_dir
-
-
-def _glob(folder: Path, pattern: str) -> list[Path]:
-    """Return the sorted matches of a recursive pattern, following symlinked folders.
-
-    A data folder often links each dataset from where the council keeps it; ``Path.glob`` would not
-    look inside them.
-    """
-    import glob
-
-    return sorted(Path(p) for p in glob.glob(str(folder / pattern), recursive=True))
-
-
-def find_source(data_dir: Path, patterns: list[str], *, what: str) -> list[Path]:
-    """Find the files for one dataset: the first pattern (recursive glob) that matches wins.
-
-    Raises
-    ------
-    DataNotFoundError
-        Naming the dataset, the folder and the patterns tried.
-    """
-    for pattern in patterns:
-        hits = [p for p in _glob(Path(data_dir), pattern) if p.is_file()]
-        if hits:
-            return hits
-    raise DataNotFoundError(
-        f"no {what} found in data folder {str(data_dir)!r}; looked for {patterns}"
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# Releases: councils keep several downloads of one dataset side by side
-# --------------------------------------------------------------------------------------------------
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
-_YM_NUM = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_. ]?(0[1-9]|1[0-2])(?!\d)")
-_YM_WORD = re.compile(
-    r"(?<![a-z])(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[-_. ]?((?:19|20)\d{2})(?!\d)", re.I)
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-
-
-@dataclass(frozen=True)
-class Release:
-    """One release (download) of a dataset in the data folder.
-
-    Attributes
-    ----------
-    dataset : str
-        The profile's source key (``"postcodes"``).
-    label : str
-        The release as people name it, ``"2025-10"`` (year-month), ``"2023"`` or ``"undated"``.
-    files : tuple of Path
-        The files of this release that the profile's patterns match.
-    root : Path
-        The folder (or zip) holding the release.
-    version : str
-        The publisher's version where the data states one (Code-Point Open ``"2025.4.0"``), else "".
-    published : datetime.date or None
-        The publisher's copyright/release date where stated, else the month in the name.
-    how : str
-        How the release was recognised, for people: ``"Doc/metadata.txt"``, ``"folder name"``...
-    """
-
-    dataset: str
-    label: str
-    files: tuple = field(default=())
-    root: Path = Path(".")
-    version: str = ""
-    published: dt.date | None = None
-    how: str = ""
-
-    @property
-    def year(self) -> int | None:
-        """Copyright year of the release (for attribution text), if known."""
-        if self.published is not None:
-            return self.published.year
-        m = _YEAR.search(self.label)
-        return int(m.group(1)) if m else None
-
-    def sort_key(self) -> tuple:
-        """Oldest first: by date, then version numbers, then label and folder name."""
-        d = self.published or dt.date.min
-        ver = tuple(int(v) for v in re.findall(r"\d+", self.version))
-        return (d, ver, self.label, str(self.root))
-
-    def describe(self) -> str:
-        """One line for people: ``"2025-10 (version 2025.4.0, copyright 2025-10-20)"``."""
-        extra = []
-        if self.version:
-            extra.append(f"version {self.version}")
-        if self.published is not None and self.how == "Doc/metadata.txt":
-            extra.append(f"copyright {self.published.isoformat()}")
-        return self.label + (f" ({', '.join(extra)})" if extra else "")
-
-
-def _month_in(text: str) -> tuple[int, int] | None:
-    """(year, month) named in a file or folder name: ``2025_10``, ``202510``, ``NOV_2025``."""
-    m = _YM_NUM.search(text)
-    if m:
-        return int(m.group(1)), int(m.group(2))
-    m = _YM_WORD.search(text)
-    if m:
-        return int(m.group(2)), _MONTHS[m.group(1).lower()[:3]]
-    return None
-
-
-def _codepoint_metadata(text: str) -> tuple[str, dt.date | None] | None:
-    """Dataset version and copyright date from Code-Point Open's ``Doc/metadata.txt``."""
-    ver = re.search(r"DATASET VERSION NUMBER:\s*([0-9.]+)", text)
-    day = re.search(r"COPYRIGHT DATE:\s*(\d{8})", text)
-    if not ver and not day:
-        return None
-    date = None
-    if day:
-        try:
-            date = dt.datetime.strptime(day.group(1), "%Y%m%d").date()
-        except ValueError:
-            date = None
-    return (ver.group(1) if ver else ""), date
-
-
-def _zip_metadata(path: Path) -> str | None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            for n in zf.namelist():
-                if n.lower().endswith("doc/metadata.txt"):
-                    return zf.read(n)[:100_000].decode("latin-1")
-    except (OSError, zipfile.BadZipFile):
-        return None
-    return None
-
-
-def _release_root(path: Path, data_dir: Path) -> Path:
-    """Return the folder that holds one release.
-
-    That is the nearest ancestor with ``Doc/metadata.txt``, else the first folder under the data
-    folder (a file directly in the data folder is its own release).
-    """
-    try:
-        rel = path.relative_to(data_dir)
-    except ValueError:
-        return path.parent
-    anc = path.parent
-    dated = None
-    while anc != data_dir and data_dir in anc.parents:
-        if (anc / "Doc" / "metadata.txt").is_file() or (anc / "doc" / "metadata.txt").is_file():
-            return anc
-        if dated is None and (_month_in(anc.name) or _YEAR.search(anc.name)):
-            dated = anc  # e.g. <dest>/postcodes/2025-10/ from 'heart-geo data fetch'
-        anc = anc.parent
-    if dated is not None:
-        return dated
-    return data_dir / rel.parts[0] if len(rel.parts) > 1 else path
-
-
-def describe_release(dataset: str, root: Path, files: list[Path], data_dir: Path | None = None) -> Release:
-    """Recognise the release of one group of files.
-
-    Code-Point Open states its release in ``Doc/metadata.txt`` (dataset version, copyright date),
-    inside the release folder or the ``codepo_gb.zip``; other datasets are known by the year and month
-    in their folder or file name (``os_codepoint_open_2025_10``, ``ONSPD_NOV_2025_UK.csv``,
-    ``SG_SchoolRoll_2023``). The label prefers the month people named the download by (the folder
-    name), the date the publisher states otherwise.
-    """
-    names = _release_names(root, files, data_dir)
-    named = next((ym for ym in map(_month_in, names) if ym), None)
-    version, published, how = "", None, ""
-    meta = _release_metadata(root, files)
-    parsed = _codepoint_metadata(meta) if meta else None
-    if parsed:
-        version, published = parsed
-        how = "Doc/metadata.txt"
-    # a folder name far from the publisher's date is not the release's name: trust the data
-    if (named and published is not None and how == "Doc/metadata.txt"
-            and abs((dt.date(named[0], named[1], 15) - published).days) > 92):
-        named = None
-    label, published, how = _release_label(names, named, published, how)
-    return Release(dataset=dataset, label=label, files=tuple(files), root=root, version=version,
-                   published=published, how=how)
-
-
-def _release_names(root: Path, files: list[Path], data_dir: Path | None) -> list[str]:
-    """Return the names a release is known by: its folders below the data folder, then its files."""
-    try:
-        names = list(root.relative_to(data_dir).parts) if data_dir is not None else [root.name]
-    except ValueError:
-        names = [root.name]
-    return names + [f.name for f in files]
-
-
-def _release_metadata(root: Path, files: list[Path]) -> str | None:
-    """Code-Point Open's ``Doc/metadata.txt``, from the release folder or its zip, if there is one."""
-    for cand in (root / "Doc" / "metadata.txt", root / "doc" / "metadata.txt"):
-        if cand.is_file():
-            return cand.read_text(encoding="latin-1")[:100_000]
-    meta = None
-    for f in files:
-        if f.suffix.lower() == ".zip":
-            meta = _zip_metadata(f)
-            if meta:
-                break
-    return meta
-
-
-def _release_label(names: list[str], named: tuple[int, int] | None, published: dt.date | None,
-                   how: str) -> tuple[str, dt.date | None, str]:
-    """Return the label, publication date and how it was known.
-
-    Known from the month named, else the date published, else a year in a name, else undated.
-    """
-    if named:
-        if published is None:
-            published = dt.date(named[0], named[1], 1)
-            how = how or "name"
-        return f"{named[0]:04d}-{named[1]:02d}", published, how
-    if published is not None:
-        return published.strftime("%Y-%m"), published, how
-    years = [int(m.group(1)) for n in names for m in [_YEAR.search(n)] if m]
-    if years:
-        return str(years[0]), dt.date(years[0], 1, 1), "name (year only)"
-    return "undated", None, "no date in the data or its name"
-
-
-def find_releases(data_dir: Path, patterns: list[str], *, what: str, dataset: str | None = None) -> list[Release]:
-    """Find every release of one dataset in the data folder, oldest first (the newest answers).
-
-    Files matching any pattern are grouped by release folder (see :func:`describe_release`); within
-    a release the first pattern that matches wins, as in :func:`find_source`.
-
-    Raises
-    ------
-    DataNotFoundError
-        Naming the dataset, the folder and the patterns tried.
-    """
-    data_dir = Path(data_dir)
-    groups: dict[Path, list[Path]] = {}
-    for i, pattern in enumerate(patterns):
-        for p in _glob(data_dir, pattern):
-            if not p.is_file():
-                continue
-            root = _release_root(p, data_dir)
-            groups.setdefault(root, [])
-            groups[root].append((i, p))
-    if not groups:
-        raise DataNotFoundError(
-            f"no {what} found in data folder {str(data_dir)!r}; looked for {patterns}"
-        )
-    out = []
-    for root, hits in groups.items():
-        first = min(i for i, _ in hits)
-        files = list(dict.fromkeys(p for i, p in hits if i == first))
-        out.append(describe_release(dataset or what, root, files, data_dir))
-    return sorted(out, key=Release.sort_key)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -981,244 +738,3 @@ def read_council_boundary(
         geometry=[geom],
         crs=CRS,
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Service locations: Care Inspectorate datastore, PHS hospitals, GP practices
-# --------------------------------------------------------------------------------------------------
-#: Columns every service reader returns (one row per service, in file order).
-SERVICE_COLUMNS = ["service_id", "service_name", "kind", "care_service", "subtype", "provider", "postcode",
-                   "x", "y", "council", "active", "source"]
-
-#: Care Inspectorate ``(CareService, Subtype)`` -> service kind key (``heart_geo.services.SERVICE_KINDS``).
-#: ``(CareService, None)`` matches any subtype. A pair not listed becomes ``other_care_service``,
-#: which the publication rule treats as count-only (the safe default for a category nobody reviewed).
-CARE_INSPECTORATE_KINDS: dict[tuple[str, str | None], str] = {
-    ("child minding", None): "childminder",
-    ("day care of children", None): "day_care_of_children",
-    ("care home service", "children & young people"): "childrens_house",
-    ("care home service", "children and young people"): "childrens_house",
-    ("care home service", "older people"): "care_home_adults",
-    ("care home service", "learning disabilities"): "care_home_adults",
-    ("care home service", "mental health problems"): "care_home_adults",
-    ("care home service", "physical and sensory impairment"): "care_home_adults",
-    ("care home service", "alcohol and drugs rehabilitation"): "care_home_adults",
-    ("care home service", "respite care and short breaks"): "care_home_adults",
-    ("care home service", "blood borne virus"): "care_home_adults",
-    ("school care accommodation service", None): "residential_special_school",
-    ("fostering service", None): "fostering",
-    ("adoption service", None): "adoption",
-    ("child care agency", None): "child_care_agency",
-    ("support service", None): "support_service",
-    ("housing support service", None): "housing_support",
-    ("adult placement service", None): "adult_placement",
-    ("nurse agency", None): "nurse_agency",
-    ("offender accommodation service", None): "other_care_service",
-}
-
-# Column spellings: the datastore CSV, PHS's "Current NHS Hospitals in Scotland", and GP practice
-# lists (PHS "GP Practice Contact Details and List Sizes", and the DC Thomson compilation of ISD's).
-_CI_FIELDS = {
-    "service_id": ["csnumber"],
-    "care_service": ["careservice"],
-    "subtype": ["subtype"],
-    "service_name": ["servicename"],
-    "provider": ["serviceprovider"],
-    "postcode": ["service_postcode"],
-    "council": ["council_area_name"],
-    "status": ["servicestatus"],
-}
-_HOSPITAL_FIELDS = {
-    "service_id": ["location", "hospitalcode"],
-    "service_name": ["locationname", "hospitalname"],
-    "postcode": ["postcode"],
-    "council": ["ca", "councilarea", "ca2019"],
-    "x": ["xcoordinate", "easting"],
-    "y": ["ycoordinate", "northing"],
-    "board": ["hb", "hbt", "healthboard"],
-}
-_GP_FIELDS = {
-    "service_id": ["practice code", "practicecode", "practice_code"],
-    "service_name": ["name", "gppracticename", "practicename", "practice name"],
-    "postcode": ["post code", "postcode"],
-    "council": ["hscp name", "council area", "council_area_name", "ca"],
-    "board": ["nhs board name", "hb", "hbname"],
-}
-
-
-def _read_text_table(path: Path, *, what: str) -> pd.DataFrame:
-    """Return a CSV as text cells: UTF-8 (with or without a byte-order mark), else Windows-1252."""
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
-            break
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise DataFormatError(f"{what} file {str(path)!r} is not a readable CSV ({type(exc).__name__})") from None
-    else:  # pragma: no cover - cp1252 decodes nearly any byte
-        raise DataFormatError(f"{what} file {str(path)!r} is neither UTF-8 nor Windows-1252 text")
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
-
-
-def _service_columns(df: pd.DataFrame, fields: dict, required: list[str], *, what: str, path: Path) -> dict:
-    low = {c.lower(): c for c in df.columns}
-    found = {k: next((low[n] for n in names if n in low), None) for k, names in fields.items()}
-    lost = [k for k in required if found[k] is None]
-    if lost:
-        raise DataFormatError(
-            f"{what} file {str(path)!r} has no column for {lost} (expected one of "
-            f"{[fields[k] for k in lost]}); columns are {list(df.columns)[:30]}"
-        )
-    return found
-
-
-def _keep_council(df: pd.DataFrame, col: str | None, council) -> pd.DataFrame:
-    if council is None or col is None:
-        return df
-    wanted = {str(c).strip().lower() for c in ([council] if isinstance(council, str) else council)}
-    return df[df[col].str.strip().str.lower().isin(wanted)]
-
-
-def _service_frame(df: pd.DataFrame, cols: dict, path: Path, **fixed) -> pd.DataFrame:
-    def col(key, default=""):
-        c = cols.get(key)
-        return df[c].str.strip().to_numpy(dtype=object) if c is not None else np.full(len(df), default, dtype=object)
-
-    out = pd.DataFrame({k: col(k) for k in ("service_id", "service_name", "provider", "postcode", "council")})
-    for k, v in fixed.items():
-        out[k] = v
-    out["source"] = path.name
-    return out
-
-
-def read_care_services(path: str | os.PathLike | list, *, council=None) -> pd.DataFrame:
-    """Read the Care Inspectorate datastore (every registered care service) as published.
-
-    Parameters
-    ----------
-    path : path or list of paths
-        The monthly datastore CSV (Windows-1252 as the Care Inspectorate publishes it, or UTF-8),
-        whole or a subset with the same columns.
-    council : str or list of str, optional
-        Keep rows whose ``Council_Area_Name`` is one of these (case-insensitive).
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`SERVICE_COLUMNS`: ``kind`` from :data:`CARE_INSPECTORATE_KINDS`, ``postcode`` as
-        written (empty where withheld), ``x``/``y`` NaN (the datastore has no coordinates),
-        ``active`` (``ServiceStatus`` is "Active" or absent).
-
-    Notes
-    -----
-    Contact details (manager's name, phone, e-mail) and address lines are never read: for
-    childminders they are a private person's own details. The service name of a childminder is
-    usually the person's name too: :func:`heart_geo.services.service_locations` applies the
-    publication rule before anything is shown.
-    """
-    frames = []
-    for p in _expand_service_paths(path, "care services"):
-        df = _read_text_table(p, what="Care Inspectorate datastore")
-        cols = _service_columns(df, _CI_FIELDS, ["care_service", "service_name", "postcode"],
-                                what="Care Inspectorate datastore", path=p)
-        df = _keep_council(df, cols["council"], council)
-        care = df[cols["care_service"]].str.strip()
-        sub = df[cols["subtype"]].str.strip() if cols["subtype"] else pd.Series("", index=df.index)
-        kinds = [
-            CARE_INSPECTORATE_KINDS.get((c.lower(), s.lower()))
-            or CARE_INSPECTORATE_KINDS.get((c.lower(), None), "other_care_service")
-            for c, s in zip(care, sub, strict=True)
-        ]
-        status = df[cols["status"]].str.strip().str.lower() if cols["status"] else pd.Series("active", index=df.index)
-        out = _service_frame(df, cols, p, kind=kinds, care_service=care.to_numpy(dtype=object),
-                             subtype=sub.to_numpy(dtype=object), x=np.nan, y=np.nan,
-                             active=status.isin(["active", ""]).to_numpy())
-        frames.append(out)
-    return _concat_services(frames)
-
-
-def read_hospitals(path: str | os.PathLike | list, *, council=None) -> pd.DataFrame:
-    """Read Public Health Scotland's "Current NHS Hospitals in Scotland" (hospital codes) CSV.
-
-    Parameters
-    ----------
-    council : str or list of str, optional
-        GSS council codes to keep (column ``CA``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`SERVICE_COLUMNS` with ``kind`` "hospital" and ``x``/``y`` from
-        ``XCoordinate``/``YCoordinate`` (British National Grid metres; NaN where blank).
-    """
-    frames = []
-    for p in _expand_service_paths(path, "hospitals"):
-        df = _read_text_table(p, what="hospital list")
-        cols = _service_columns(df, _HOSPITAL_FIELDS, ["service_name", "postcode"], what="hospital list", path=p)
-        df = _keep_council(df, cols["council"], council)
-        board = df[cols["board"]].str.strip() if cols["board"] else pd.Series("", index=df.index)
-        out = _service_frame(df, cols, p, kind="hospital", care_service="", subtype="", active=True)
-        out["provider"] = [f"NHS health board {b}" if b else "NHS" for b in board]
-        for k in ("x", "y"):
-            out[k] = pd.to_numeric(df[cols[k]], errors="coerce").to_numpy() if cols[k] else np.nan
-        frames.append(out)
-    return _concat_services(frames)
-
-
-def read_gp_practices(path: str | os.PathLike | list, *, council=None) -> pd.DataFrame:
-    """Read a list of GP practices.
-
-    From PHS "GP Practice Contact Details and List Sizes", or the same data as compiled by the DC
-    Thomson data team (``Practice Code``, ``Name``, ``Post code``).
-
-    Parameters
-    ----------
-    council : str or list of str, optional
-        Keep rows whose council column (``HSCP Name``, ``CA``...) is one of these, when the file
-        has one. Practices are placed by postcode: a practice a partnership lists but that stands
-        in another council gets ``outside_area``, never a team.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`SERVICE_COLUMNS` with ``kind`` "gp_practice"; no coordinates (place by postcode).
-    """
-    frames = []
-    for p in _expand_service_paths(path, "GP practices"):
-        df = _read_text_table(p, what="GP practice list")
-        cols = _service_columns(df, _GP_FIELDS, ["service_name", "postcode"], what="GP practice list", path=p)
-        df = _keep_council(df, cols["council"], council)
-        board = df[cols["board"]].str.strip() if cols["board"] else pd.Series("", index=df.index)
-        out = _service_frame(df, cols, p, kind="gp_practice", care_service="", subtype="", x=np.nan, y=np.nan,
-                             active=True)
-        out["provider"] = [f"GP practice (NHS {b})" if b else "GP practice" for b in board]
-        frames.append(out)
-    return _concat_services(frames)
-
-
-def _expand_service_paths(path, what: str) -> list[Path]:
-    paths = [Path(p) for p in path] if isinstance(path, list | tuple) else [Path(path)]
-    if not paths:
-        raise DataNotFoundError(f"no {what} file given")
-    for p in paths:
-        if not p.is_file():
-            raise DataNotFoundError(f"{what} file {str(p)!r} does not exist")
-    return paths
-
-
-def _concat_services(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SERVICE_COLUMNS)
-    df["x"] = pd.to_numeric(df["x"], errors="coerce")
-    df["y"] = pd.to_numeric(df["y"], errors="coerce")
-    df["active"] = df["active"].astype(bool)
-    return df[SERVICE_COLUMNS].reset_index(drop=True)
-
-
-#: Service dataset kinds a profile's ``[sources.*]`` entry may declare (``kind = ...``), and their readers.
-SERVICE_READERS = {
-    "care_services": read_care_services,
-    "hospitals": read_hospitals,
-    "gp_practices": read_gp_practices,
-}

@@ -207,3 +207,18 @@ def read_onsud(path: str | os.PathLike | list, *, council_codes=None, bbox: tupl
                              "council_code": pd.Series(dtype=object)})
     out = pd.concat(frames, ignore_index=True)
     return out.drop_duplicates("uprn", keep="first").reset_index(drop=True)
+
+
+_UPRN_QUERY = re.compile(r"^\s*uprn\s*[:#]?\s*(\d{1,12})\s*$", re.I)
+
+
+def _uprn_key(v) -> float | None:
+    """Return a UPRN as a number: 123456789, "123456789", "UPRN 123456789", 123456789.0; else None."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, int | np.integer) and 0 < int(v) < 10**12:
+        return int(v)
+    if isinstance(v, float | np.floating) and v.is_integer() and 0 < v < 1e12:
+        return int(v)
+    m = re.fullmatch(r"\s*(?:uprn\s*[:#]?\s*)?0*(\d{1,12})(?:\.0+)?\s*", str(v), re.I)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
