@@ -3,7 +3,9 @@
 * :func:`nan_to_none`: a missing value is ``None`` (not NaN) and numbers are plain Python numbers,
   wherever a value leaves a table for a person or for JSON;
 * :func:`plural`: the plural of a profile's unit ("team", "locality");
-* :func:`sha256_file` and :func:`sha256_files`: a file's SHA-256, read in blocks.
+* :func:`sha256_file` and :func:`sha256_files`: a file's SHA-256, read in blocks;
+* :func:`where_raised`: where in heart_geo an exception was raised, for a one-line report that never
+  carries the exception's message (which could hold a row's content).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["nan_to_none", "plural", "sha256_file", "sha256_files"]
+__all__ = ["nan_to_none", "plural", "sha256_file", "sha256_files", "where_raised"]
 
 _BLOCK = 1 << 20
 
@@ -83,3 +86,21 @@ def sha256_files(paths: Iterable[str | os.PathLike]) -> str:
         for block in _blocks(p):
             h.update(block)
     return h.hexdigest()
+
+
+def where_raised(exc: BaseException) -> str:
+    """Return where in heart_geo an exception was raised (" at file.py:line"), never its message; "" if not in it.
+
+    Examples
+    --------
+    >>> where_raised(ValueError("a family's postcode"))
+    ''
+    """
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        if "heart_geo" in tb.tb_frame.f_code.co_filename:
+            last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    return f" at {Path(last.tb_frame.f_code.co_filename).name}:{last.tb_lineno}"

@@ -2,6 +2,8 @@
 
 * :func:`lookup_answer` / :func:`click_answer`: one query or one map click, answered as a dict with
   the team's services and link workers and a one-line ``answer`` ("KA18 1FQ → Barony");
+* :func:`lookup_json`: one query answered as ``heart-geo lookup --json`` prints it (the JSON API's
+  ``/v1/lookup`` gives the same dict);
 * :func:`team_details`, :func:`service_counts_table`: the teams panel;
 * :func:`community_services`: what is in a family's community (services present, hubs);
 * :func:`council_wide_matrix`: the council-wide schools against the teams they link with;
@@ -26,6 +28,7 @@ __all__ = [
     "council_wide_matrix",
     "data_notes",
     "lookup_answer",
+    "lookup_json",
     "service_counts_table",
     "team_details",
 ]
@@ -68,6 +71,26 @@ def _answer_line(query: str, row: dict, unit: str) -> str:
 
 
 _clean = _util.nan_to_none
+
+
+def lookup_json(profile, query: str) -> dict:
+    """Answer one query as ``heart-geo lookup --json`` prints it, and the JSON API's ``/v1/lookup`` returns it.
+
+    :meth:`Profile.lookup`'s fields, every value JSON-safe (None for a missing value, plain numbers).
+
+    Raises
+    ------
+    InputError
+        As :meth:`Profile.lookup` (coordinates that cannot be right, a query that is too long).
+
+    Examples
+    --------
+    >>> from heart_geo.testing import make_profile
+    >>> r = lookup_json(make_profile(), "TT1 1AA")
+    >>> r["team"], r["status"], r["likely_team"]
+    ('North', 'allocated', None)
+    """
+    return {k: _clean(v) for k, v in profile.lookup(query).items()}
 
 
 def lookup_answer(profile, query: str) -> dict:

@@ -139,6 +139,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--address", default="127.0.0.1")
 
+    s = sub.add_parser("api", parents=[sub_common], help="serve the JSON API for case-management systems")
+    s.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other "
+                   "needs --api-keys)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="worker processes (each reads the derived-data cache)")
+    s.add_argument("--api-keys", metavar="FILE", help="file of SHA-256 hashes of the accepted keys, one a line; "
+                   "requests then need 'Authorization: Bearer KEY'")
+    s.add_argument("--rate-limit", type=float, default=50.0, metavar="PER_SECOND",
+                   help="requests a second per key, bursts up to twice that (default 50; 0: no limit)")
+
     s = sub.add_parser("data", parents=[sub_common], help="where the data is; fetch it where a network exists")
     dsub = s.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     d = dsub.add_parser("fetch", parents=[sub_common], help="download the profile's official files into the cache")
@@ -192,17 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAIL
 
 
-def _where(exc: BaseException) -> str:
-    """Where in heart_geo an exception was raised (file:line), never its message."""
-    tb = exc.__traceback__
-    last = None
-    while tb is not None:
-        if "heart_geo" in tb.tb_frame.f_code.co_filename:
-            last = tb
-        tb = tb.tb_next
-    if last is None:
-        return ""
-    return f" at {Path(last.tb_frame.f_code.co_filename).name}:{last.tb_lineno}"
+_where = _util.where_raised
 
 
 def _profile(args):
@@ -226,8 +226,10 @@ _jsonable = _util.nan_to_none
 # --------------------------------------------------------------------------------------------------
 def cmd_lookup(args) -> int:
     """Run ``heart-geo lookup``: print the team for one postcode, address or 'lat,lon'."""
+    from .answers import lookup_json
+
     p = _profile(args)
-    row = {k: _jsonable(v) for k, v in p.lookup(args.query).items()}
+    row = lookup_json(p, args.query)
     code = _ready.print_lookup(row, args.json)
     sys.stdout.flush()
     _ready.remember(p, args.profile, args.data_dir)  # ready answers for the next call
@@ -632,6 +634,19 @@ def _run_until_stopped(cmd: list[str], env: dict) -> int:
             signal.signal(s, h)
 
 
+def cmd_api(args) -> int:
+    """Run ``heart-geo api``: serve the JSON API (FastAPI on uvicorn) until stopped."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("fastapi", "uvicorn")):
+        raise InputError("the API needs the api extras: pip install 'heart-geo[api]'")
+    from .api import serve
+
+    return serve.run(profile=args.profile, data_dir=args.data_dir, address=args.address, port=args.port,
+                     workers=args.workers, api_keys=args.api_keys, rate=args.rate_limit, quiet=args.quiet,
+                     verbose=args.verbose)
+
+
 def cmd_data(args) -> int:
     """Run ``heart-geo data``: ``where`` prints the data in use, ``fetch`` downloads the official files."""
     from .config import read_config
@@ -694,5 +709,6 @@ _COMMANDS = {
     "services": cmd_services,
     "profiles": cmd_profiles,
     "dashboard": cmd_dashboard,
+    "api": cmd_api,
     "data": cmd_data,
 }

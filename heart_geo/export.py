@@ -32,7 +32,7 @@ import pandas as pd
 from .errors import InputError
 from .settings import CRS, WGS84
 
-__all__ = ["LAYERS", "data_release", "export", "field_names", "layers", "postcode_lookup"]
+__all__ = ["LAYERS", "data_release", "export", "field_names", "layer_wgs84", "layers", "postcode_lookup"]
 
 #: Layers of a GeoPackage export, in order (``services`` only when the profile has services).
 LAYERS = ("teams", "catchments", "gaps", "schools", "services", "postcodes", "about")
@@ -231,10 +231,26 @@ def export(profile, path: str | os.PathLike, *, layer: str = "teams", caseload=N
 
         _atomic(path, write)
         return {k: len(v) for k, v in got.items()}
+    df = layer_wgs84(profile, layer, got)
+    _atomic(path, lambda tmp: pyogrio.write_dataframe(df, tmp, driver="GeoJSON"))
+    return {layer: len(df)}
+
+
+def layer_wgs84(profile, layer: str = "teams", got: dict | None = None) -> gpd.GeoDataFrame:
+    """Return one spatial layer of the export in WGS84 with the data release on every feature.
+
+    What a ``.geojson`` export holds (RFC 7946: longitude, latitude), and what the JSON API's
+    ``/v1/teams`` serves for ``teams``. ``got``: the :func:`layers` already made, if any.
+
+    Raises
+    ------
+    InputError
+        ``layer`` is not a spatial layer of the export.
+    """
+    got = layers(profile) if got is None else got
     spatial = [k for k, v in got.items() if isinstance(v, gpd.GeoDataFrame)]
     if layer not in spatial:
         raise InputError(f"layer {layer!r} for a GeoJSON file: expected one of {spatial}")
     df = got[layer].to_crs(WGS84)
     df["data_release"] = data_release(profile)
-    _atomic(path, lambda tmp: pyogrio.write_dataframe(df, tmp, driver="GeoJSON"))
-    return {layer: len(df)}
+    return df
