@@ -57,8 +57,9 @@ def _is_problem(r, status=None):
 # --------------------------------------------------------------------------------------------------
 # the same answers as the library and the command line
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.usefixtures("cache_dir")  # the command writes its ready answers there
 @pytest.mark.parametrize("query", QUERIES)
-def test_lookup_gives_what_the_cli_prints_with_json(client, testshire, ts, cache_dir, capsys, query):
+def test_lookup_gives_what_the_cli_prints_with_json(client, testshire, ts, capsys, query):
     r = client.post("/v1/lookup", json={"query": query})
     code = cli.main(["lookup", "--profile", str(ts / "testshire.toml"), "--data-dir", str(ts), "--json", "--", query])
     out, err = capsys.readouterr()

@@ -10,6 +10,6 @@ Needs the ``api`` extra (``pip install "heart-geo[api]"``: FastAPI, uvicorn and 
 
 from .app import MAX_BODY, MAX_ITEMS, create_app
 from .guard import read_key_hashes
-from .serve import app_from_env, is_loopback, run
+from .serve import app_from_env, run
 
-__all__ = ["MAX_BODY", "MAX_ITEMS", "app_from_env", "create_app", "is_loopback", "read_key_hashes", "run"]
+__all__ = ["MAX_BODY", "MAX_ITEMS", "app_from_env", "create_app", "read_key_hashes", "run"]

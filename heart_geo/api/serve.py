@@ -13,7 +13,6 @@ uvicorn's, which prints query strings and client addresses, is off.
 from __future__ import annotations
 
 import concurrent.futures
-import ipaddress
 import multiprocessing
 import os
 import sys
@@ -21,36 +20,20 @@ from pathlib import Path
 
 import uvicorn
 
+from .._net import require_loopback
 from ..errors import InputError
 from ..profiles import load_profile
 from ..settings import DATA_ENV
 from .app import create_app
 from .guard import read_key_hashes
 
-__all__ = ["app_from_env", "is_loopback", "run"]
+__all__ = ["app_from_env", "run"]
 
 _ENV_PROFILE = "HEART_GEO_PROFILE"
 _ENV_KEYS = "HEART_GEO_API_KEYS"
 _ENV_RATE = "HEART_GEO_API_RATE"
 #: Requests a second per key unless ``--rate-limit`` says otherwise (bursts up to twice that).
 DEFAULT_RATE = 50.0
-
-
-def is_loopback(address: str) -> bool:
-    """Return whether a listening address is reachable from this machine only.
-
-    Examples
-    --------
-    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost"), is_loopback("0.0.0.0")
-    (True, True, True, False)
-    """
-    text = address.strip().strip("[]")
-    if text.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(text).is_loopback
-    except ValueError:  # a host name: it may resolve anywhere
-        return False
 
 
 def app_from_env():
@@ -94,9 +77,9 @@ def run(*, profile: str, data_dir: str | None, address: str, port: int, workers:
     if rate is not None and rate < 0:
         raise InputError(f"--rate-limit must be 0 (no limit) or more requests a second, got {rate}")
     hashes = read_key_hashes(api_keys) if api_keys else None
-    if not hashes and not is_loopback(address):
-        raise InputError(f"--address {address} is reachable from other machines: give --api-keys FILE (SHA-256 "
-                         "hashes of the keys, one a line), or serve on 127.0.0.1")
+    if not hashes:
+        require_loopback(address, server="the API", guard="API keys",
+                         how_to_open="Give --api-keys FILE (the SHA-256 hashes of the keys, one a line).")
     common = {"host": address, "port": port, "access_log": False, "server_header": False,
               "log_config": _log_config(quiet, verbose), "timeout_graceful_shutdown": 10}
     keyed = f"{len(hashes)} API key{'s' if len(hashes) != 1 else ''}" if hashes else "no keys (loopback only)"
