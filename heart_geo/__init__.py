@@ -26,6 +26,7 @@ from .settings import CRS, STATUSES
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs; at run time names load on first use
     from .allocate import Allocator
     from .links import LinkReport, council_wide_links, links_from_enrolments, school_localities
+    from .population import team_population
     from .postcodes import normalise_postcode, normalise_postcodes
     from .profiles import Profile, Team, list_profiles, load_profile, profiles_dir
     from .query import parse_query
@@ -50,6 +51,7 @@ _LAZY = {
     **dict.fromkeys(["normalise_postcode", "normalise_postcodes"], "postcodes"),
     **dict.fromkeys(["Profile", "Team", "list_profiles", "load_profile", "profiles_dir"], "profiles"),
     "parse_query": "query",
+    "team_population": "population",
     **dict.fromkeys(["service_counts", "service_locations", "services_for_team", "services_table", "team_hubs"],
                     "services"),
     **dict.fromkeys(["read_care_services", "read_catchments", "read_council_boundary", "read_gp_practices",
@@ -123,4 +125,5 @@ __all__ = [
     "services_for_team",
     "services_table",
     "team_hubs",
+    "team_population",
 ]

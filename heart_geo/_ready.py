@@ -53,6 +53,10 @@ def print_lookup(row: dict, as_json: bool) -> int:
             print("  near a catchment boundary: addresses in this postcode may straddle it; check by hand")
         if row.get("likely_team"):
             print(f"  likely team: {row['likely_team']} (not given as the team: the postcode is not in the data)")
+        if row.get("data_zone"):
+            name = f" ({row['data_zone_name']})" if row.get("data_zone_name") else ""
+            simd = f": {row['simd_decile_words']} (SIMD decile {row['simd_decile']})" if row.get("simd_decile") else ""
+            print(f"  data zone {row['data_zone']}{name}{simd}")
         print(f"  {row['detail']}")
     return EXIT_USAGE if row["status"] in _BAD else EXIT_OK
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _cache, _paths, _util, sources
+from . import _cache, _paths, _util, population, sources
 from .allocate import Allocator, PointResult
 from .codes import ALLOCATED, M_NEAREST, M_OVERRIDE, MISSING, NEAREST, OUTSIDE, TERMINATED
 from .config import Override, ProfileConfig, Source
@@ -36,7 +36,7 @@ __all__ = ["area_overrides", "build", "load_built", "locate_releases", "polygon_
 CACHE_FORMAT = 5
 #: Modules whose code decides what is built: a change to any of them rebuilds the cache.
 _FINGERPRINTED = ("allocate.py", "sources.py", "releases.py", "profiles.py", "config.py", "build.py", "codes.py",
-                  "postcodes.py", "settings.py", "_cache.py")
+                  "postcodes.py", "settings.py", "_cache.py", "smallareas.py", "population.py")
 
 
 def load_built(cfg: ProfileConfig, root: Path, *, cache: bool = True) -> tuple[dict, dict]:
@@ -160,7 +160,8 @@ def build(cfg: ProfileConfig, releases: dict[str, list[sources.Release]]) -> dic
 
     Keys: ``catchments``, ``council``, ``council_area``, ``schools``, ``postcodes``, ``pc_result``,
     ``problems``, ``grid``, ``origin``, ``override_areas``, ``addresses``, ``postcode_split``,
-    ``postcodes_elsewhere``.
+    ``postcodes_elsewhere``, ``small_areas`` (data zones, population and SIMD joined to the teams:
+    :func:`heart_geo.population.build_small_areas`; None when no data-zone file is loaded).
     """
     files = {k: list(v[-1].files) if v else [] for k, v in releases.items()}
     code = cfg.council.code
@@ -187,6 +188,8 @@ def build(cfg: ProfileConfig, releases: dict[str, list[sources.Release]]) -> dic
         result.put(idx, alloc.exact(pcs["easting"].to_numpy()[idx], pcs["northing"].to_numpy()[idx]))
     addresses = _read_addresses(releases, code, council_area)
     split = _postcode_split(pcs, result, code, addresses, alloc, team_names)
+    small = population.build_small_areas(cfg, files, pcs=pcs, result=result, council_area=council_area,
+                                         alloc=alloc, addresses=addresses)
     return {
         "catchments": cat,
         "council": council,
@@ -201,6 +204,7 @@ def build(cfg: ProfileConfig, releases: dict[str, list[sources.Release]]) -> dic
         "addresses": addresses,
         "postcode_split": split,
         "postcodes_elsewhere": rest,
+        "small_areas": small,
     }
 
 

@@ -123,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("teams", parents=[sub_common], help="teams with postcodes, area, schools, services")
     s.add_argument("--json", action="store_true")
 
+    s = sub.add_parser("population", parents=[sub_common],
+                       help="people per team from data zones: children by age band, SIMD most deprived fifth")
+    s.add_argument("--ages", default="0-17", help="age band counted in 'population' (default 0-17; e.g. 5-11, 90+)")
+    s.add_argument("--json", action="store_true")
+
     s = sub.add_parser("services", parents=[sub_common],
                        help="the model's services, link workers and hubs, and the services present in each team")
     s.add_argument("--json", action="store_true")
@@ -480,6 +485,30 @@ def cmd_teams(args) -> int:
     return EXIT_OK
 
 
+def cmd_population(args) -> int:
+    """Run ``heart-geo population``: people per team (an age band), by age band and SIMD quintile 1."""
+    from .population import parse_ages, population_json
+
+    ages = parse_ages(args.ages)  # a bad band is reported before the profile loads
+    out = population_json(_profile(args), ages)
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    year = f" (mid-{out['year']})" if out["year"] else ""
+    print(f"{out['council']}: {out['council_total']:,} people aged {out['ages']}{year}")
+    rows = [{"team": t["team"], f"aged {out['ages']}": t["population"],
+             "in SIMD most deprived fifth": "-" if t["simd_q1_share"] is None else
+             f"{t['simd_q1_population']:,} ({t['simd_q1_share']:.0%})",
+             "zones (split)": f"{t['zones']} ({t['split_zones']})",
+             "in split zones": t["split_zone_population"], **t["age_bands"]} for t in out["teams"]]
+    _print_table(pd.DataFrame(rows), False)
+    print("People in split zones are shared between teams in proportion to the zone's postcodes: "
+          "that is the figures' uncertainty.")
+    for note in out["notes"]:
+        print(f"  {note}")
+    return EXIT_OK
+
+
 def cmd_services(args) -> int:
     """Run ``heart-geo services``: the model's services, link workers, hubs and services present."""
     from . import services as sv
@@ -706,6 +735,7 @@ _COMMANDS = {
     "export": cmd_export,
     "validate": cmd_validate,
     "teams": cmd_teams,
+    "population": cmd_population,
     "services": cmd_services,
     "profiles": cmd_profiles,
     "dashboard": cmd_dashboard,

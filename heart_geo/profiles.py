@@ -49,6 +49,7 @@ from .config import (  # noqa: F401 - _read_config and _check_config: older name
 )
 from .coords import _finish, _to_bng, _xy_input
 from .errors import InputError
+from .population import SmallAreas
 from .postcodes import normalise_postcode, normalise_postcodes
 from .settings import CRS, NEAR_BOUNDARY_M
 from .unknown import UnknownPostcodes
@@ -131,6 +132,8 @@ class Profile(UnknownPostcodes):
             ok = where >= 0
             self._pc_split[where[ok]] = split["split_teams"].to_numpy(dtype=object)[ok]
         self._has_split = bool((self._pc_split != "").any())
+        #: data zones, population and SIMD (:class:`heart_geo.population.SmallAreas`); None when not loaded
+        self.small_areas = SmallAreas(built["small_areas"], self.team_names) if built.get("small_areas") else None
         self._school_names = self.catchments["school_name"].to_numpy(dtype=object)
         cats = list(dict.fromkeys(self._school_names))
         self._school_categories = (cats, np.array([cats.index(s) for s in self._school_names]))
@@ -299,10 +302,12 @@ class Profile(UnknownPostcodes):
                 out["status"] = pd.Categorical(status, dtype=self._dtypes["status"])
                 out["likely_team"] = pd.Categorical(likely, dtype=self._dtypes["team"])
             out["detail"] = det
+        if self.small_areas is not None:
+            out = self.small_areas.add_columns(out, pos)
         return _finish(out, postcodes, geometry)
 
     def allocate_points(self, x, y=None, *, crs: str | None = None, exact: bool = False,
-                        geometry: bool = False) -> pd.DataFrame:
+                        geometry: bool = False, zones: bool = True) -> pd.DataFrame:
         """Allocate coordinates to teams.
 
         Parameters
@@ -317,6 +322,8 @@ class Profile(UnknownPostcodes):
             Return a GeoDataFrame of the points in EPSG:27700.
         exact : bool
             Skip the grid and test every point against the polygons (same answers, slower).
+        zones : bool
+            Add the data-zone columns where small-area data is loaded (default).
 
         Returns
         -------
@@ -350,6 +357,8 @@ class Profile(UnknownPostcodes):
             det = out["detail"].to_numpy(dtype=object)
             det[bad > 0] = detail[bad > 0]
             out["detail"] = det
+        if zones and self.small_areas is not None:
+            out = self.small_areas.add_columns(out, np.full(n, -1, np.intp))
         return _finish(out, source, geometry)
 
     def lookup(self, query: str) -> dict:
@@ -372,9 +381,11 @@ class Profile(UnknownPostcodes):
         kind, value = parse_query(query)
         if kind == "point":
             x, y, crs = value
-            row = self.allocate_points([x], [y], crs=crs).iloc[0].to_dict()
+            row = self.allocate_points([x], [y], crs=crs, zones=False).iloc[0].to_dict()
             if row["status"] == "invalid_coordinates":
                 raise InputError(f"coordinates rejected: {row['detail']}")
+            if self.small_areas is not None:
+                row.update(self.small_areas.point_fields(row["easting"], row["northing"], row["team"]))
             row["query"] = query
             return _no_nan(row)
         pc = normalise_postcode(value)
@@ -392,6 +403,7 @@ class Profile(UnknownPostcodes):
             detail = self._outside_detail(self._pc_council[i])
         if status == "terminated_postcode":
             detail = self._terminated_detail(i)
+        zone = self.small_areas.fields(int(self.small_areas.pc_zone[i])) if self.small_areas is not None else {}
         return {
             "query": query,
             "team": self.team_names[team] if team >= 0 else None,
@@ -406,6 +418,7 @@ class Profile(UnknownPostcodes):
             "detail": detail if not self._pc_split[i] else self._split_detail(self._pc_split[i]),
             "likely_team": None,
             "split_teams": self._pc_split[i] or None,
+            **zone,
         }
 
     @cached_property

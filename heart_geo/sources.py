@@ -356,6 +356,7 @@ def _read_postcode_csv(name: str, src) -> pd.DataFrame:
                 "council_code": _first(head, ["oslaua", "laua", "lad25cd", "lad24cd", "lad23cd"]),
                 "quality": _first(head, ["osgrdind"]),
                 "terminated": _first(head, ["doterm"]),
+                "data_zone": _first(head, ["dz11", "datazone2011code", "lsoa11"]),  # Scotland: 2011 data zone
             }
             need = ["postcode", "easting", "northing", "council_code"]
             lost = [k for k in need if want[k] is None]
@@ -563,7 +564,8 @@ def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, di
         near_df.loc[near_df[c] <= 0, c] = np.nan
     near_df.loc[near_df["easting"].isna() | near_df["northing"].isna(), ["easting", "northing"]] = np.nan
     near_df = near_df.drop_duplicates("postcode", keep="first").reset_index(drop=True)
-    near_df = near_df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]]
+    near_df = near_df[["postcode", "easting", "northing", "council_code", "quality", "terminated", "source"]
+                      + (["data_zone"] if "data_zone" in near_df.columns else [])]
     code_list = np.array(sorted(codes, key=codes.get), dtype="S9")
     rest = _compact(rest_parts, code_list, exclude=near_df["postcode"].to_numpy(dtype=object))
     return near_df, rest

@@ -172,6 +172,27 @@ licence = "CC0"
 attribution = "Made-up test data."
 patterns = ["**/council.geojson"]
 code_field = ["LAD13CD"]
+[sources.data_zones]
+description = "Made-up data zones"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/tt_data_zones.gpkg"]
+
+[sources.population]
+description = "Made-up small-area population estimates in Public Health Scotland's layout"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/dz2011_population_tt.csv"]
+
+[sources.simd]
+description = "Made-up SIMD with geography"
+publisher = "heart_geo tests"
+licence = "CC0"
+attribution = "Made-up test data."
+patterns = ["**/simd2020_withinds_tt.csv"]
+
 [sources.care_services]
 description = "Made-up registered care services in the Care Inspectorate datastore format"
 publisher = "heart_geo tests"
@@ -277,6 +298,60 @@ CARE_SERVICES_SECRETS = [
 ]
 
 
+#: Made-up data zones: code -> (name, (xmin, ymin, xmax, ymax) from (X0, Y0), council, people of each
+#: age 0-17, SIMD rank). TZ03 holds a North and a South postcode (split half and half); TZ05 has no
+#: postcode (its centre lies in the gap south of D: nearest team South) and is written as two
+#: overlapping halves (invalid: repaired); TZ99 belongs to the neighbouring council.
+DATA_ZONES = {
+    "S01990001": ("Testtown North", (-500, 1100, 1000, 2500), "Testshire", 10, 6500),
+    "S01990002": ("Testtown East", (1000, 1000, 2500, 2500), "Testshire", 4, 100),
+    "S01990003": ("Testtown Middle", (-500, -500, 1000, 1100), "Testshire", 6, 1000),
+    "S01990004": ("Testtown Fields", (1000, 400, 2500, 1000), "Testshire", 2, 3000),
+    "S01990005": ("Testtown Moor", (1000, -500, 2500, 400), "Testshire", 1, 2000),
+    "S01990099": ("Otherslaw Centre", (4000, 4000, 6000, 6000), "Otherslaw", 100, 50),
+}
+#: The answers :func:`heart_geo.population.team_population` must give for Testshire, ages 0-17:
+#: team -> (population, SIMD quintile 1 population, zones, split zones, population in split zones).
+POPULATION_ANSWERS = {
+    "North": (180 + 54, 54, 2, 1, 54),
+    "East": (72 + 36, 72, 2, 0, 0),
+    "South": (54 + 18, 54, 2, 1, 54),
+}
+
+
+def write_small_area_data(folder: str | Path) -> None:
+    """Write Testshire's made-up data zones (GeoPackage), population (PHS layout) and SIMD (with geography)."""
+    folder = Path(folder)
+    geoms = []
+    for code, (_, (x1, y1, x2, y2), *_rest) in DATA_ZONES.items():
+        if code == "S01990005":  # two overlapping halves: an invalid MultiPolygon to repair
+            geoms.append(shapely.MultiPolygon([shapely.box(X0 + x1, Y0 + y1, X0 + 1800, Y0 + y2),
+                                               shapely.box(X0 + 1700, Y0 + y1, X0 + x2, Y0 + y2)]))
+        else:
+            geoms.append(shapely.box(X0 + x1, Y0 + y1, X0 + x2, Y0 + y2))
+    gpd.GeoDataFrame({"DZ2011_Code": list(DATA_ZONES), "DZ2011_Name": [v[0] for v in DATA_ZONES.values()]},
+                     geometry=geoms, crs="EPSG:27700").to_file(folder / "tt_data_zones.gpkg", driver="GPKG")
+    ages = [f"Age{i}" for i in range(90)] + ["Age90plus"]
+    with open(folder / "dz2011_population_tt.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Year", "DataZone", "DataZoneQF", "Sex", "SexQF", "AllAges", *ages])
+        for year, extra in ((2019, 1), (2020, 0)):  # the newest year answers
+            for code, (*_rest, child, _rank) in DATA_ZONES.items():
+                people = [child + extra] * 18 + [5] * 72 + [2]
+                female = [v // 2 for v in people]
+                for sex, vals in (("All", people), ("Female", female),
+                                  ("Male", [a - f for a, f in zip(people, female, strict=True)])):
+                    w.writerow([year, code, "", sex, "d" if sex == "All" else "", sum(vals), *vals])
+            w.writerow([year, "S92000003", "d", "All", "d", 999, *([1] * 91)])  # Scotland: left out
+    with open(folder / "simd2020_withinds_tt.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+        w.writerow(["Data_Zone", "Intermediate_Zone", "Council_area", "Total_population", "SIMD2020v2_Rank",
+                    "SIMD_2020v2_Percentile", "SIMD2020v2_Decile", "SIMD2020v2_Quintile"])
+        for code, (name, _box, council, child, rank) in DATA_ZONES.items():
+            w.writerow([code, name, council, 18 * child + 362, rank, -(-rank * 100 // 6976),
+                        -(-rank * 10 // 6976), -(-rank * 5 // 6976)])
+
+
 def write_service_data(folder: str | Path) -> None:
     """Write Testshire's made-up service datasets (Care Inspectorate, PHS hospitals, GP practices)."""
     folder = Path(folder)
@@ -310,9 +385,10 @@ def _square(i: int, j: int) -> shapely.Polygon:
     return shapely.box(X0 + i * 1000, Y0 + j * 1000, X0 + (i + 1) * 1000, Y0 + (j + 1) * 1000)
 
 
-def write_test_data(folder: str | Path, *, onspd: bool = False) -> Path:
+def write_test_data(folder: str | Path, *, onspd: bool = False, small_areas: bool = False) -> Path:
     """Write Testshire's data folder and profile; return the profile TOML path.
 
+    ``small_areas=True`` adds the data zones, population and SIMD (:func:`write_small_area_data`).
     ``onspd=True`` writes the postcodes as an ONS Postcode Directory CSV (header row; ``pcds``,
     ``oseast1m``, ``osnrth1m``, ``oslaua``, ``doterm``) with :data:`ONSPD_TERMINATED` added.
     """
@@ -361,6 +437,8 @@ def write_test_data(folder: str | Path, *, onspd: bool = False) -> Path:
                        AddressLine1="1 Test Road", AddressLine3="TESTTOWN", PostCode="TT1 1AA")
             w.writerow(row)
     write_service_data(folder)
+    if small_areas:
+        write_small_area_data(folder)
     toml = folder / "testshire.toml"
     toml.write_text(PROFILE_TOML, encoding="utf-8")
     return toml
@@ -476,7 +554,7 @@ def write_onsud(folder: str | Path, addresses: dict | None = None, *, name: str 
     return folder / name
 
 
-def make_profile(folder: str | Path | None = None, *, onspd: bool = False):
+def make_profile(folder: str | Path | None = None, *, onspd: bool = False, small_areas: bool = False):
     """Build Testshire's files (in ``folder`` or a new temporary folder) and load its profile.
 
     Examples
@@ -488,7 +566,7 @@ def make_profile(folder: str | Path | None = None, *, onspd: bool = False):
     from .profiles import load_profile
 
     folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="testshire-"))
-    toml = write_test_data(folder, onspd=onspd)
+    toml = write_test_data(folder, onspd=onspd, small_areas=small_areas)
     return load_profile(toml, data_dir=folder, cache=False)
 
 
