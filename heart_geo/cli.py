@@ -12,8 +12,10 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -48,125 +50,176 @@ class _Version(argparse.Action):
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--profile", default=os.environ.get("HEART_GEO_PROFILE", "east_ayrshire"),
-                        help="council profile in boundaries/ (default: east_ayrshire)")
-    common.add_argument("--data-dir", help="folder holding the official datasets "
+    common.add_argument("--profile", metavar="NAME", default=os.environ.get("HEART_GEO_PROFILE", "east_ayrshire"),
+                        help="the council: a profile name ('heart-geo profiles' lists them) or a profile .toml "
+                        "file (default: east_ayrshire, or $HEART_GEO_PROFILE)")
+    common.add_argument("--data-dir", metavar="FOLDER", help="folder holding the official datasets "
                         "(default: $HEART_GEO_DATA, then the user cache)")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
-    common.add_argument("-q", "--quiet", action="count", default=0, help="less output; no progress bar")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="say more about what is happening (-vv: everything, for finding a fault)")
+    common.add_argument("-q", "--quiet", action="count", default=0, help="say less: no progress bar, no summary")
 
     # The same options on every subcommand, without defaults: a subparser's defaults would
     # overwrite values given before the subcommand ("heart-geo --profile X lookup ...").
     sub_common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     for action in common._actions:
-        kw = {"help": action.help}
+        kw = {"help": action.help, "metavar": action.metavar}
         if isinstance(action, argparse._CountAction):
-            kw["action"] = "count"
+            kw = {"help": action.help, "action": "count"}
         sub_common.add_argument(*action.option_strings, dest=action.dest, **kw)
 
     p = _Parser(prog="heart-geo", description="Which locality team supports a family, from where it lives.",
                 parents=[common])
-    p.add_argument("--version", action=_Version, help="show the version and exit")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument("--version", action=_Version, help="show the version and stop")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, title="commands",
+                           metavar="COMMAND")
 
-    s = sub.add_parser("lookup", parents=[sub_common], help="team for one postcode, address or 'lat,lon'")
-    s.add_argument("query", help="postcode (any spelling), an address containing one, 'lat,lon' or 'easting,northing'")
-    s.add_argument("--json", action="store_true", help="print JSON")
+    def command(name: str, text: str, more: str = "", parent=sub) -> argparse.ArgumentParser:
+        """Add a subcommand whose one-line help is also the first sentence of its own --help."""
+        return parent.add_parser(name, parents=[sub_common], help=text,
+                                 description=f"{text[0].upper()}{text[1:]}." + (f" {more}" if more else ""))
 
-    s = sub.add_parser("assign", parents=[sub_common], help="add team columns to every row of a CSV or .xlsx")
-    s.add_argument("input", help="caseload: CSV or Excel workbook (.xlsx)")
-    s.add_argument("-o", "--output", required=True,
-                   help="output file (never the input): .xlsx for an Excel workbook, else CSV")
-    s.add_argument("--sheet", help="sheet of an .xlsx input, by name or number (default: the first)")
-    s.add_argument("--no-bom", action="store_true",
-                   help="CSV output without the UTF-8 byte-order mark (Excel needs it for accented names)")
-    s.add_argument("--no-suppress", action="store_true",
-                   help="exact counts in the summary (internal use only): counts of 1-4 show as <5 by default")
-    s.add_argument("--postcode-col", help="column holding postcodes or addresses (found by itself if omitted)")
-    s.add_argument("--x-col", help="column of eastings or longitudes")
-    s.add_argument("--y-col", help="column of northings or latitudes")
-    s.add_argument("--crs", help="CRS of --x-col/--y-col (default EPSG:27700; EPSG:4326 for lat/lon)")
-    s.add_argument("--uprn-col", help="column of UPRNs: answered from their own address points when OS Open "
-                   "UPRN or ONSUD is loaded (a column named like 'UPRN' is found by itself)")
-    s.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk (bounded memory)")
+    _add_allocation_commands(command)
+    _add_report_commands(command)
+    _add_server_and_data_commands(command)
+    return p
+
+
+_JSON = "print JSON instead of a table (for other programs)"
+_NO_BOM = "write CSV without the byte-order mark (Excel needs it to show accented letters)"
+_INTERNAL = "for internal use only (by default counts of 1 to 4 show as <5)"
+
+
+def _add_allocation_commands(command) -> None:
+    """``lookup``, ``assign``, ``links``, ``export``: the options of the commands that allocate."""
+    s = command("lookup", "which team supports a family: give a postcode, an address or a map position")
+    s.add_argument("query", help="a postcode (any spelling), an address containing one, 'latitude, longitude' "
+                   "or 'easting, northing'")
+    s.add_argument("--json", action="store_true", help=_JSON)
+
+    s = command("assign", "add the team to every row of a caseload file (CSV or Excel)",
+                "Every row is kept, with a plain status saying how its team was found.")
+    s.add_argument("input", metavar="FILE", help="the caseload: a CSV file or an Excel workbook (.xlsx)")
+    s.add_argument("-o", "--output", metavar="FILE", required=True,
+                   help="file to write (never the caseload itself): an Excel workbook if it ends .xlsx, else CSV")
+    s.add_argument("--sheet", help="which sheet of a workbook, by name or number (default: the first)")
+    s.add_argument("--no-bom", action="store_true", help=_NO_BOM)
+    s.add_argument("--no-suppress", action="store_true", help=f"exact counts in the summary, {_INTERNAL}")
+    s.add_argument("--postcode-col", metavar="COLUMN",
+                   help="the column holding postcodes or addresses (found by itself if left out)")
+    s.add_argument("--x-col", metavar="COLUMN", help="the column of eastings or longitudes, for rows given "
+                   "as a map position")
+    s.add_argument("--y-col", metavar="COLUMN", help="the column of northings or latitudes")
+    s.add_argument("--crs", help="what --x-col and --y-col hold: EPSG:27700 for eastings and northings "
+                   "(default), EPSG:4326 for longitude and latitude")
+    s.add_argument("--uprn-col", metavar="COLUMN", help="the column of UPRNs (property numbers): each answered "
+                   "from its own address point when OS Open UPRN or ONSUD is in the data (a column named "
+                   "like 'UPRN' is found by itself)")
+    s.add_argument("--chunk-size", metavar="ROWS", type=int, default=100_000,
+                   help="rows read at a time, to keep memory use low (default: 100000)")
     s.add_argument("--progress", action="store_true",
-                   help="show the progress bar even when stderr is not a terminal")
+                   help="show the progress bar even when the output is not a terminal")
 
-    s = sub.add_parser("links", parents=[sub_common], help="cross-locality links for council-wide schools")
-    s.add_argument("--enrolments", help="CSV or .xlsx of pupils: school (seed code or name) and home postcode")
-    s.add_argument("--sheet", help="sheet of an .xlsx enrolment file, by name or number (default: the first)")
-    s.add_argument("--school-col", help="column of school seed codes or names (default: 'school')")
-    s.add_argument("--postcode-col", help="column of home postcodes (found by itself if omitted)")
-    s.add_argument("--consent-col", help="column marking recorded consent (default: 'consent')")
-    s.add_argument("--risk-col", help="column marking a child-protection risk-of-harm flag "
+    s = command("links", "links between council-wide schools and the teams their pupils live in",
+                "Faith and additional support needs schools serve the whole council: their pupils' home "
+                "teams and the school keep in touch.")
+    s.add_argument("--enrolments", metavar="FILE", help="pupils: a CSV or .xlsx file with each pupil's school "
+                   "(seed code or name) and home postcode (without it: every council-wide school with every team)")
+    s.add_argument("--sheet", help="which sheet of a workbook, by name or number (default: the first)")
+    s.add_argument("--school-col", metavar="COLUMN", help="the column of school seed codes or names "
+                   "(default: 'school')")
+    s.add_argument("--postcode-col", metavar="COLUMN", help="the column of home postcodes (found by itself "
+                   "if left out)")
+    s.add_argument("--consent-col", metavar="COLUMN", help="the column saying consent to share was recorded "
+                   "(default: 'consent')")
+    s.add_argument("--risk-col", metavar="COLUMN", help="the column marking a child-protection risk of harm "
                    "(default: 'risk_of_harm')")
-    s.add_argument("-o", "--output", help="write the link table here (.xlsx or CSV)")
-    s.add_argument("--detail-output", help="write family-level rows released under the consent rule here")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--no-bom", action="store_true", help="CSV output without the UTF-8 byte-order mark")
-    s.add_argument("--no-suppress", action="store_true",
-                   help="exact pupil counts (internal use only): counts of 1-4 show as <5 by default")
+    s.add_argument("-o", "--output", metavar="FILE", help="write the table of links to this file (.xlsx or CSV)")
+    s.add_argument("--detail-output", metavar="FILE", help="write the single pupils' rows that may be shared "
+                   "(recorded consent, or a risk of harm) to this file")
+    s.add_argument("--json", action="store_true", help=_JSON)
+    s.add_argument("--no-bom", action="store_true", help=_NO_BOM)
+    s.add_argument("--no-suppress", action="store_true", help=f"exact pupil counts, {_INTERNAL}")
 
-    s = sub.add_parser("export", parents=[sub_common],
-                       help="team boundaries, gaps, schools and the postcode -> team table for GIS or a lookup")
-    s.add_argument("-o", "--output", required=True,
-                   help="FILE.gpkg (every layer), FILE.geojson (one layer, --layer) or FILE.csv (postcode lookup)")
-    s.add_argument("--layer", default="teams", help="layer for a .geojson output (default: teams)")
-    s.add_argument("--caseload", help="an allocated caseload (heart-geo assign output) whose counts by team "
-                   "are added to the teams layer (suppressed under 5 unless --no-suppress)")
-    s.add_argument("--no-bom", action="store_true", help="CSV output without the UTF-8 byte-order mark")
-    s.add_argument("--no-suppress", action="store_true", help="exact caseload counts (internal use only)")
-    s = sub.add_parser("validate", parents=[sub_common], help="report data problems for the profile")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--all", action="store_true", help="validate every profile")
+    s = command("export", "write the team areas, gaps, schools and a postcode-to-team table for GIS or "
+                "another system")
+    s.add_argument("-o", "--output", metavar="FILE", required=True,
+                   help="FILE.gpkg (every layer, for QGIS), FILE.geojson (one layer, see --layer) or FILE.csv "
+                   "(a postcode-to-team table)")
+    s.add_argument("--layer", default="teams", help="the layer a .geojson file holds (default: teams)")
+    s.add_argument("--caseload", metavar="FILE", help="a caseload with its teams added (what 'heart-geo assign' "
+                   "writes): its count per team goes into the teams layer (under 5 hidden unless --no-suppress)")
+    s.add_argument("--no-bom", action="store_true", help=_NO_BOM)
+    s.add_argument("--no-suppress", action="store_true", help=f"exact caseload counts, {_INTERNAL}")
 
-    s = sub.add_parser("teams", parents=[sub_common], help="teams with postcodes, area, schools, services")
-    s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("population", parents=[sub_common],
-                       help="people per team from data zones: children by age band, SIMD most deprived fifth")
-    s.add_argument("--ages", default="0-17", help="age band counted in 'population' (default 0-17; e.g. 5-11, 90+)")
-    s.add_argument("--json", action="store_true")
+def _add_report_commands(command) -> None:
+    """``validate``, ``teams``, ``population``, ``services``, ``profiles``: the commands that report."""
+    s = command("validate", "check the council's data and say what is wrong or missing")
+    s.add_argument("--json", action="store_true", help=_JSON)
+    s.add_argument("--all", action="store_true", help="check every council profile")
 
-    s = sub.add_parser("services", parents=[sub_common],
-                       help="the model's services, link workers and hubs, and the services present in each team")
-    s.add_argument("--json", action="store_true")
+    s = command("teams", "each team: its postcodes, area, schools and services",
+                "The table fits the terminal's width; --json gives every column in full.")
+    s.add_argument("--json", action="store_true", help=_JSON)
+
+    s = command("population", "how many people live in each team, from the data zones: children by age band, "
+                "and how many live in the most deprived fifth of Scotland (SIMD)")
+    s.add_argument("--ages", default="0-17", help="the ages to count (default: 0-17; e.g. 5-11, or 90+)")
+    s.add_argument("--json", action="store_true", help=_JSON)
+
+    s = command("services", "the services of the model, its link workers and hubs, and the services present "
+                "in each team")
+    s.add_argument("--json", action="store_true", help=_JSON)
     s.add_argument("--locations", action="store_true",
-                   help="one row per service that may be published: service_name, service_kind, provider, "
-                        "postcode, team, status, source (childminders, children's houses, fostering and "
-                        "adoption are counted only, never listed)")
-    s.add_argument("-o", "--output", help="with --locations: write the rows to this CSV (or .xlsx)")
-    s.add_argument("--no-bom", action="store_true", help="CSV output without the UTF-8 byte-order mark")
+                   help="one row per service that may be published: its name, kind, provider, postcode, team "
+                   "and source (childminders, children's houses, fostering and adoption are counted only, "
+                   "never listed)")
+    s.add_argument("-o", "--output", metavar="FILE", help="with --locations: write the rows to this CSV (or "
+                   ".xlsx) file")
+    s.add_argument("--no-bom", action="store_true", help=_NO_BOM)
 
-    sub.add_parser("profiles", parents=[sub_common], help="list the council profiles")
+    command("profiles", "list the council profiles")
 
-    s = sub.add_parser("dashboard", parents=[sub_common], help="start the map dashboard (Streamlit)")
-    s.add_argument("--port", type=int, default=8501)
-    s.add_argument("--address", default="127.0.0.1")
 
-    s = sub.add_parser("api", parents=[sub_common], help="serve the JSON API for case-management systems")
-    s.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other "
-                   "needs --api-keys)")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=int, default=1, help="worker processes (each reads the derived-data cache)")
-    s.add_argument("--api-keys", metavar="FILE", help="file of SHA-256 hashes of the accepted keys, one a line; "
-                   "requests then need 'Authorization: Bearer KEY'")
+def _add_server_and_data_commands(command) -> None:
+    """``dashboard``, ``api`` and ``data``: the options of the commands that serve or fetch."""
+    s = command("dashboard", "start the map dashboard, to use in a web browser",
+                "Without --secrets it answers on this machine only; with it, people sign in with their "
+                "work account and only those on the allow-list get in.")
+    s.add_argument("--port", type=int, default=8501, help="port to listen on (default: 8501)")
+    s.add_argument("--address", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only); any other, e.g. "
+                   "0.0.0.0 for the whole network, needs --secrets")
+    s.add_argument("--secrets", metavar="FILE",
+                   help="turn on sign-in: a TOML file with [auth] (your OpenID Connect provider, e.g. Entra ID) "
+                   "and [heart_geo] (who may come in); see the README, 'Sign-in and sharing on a network'")
+
+    s = command("api", "serve the JSON API that case-management systems ask for teams",
+                "Without --api-keys it answers on this machine only.")
+    s.add_argument("--address", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this "
+                   "machine only); any other needs --api-keys")
+    s.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    s.add_argument("--workers", type=int, default=1, help="how many worker processes answer (default: 1)")
+    s.add_argument("--api-keys", metavar="FILE", help="file of the SHA-256 hashes of the keys accepted, one a "
+                   "line; each request then needs the header 'Authorization: Bearer KEY'")
     s.add_argument("--rate-limit", type=float, default=50.0, metavar="PER_SECOND",
-                   help="requests a second per key, bursts up to twice that (default 50; 0: no limit)")
+                   help="requests a second allowed per key, bursts up to twice that (default: 50; 0: no limit)")
 
-    s = sub.add_parser("data", parents=[sub_common], help="where the data is; fetch it where a network exists")
-    dsub = s.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    d = dsub.add_parser("fetch", parents=[sub_common], help="download the profile's official files into the cache")
-    d.add_argument("--dest", help="folder to download into (default: the user cache)")
-    d.add_argument("--url", action="append", default=[], metavar="SOURCE=URL", help="override a source URL")
-    d.add_argument("--sha256", action="append", default=[], metavar="SOURCE=HEX", help="expected checksum")
-    d.add_argument("--only", action="append", help="fetch only this source (repeatable)")
+    s = command("data", "where the data is; download it where a network exists")
+    dsub = s.add_subparsers(dest="data_command", required=True, parser_class=_Parser, title="commands",
+                            metavar="COMMAND")
+    d = command("fetch", "download the council's official files into the user cache", parent=dsub)
+    d.add_argument("--dest", metavar="FOLDER", help="folder to download into (default: the user cache)")
+    d.add_argument("--url", action="append", default=[], metavar="SOURCE=URL",
+                   help="download this dataset from another address (repeatable)")
+    d.add_argument("--sha256", action="append", default=[], metavar="SOURCE=HEX",
+                   help="the SHA-256 checksum this dataset's file must have (repeatable)")
+    d.add_argument("--only", action="append", metavar="SOURCE", help="download this dataset only (repeatable)")
     d.add_argument("--authkey", action="append", default=[], metavar="SOURCE=KEY",
                    help="a publisher's key (Spatial Hub: your free authkey; or set the variable the "
                    "profile names, e.g. $SPATIALHUB_AUTHKEY); never printed")
-    dsub.add_parser("where", parents=[sub_common],
-                    help="print the data folder in use and the release of each dataset that answers")
-    return p
+    command("where", "print the data folder in use and the release of each dataset that answers", parent=dsub)
 
 
 def _setup_logging(verbose: int, quiet: int) -> None:
@@ -481,8 +534,55 @@ def _print_geometry(r: dict) -> None:
 def cmd_teams(args) -> int:
     """Run ``heart-geo teams``: print the teams with postcodes, area, schools and services."""
     p = _profile(args)
-    _print_table(p.team_summary(), args.json)
+    if args.json:
+        _print_table(p.team_summary(), True)
+    else:
+        _print_teams(p, shutil.get_terminal_size((100, 24)).columns)
     return EXIT_OK
+
+
+def _print_teams(p, width: int) -> None:
+    """Print one block per team, each line wrapped to ``width``; what every team shares, once."""
+    width = max(60, width)
+    rows = p.team_summary().to_dict("records")
+    shared = {k: rows[0][k] for k in ("services_in_team", "services_by_link_worker", "links_with_council_wide_schools")
+              if k in rows[0] and rows[0][k] and len(rows) > 1 and all(r[k] == rows[0][k] for r in rows)}
+    names = dict(zip(p.schools["seed_code"], p.schools["name"], strict=True)) if p.schools is not None else {}
+    units = _util.plural(p.unit)
+    print(f"{p.name}: {len(rows)} {units}")
+    for key, label in (("services_in_team", f"Services in every {p.unit}"),
+                       ("services_by_link_worker", f"Link workers for every {p.unit}"),
+                       ("links_with_council_wide_schools", f"Council-wide schools (linked with every {p.unit})")):
+        if key in shared:
+            _wrapped(f"{label}:", shared[key], width, indent=2)
+    for team, r in zip(p.teams, rows, strict=True):
+        print()
+        print(r[p.unit])
+        near = r["postcodes_nearest"]
+        lines = [
+            ("Catchment", ", ".join(names.get(code, name) for code, name in team.schools)),
+            ("Postcodes", f"{r['postcodes']:,}" + (f", and {near:,} more nearest to it (in no catchment)"
+                                                    if near else "")),
+            ("Area", f"{r['area_km2']:,} km²"),
+            ("Services here", r["services_in_team"] if "services_in_team" not in shared else ""),
+            ("Link workers", r["services_by_link_worker"] if "services_by_link_worker" not in shared else ""),
+            ("Services present", f"{r['services_present']:,} ({r['services_by_kind']})" if r["services_present"]
+             else "none found in the data"),
+        ]
+        if "schools" in r:
+            lines.append(("Schools", f"{r['schools']}: {r['school_names']}" if r["schools"] else "none"))
+            if "links_with_council_wide_schools" not in shared:
+                lines.append(("Council-wide", r["links_with_council_wide_schools"] or "none"))
+        for label, value in lines:
+            if value:
+                _wrapped(f"{label}:", value, width, indent=2, label_width=18)
+
+
+def _wrapped(label: str, value: str, width: int, *, indent: int, label_width: int = 0) -> None:
+    """Print ``label value`` wrapped to ``width``; following lines start under the value (or the label)."""
+    head = " " * indent + label.ljust(label_width) + " "
+    rest = " " * (len(head) if label_width else indent + 2)
+    print(textwrap.fill(str(value), width, initial_indent=head, subsequent_indent=rest, break_on_hyphens=False))
 
 
 def cmd_population(args) -> int:
@@ -608,9 +708,30 @@ def cmd_profiles(args) -> int:  # noqa: ARG001
 
 def cmd_dashboard(args) -> int:
     """Run ``heart-geo dashboard``: start the map dashboard (Streamlit) until stopped."""
+    cmd, env, url = _dashboard_command(args)
+    print(f"HEART dashboard on {url}  (Ctrl+C to stop)", file=sys.stderr)
+    if args.secrets:
+        print(f"  sign-in is on: open it at {url} exactly (sign-in returns to that address only)",
+              file=sys.stderr)
+    return _run_until_stopped(cmd, env)
+
+
+_OPEN_DASHBOARD = ("To share it on a network, turn on sign-in: heart-geo dashboard --secrets FILE "
+                   '(see the README, "Sign-in and sharing on a network").')
+
+
+def _dashboard_command(args) -> tuple[list[str], dict, str]:
+    """Check the dashboard's options; return the Streamlit command, its environment and the address to open."""
+    from . import _net, signin
     from .app import DASHBOARD
     from .settings import UPLOAD_MAX_MB
 
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port must be from 1 to 65535, got {args.port}")
+    if args.secrets:
+        sign_in = signin.read_signin(args.secrets, port=args.port)
+    else:
+        _net.require_loopback(args.address, server="the dashboard", guard="sign-in", how_to_open=_OPEN_DASHBOARD)
     app = DASHBOARD
     if not app.is_file():  # pragma: no cover - shipped in the package
         raise InputError(f"the dashboard app is missing from the installed package ({app})")
@@ -625,8 +746,12 @@ def cmd_dashboard(args) -> int:
            "--server.address", args.address, "--server.headless", "true", "--client.toolbarMode", "viewer",
            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
            "--server.maxUploadSize", str(UPLOAD_MAX_MB), "--server.maxMessageSize", str(max(200, 4 * UPLOAD_MAX_MB))]
-    print(f"HEART dashboard on http://{args.address}:{args.port}  (Ctrl+C to stop)", file=sys.stderr)
-    return _run_until_stopped(cmd, env)
+    if args.secrets:
+        # Streamlit's own banner would name --address, not the one address sign-in works at
+        cmd += ["--secrets.files", str(Path(args.secrets).resolve()), "--logger.hideWelcomeMessage", "true"]
+        return cmd, env, sign_in.origin(args.port)
+    host = f"[{args.address}]" if ":" in args.address else args.address
+    return cmd, env, f"http://{host}:{args.port}"
 
 
 def _run_until_stopped(cmd: list[str], env: dict) -> int:

@@ -21,11 +21,13 @@ from streamlit_folium import st_folium
 
 import heart_geo
 from heart_geo import answers, disclosure, explore, uploads
+from heart_geo.app.gate import gate
 from heart_geo.caseload import csv_bytes, neutralise_formulas
 from heart_geo.escape import md_text as md
 from heart_geo.settings import UPLOAD_MAX_MB
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
+gate()  # sign-in (when configured) or this machine only: nothing below runs for anyone else
 
 PRIVACY = (
     "Uploaded files are read in this server's memory only: they are **not saved to disk, not "
