@@ -515,7 +515,7 @@ CLI_CASES = [
      r"is empty"),
     ("links-no-location", lambda t, d: ["links", *prof_args(d), "--enrolments",
                                         _enrol(t, "school,name", ("8000009,a",))], 2, r"no location column"),
-    ("no-command", lambda _t, _d: [], 2, r"required: command"),
+    ("no-command", lambda _t, _d: [], 2, r"required: COMMAND"),
 ]
 
 
