@@ -27,7 +27,7 @@ from pathlib import Path
 from . import _paths
 from .settings import EXIT_OK, EXIT_USAGE
 
-__all__ = ["print_lookup", "read_answer", "remember"]
+__all__ = ["print_lookup", "read_answer", "remember", "zone_line"]
 
 FORMAT = 1
 #: Statuses that make ``lookup`` exit with the usage code.
@@ -39,6 +39,22 @@ _MAX_ENTRIES = 20_000
 # --------------------------------------------------------------------------------------------------
 # printing: the one way a lookup answer is shown (the full command calls this too)
 # --------------------------------------------------------------------------------------------------
+def zone_line(row: dict) -> str | None:
+    """Say which data zone an answer lies in and how deprived it is, in words (None without one).
+
+    Examples
+    --------
+    >>> zone_line({"data_zone": "S01007919", "data_zone_name": "Cumnock North - 04", "simd_decile": 10,
+    ...            "simd_decile_words": "among the 10% least deprived areas in Scotland"})
+    'Data zone S01007919 (Cumnock North - 04): among the 10% least deprived areas in Scotland (SIMD decile 10).'
+    """
+    if not row.get("data_zone"):
+        return None
+    name = f" ({row['data_zone_name']})" if row.get("data_zone_name") else ""
+    simd = f": {row['simd_decile_words']} (SIMD decile {row['simd_decile']})" if row.get("simd_decile") else ""
+    return f"Data zone {row['data_zone']}{name}{simd}."
+
+
 def print_lookup(row: dict, as_json: bool) -> int:
     """Print one lookup answer (a dict of JSON values) and return the command's exit code."""
     if as_json:
@@ -54,9 +70,7 @@ def print_lookup(row: dict, as_json: bool) -> int:
         if row.get("likely_team"):
             print(f"  likely team: {row['likely_team']} (not given as the team: the postcode is not in the data)")
         if row.get("data_zone"):
-            name = f" ({row['data_zone_name']})" if row.get("data_zone_name") else ""
-            simd = f": {row['simd_decile_words']} (SIMD decile {row['simd_decile']})" if row.get("simd_decile") else ""
-            print(f"  data zone {row['data_zone']}{name}{simd}")
+            print(f"  {zone_line(row)}")
         print(f"  {row['detail']}")
     return EXIT_USAGE if row["status"] in _BAD else EXIT_OK
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 import pandas as pd
 
 from . import _util
+from ._ready import zone_line  # noqa: F401 - the dashboard's lookup panel says it as the CLI does
 from .errors import InputError
+from .population import notes_text
 from .services import service_counts, services_present, team_services
 from .settings import WGS84
 
@@ -174,9 +176,29 @@ def team_details(profile) -> list[dict]:
                 "link_workers": link,
                 "council_wide_schools": [s for s in str(r.get("links_with_council_wide_schools", "")).split(", ") if s],
                 **_team_services_present(profile, team),
+                **_population_fields(r),
             }
         )
     return out
+
+
+#: What the Teams tab says under its population columns.
+POPULATION_CAPTION = (
+    "Children 0-17: NRS small-area estimates by data zone, each zone shared between teams in proportion "
+    "to its postcodes (see Data notes for how many live in zones split between teams: the uncertainty). "
+    "In most deprived fifth: children living in SIMD quintile 1 data zones. Services per 1,000 children: "
+    "services present divided by children 0-17."
+)
+
+
+def _population_fields(r: pd.Series) -> dict:
+    """Return a team's children and deprivation from its summary row (empty when population is not loaded)."""
+    if "children" not in r:
+        return {}
+    share = r.get("children_simd_q1_share")
+    return {"children": int(r["children"]), "children_in_split_zones": int(r["children_in_split_zones"]),
+            "children_simd_q1_share": None if share is None or pd.isna(share) else float(share),
+            "services_per_1000_children": _util.nan_to_none(r.get("services_per_1000_children"))}
 
 
 def data_notes(profile) -> dict:
@@ -204,6 +226,7 @@ def data_notes(profile) -> dict:
         "other_council": other,
         "largest_gaps": largest,
         "problems": list(profile.problems) + _service_problems(profile),
+        "population": notes_text(profile),
         "address_points": (f"{len(profile.addresses):,} address points loaded (OS Open UPRN / ONSUD): postcodes "
                            "whose addresses fall in more than one team say so, and UPRNs are answered from "
                            "their own points" if len(profile.addresses) else

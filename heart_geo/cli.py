@@ -328,8 +328,12 @@ def cmd_assign(args) -> int:
 
 
 def _print_assign_summary(s, p, src: Path, args) -> None:
-    """Print the counts of ``heart-geo assign`` on stderr (suppressed under 5 unless --no-suppress)."""
+    """Print the counts of ``heart-geo assign`` on stderr (suppressed under 5 unless --no-suppress).
+
+    With population loaded, each team's rows per 1,000 children aged 0-17 (hidden where the count is).
+    """
     from . import disclosure
+    from .population import RATE_HIDDEN, add_rates
 
     suppress = not args.no_suppress
     blank = f"; {s.blank_lines:,} blank lines skipped" if s.blank_lines else ""
@@ -343,11 +347,15 @@ def _print_assign_summary(s, p, src: Path, args) -> None:
         print(f"  {_count(v)} rows located from {k} (postcode empty or invalid)", file=sys.stderr)
     for r in s.by_status(suppress=suppress).itertuples(index=False):
         print(f"  {r.status:<20} {_count(r.rows):>9}", file=sys.stderr)
-    by_team = s.by_team(p.team_names, suppress=suppress)
+    by_team = add_rates(p, s.by_team(p.team_names, suppress=suppress))
+    rates = "per_1000_children" in by_team.columns
     if s.team:
-        print("  by team:", file=sys.stderr)
-    for r in by_team.itertuples(index=False):
-        print(f"  {r.team:<20} {_count(r.rows):>9}", file=sys.stderr)
+        print("  by team:" + ("                       rows per 1,000 children aged 0-17" if rates else ""),
+              file=sys.stderr)
+    for r in by_team.to_dict("records"):
+        rate = r.get("per_1000_children")
+        shown = "" if rate is None else f"  {rate:>8}" if rate == RATE_HIDDEN else f"  {rate:>8.2f}"
+        print(f"  {r['team']:<20} {_count(r['rows']):>9}{shown}", file=sys.stderr)
     print(f"  {disclosure.note(suppress)}", file=sys.stderr)
 
 
@@ -478,6 +486,15 @@ def _print_report(r: dict) -> None:
     for k, v in r["postcodes_in_no_team"].items():
         print(f"  not allocated: {k}: {v}")
     _print_geometry(r)
+    sa = r.get("small_areas") or {}
+    if "zones" in sa:
+        print(f"Data zones: {sa['zones']} in the council ({sa['council_zones_by']}); postcodes placed "
+              + "; ".join(f"by {k}: {v:,}" for k, v in sa["postcode_zone_methods"].items()))
+        for k, v in (sa.get("split") or {}).items():
+            print(f"  {k}: {v['children_in_split_zones']:,} of {v['children']:,} children 0-17 live in "
+                  f"{v['split_zones']} zone(s) shared with another team")
+    elif sa:
+        print(f"Data zones: {sa['note']}")
     for k in ("missing_schools", "name_mismatches", "unmapped_catchments"):
         for x in r[k]:
             print(f"PROBLEM: {x}")

@@ -48,6 +48,7 @@ from .uploads import (  # noqa: F401 - re-exported: the upload flows lived here
     enrolment_links_bytes,
     export_bytes,
 )
+from .zonemap import add_simd_layer
 
 __all__ = [
     "KIND_STYLES",
@@ -488,6 +489,7 @@ def coverage_map(
 
     services = _service_layer(profile)
     _add_service_layers(m, profile, services)
+    simd_legend = add_simd_layer(m, profile, layers["teams"], simplify_m=float(simplify_m))
 
     if point is not None:
         folium.Marker(
@@ -504,7 +506,7 @@ def coverage_map(
             bounds = [[miny, minx], [maxy, maxx]]
     # keep the area clear of the legend (top right)
     m.fit_bounds(bounds, padding_top_left=(10, 10), padding_bottom_right=(_LEGEND_PAD, 10))
-    _Legend(_legend_html(profile, layers, highlight_team) + _services_legend_html(services)).add_to(m)
+    _Legend(_legend_html(profile, layers, highlight_team) + _services_legend_html(services) + simd_legend).add_to(m)
     folium.LayerControl(collapsed=True, position="topleft").add_to(m)
     return make_offline(m)
 

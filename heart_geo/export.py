@@ -1,9 +1,12 @@
 """Export the council's teams for GIS and for a case-management system's lookup table.
 
 * ``.gpkg``: every layer in one GeoPackage, EPSG:27700: ``teams`` (one polygon per team, with the
-  postcodes it covers, its area, schools and services), ``catchments``, ``gaps`` (areas in no team
+  postcodes it covers, its area, schools and services, and the people and children it serves when
+  population is loaded), ``catchments``, ``gaps`` (areas in no team
   catchment), ``schools`` (with the team each stands in), ``services`` (a table, when the profile
-  has services), ``postcodes`` (every postcode of the council, a point with its team and status) and
+  has services), ``data_zones`` (the council's data zones with the team(s) each belongs to and its
+  share, people, children and SIMD, when loaded), ``postcodes`` (every postcode of the council, a
+  point with its team and status) and
   ``about`` (a table: council, data release, attribution, disclosure note).
 * ``.geojson``: one layer (``layer=``), in WGS84 longitude/latitude as RFC 7946 requires.
 * ``.csv`` / ``.xlsx``: the postcode -> team lookup table (one row per postcode of the council:
@@ -29,13 +32,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import population
 from .errors import InputError
 from .settings import CRS, WGS84
 
 __all__ = ["LAYERS", "data_release", "export", "field_names", "layer_wgs84", "layers", "postcode_lookup"]
 
-#: Layers of a GeoPackage export, in order (``services`` only when the profile has services).
-LAYERS = ("teams", "catchments", "gaps", "schools", "services", "postcodes", "about")
+#: Layers of a GeoPackage export, in order (``services`` only when the profile has services, ``data_zones``
+#: only when data-zone boundaries are loaded).
+LAYERS = ("teams", "catchments", "gaps", "schools", "services", "data_zones", "postcodes", "about")
 _RESERVED = {"fid", "geom", "geometry", "ogc_fid"}
 
 
@@ -164,6 +169,10 @@ def layers(profile, *, caseload=None, suppress: bool = True) -> dict[str, pd.Dat
     if caseload is not None:
         counts, note = _caseload_counts(caseload, profile.team_names, suppress)
         teams["caseload_rows"] = [str(counts[t]) for t in teams["team"]]
+        kids = population.children_per_team(profile)
+        if kids:
+            teams["caseload_per_1000_children"] = [
+                _text(population.rate_per_1000(counts[t], kids.get(t))) for t in teams["team"]]
         about["caseload_rows_without_team"] = str(counts["(none)"])
         about["disclosure"] = note
     cat = profile.catchments.drop(columns=[c for c in ("team_index",) if c in profile.catchments.columns])
@@ -177,6 +186,8 @@ def layers(profile, *, caseload=None, suppress: bool = True) -> dict[str, pd.Dat
     svc = services_table(profile)
     if len(svc):
         out["services"] = svc
+    if profile.small_areas is not None:
+        out["data_zones"] = population.zone_table(profile)
     pcs = profile.postcode_allocations()
     pts = gpd.points_from_xy(pcs["easting"], pcs["northing"])
     pts = np.where(pcs["easting"].isna() | pcs["northing"].isna(), None, pts)
@@ -186,6 +197,10 @@ def layers(profile, *, caseload=None, suppress: bool = True) -> dict[str, pd.Dat
              if a.get("attribution")]
     out["about"] = pd.DataFrame(rows)
     return {k: _tidy(v) for k, v in out.items()}
+
+
+def _text(v) -> str | None:
+    return None if v is None else str(v)
 
 
 def _atomic(path: Path, write) -> None:

@@ -38,7 +38,9 @@ from .settings import CRS
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["AGE_BANDS", "SmallAreas", "build_small_areas", "parse_ages", "population_json", "team_population"]
+__all__ = ["AGE_BANDS", "SmallAreas", "add_rates", "build_small_areas", "children_per_team", "loaded", "parse_ages",
+           "notes_text", "population_json", "rate_per_1000", "small_area_report", "summary_columns",
+           "team_population", "zone_table"]
 
 #: The age bands every population output gives (children's services' own bands).
 AGE_BANDS = ((0, 4), (5, 11), (12, 15), (16, 17), (0, 17))
@@ -468,3 +470,128 @@ def zone_table(profile) -> gpd.GeoDataFrame:
         out["simd_decile"] = sa.simd[rows, 1].astype(np.int64)
         out["simd_quintile"] = sa.simd[rows, 2].astype(np.int64)
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# the same figures joined to the other outputs (teams table, export, caseload rates)
+# --------------------------------------------------------------------------------------------------
+#: What a rate computed from a suppressed count shows: it is hidden too (the count could be worked back).
+RATE_HIDDEN = "*"
+
+
+def loaded(profile) -> bool:
+    """Whether the profile has data zones and population loaded (the population figures can be given)."""
+    sa = getattr(profile, "small_areas", None)
+    return sa is not None and sa.has_population
+
+
+def children_per_team(profile) -> dict[str, int]:
+    """Children aged 0-17 per team (whole people), or {} when population is not loaded."""
+    if not loaded(profile):
+        return {}
+    df = team_population(profile, (0, 17))
+    return dict(zip(df["team"], df["population"].astype(int), strict=True))
+
+
+def summary_columns(profile, summary: pd.DataFrame, *, team_col: str) -> pd.DataFrame:
+    """Add the population fields to a per-team table (``Profile.team_summary``, the export's teams layer).
+
+    ``population`` (all ages), ``children`` (0-17), ``children_0_4`` ... ``children_16_17``,
+    ``children_simd_q1`` and ``children_simd_q1_share`` (in Scotland's most deprived fifth),
+    ``children_in_split_zones`` (the uncertainty) and ``services_per_1000_children`` (where the
+    table has ``services_present``). Unchanged when population is not loaded.
+    """
+    if not loaded(profile):
+        return summary
+    kids = team_population(profile, (0, 17)).set_index("team")
+    everyone = team_population(profile, (0, smallareas.TOP_AGE)).set_index("team")
+    teams = summary[team_col]
+    out = summary.copy()
+    out["population"] = teams.map(everyone["population"]).astype("Int64").to_numpy()
+    out["children"] = teams.map(kids["population"]).astype("Int64").to_numpy()
+    for lo, hi in AGE_BANDS[:-1]:
+        out[f"children_{lo}_{hi}"] = teams.map(kids[band_name(lo, hi)]).astype("Int64").to_numpy()
+    if kids.attrs.get("simd"):
+        out["children_simd_q1"] = teams.map(kids["simd_q1_population"]).astype("Int64").to_numpy()
+        out["children_simd_q1_share"] = teams.map(kids["simd_q1_share"]).astype(float).to_numpy()
+    out["children_in_split_zones"] = teams.map(kids["split_zone_population"]).astype("Int64").to_numpy()
+    if "services_present" in out.columns:
+        n = out["children"].astype(float).to_numpy()
+        s = out["services_present"].astype(float).to_numpy()
+        out["services_per_1000_children"] = np.round(np.divide(s * 1000, n, out=np.full(len(n), np.nan),
+                                                               where=n > 0), 2)
+    return out
+
+
+def rate_per_1000(count, children: int | None):
+    """Rate per 1,000 children of a shown count; hidden (``*``) when the count is suppressed.
+
+    Examples
+    --------
+    >>> rate_per_1000(12, 5907), rate_per_1000("<5", 5907), rate_per_1000("*", 5907), rate_per_1000(3, None)
+    (2.03, '*', '*', None)
+    """
+    if not children:
+        return None
+    if isinstance(count, int | np.integer):
+        return round(int(count) * 1000 / children, 2)
+    return RATE_HIDDEN
+
+
+def add_rates(profile, by_team: pd.DataFrame, *, count: str = "rows", team: str = "team") -> pd.DataFrame:
+    """Add ``per_1000_children`` to a table of counts per team (as shown: suppressed counts stay hidden).
+
+    Unchanged when population is not loaded. Rows that are not a team ("(none)") get no rate.
+    """
+    kids = children_per_team(profile)
+    if not kids:
+        return by_team
+    out = by_team.copy()
+    out["per_1000_children"] = pd.Series([rate_per_1000(c, kids.get(t)) for t, c in zip(
+        out[team], out[count], strict=True)], index=out.index, dtype=object)
+    return out
+
+
+def small_area_report(profile) -> dict:
+    """Return what ``validate`` and the Data notes say about the small-area data.
+
+    ``loaded`` (False: the tools say population is not loaded), then where loaded ``zones`` (the
+    council's), ``council_zones_by``, ``postcode_zone_methods`` ({method: postcodes}),
+    ``repairs``, ``population_year``, ``simd`` (loaded or not), and per team ``split_zones`` and
+    ``children_in_split_zones`` (the uncertainty of the figures).
+    """
+    sa = getattr(profile, "small_areas", None)
+    if sa is None:
+        return {"loaded": False, "note": "population is not loaded: no data-zone boundary file in the data folder"}
+    mine = np.flatnonzero(profile.postcodes["council_code"].to_numpy() == profile.code)
+    rep = {"loaded": sa.has_population, "zones": int(sa._mine.sum()), "council_zones_by": sa.council_zones_by,
+           "postcode_zone_methods": sa.method_counts(mine),
+           "repairs": [n for n in sa.notes if n.startswith("repaired data zone")],
+           "population_year": sa.year, "simd": sa.simd is not None}
+    if sa.has_population:
+        df = team_population(profile, (0, 17))
+        rep["split"] = {r.team: {"split_zones": int(r.split_zones),
+                                 "children_in_split_zones": int(r.split_zone_population),
+                                 "children": int(r.population)} for r in df.itertuples()}
+    else:
+        rep["note"] = "population is not loaded: no small-area population file in the data folder"
+    return rep
+
+
+def notes_text(profile) -> list[str]:
+    """Plain sentences for the Data notes: what the population figures rest on, or that they are not loaded."""
+    rep = small_area_report(profile)
+    if "zones" not in rep:
+        return [rep["note"] + "; the tools give no population figures."]
+    out = [f"{rep['zones']} data zones in the council ({rep['council_zones_by']}); postcodes placed in data zones "
+           "by " + "; ".join(f"{k}: {v:,}" for k, v in rep["postcode_zone_methods"].items()) + "."]
+    out += [r + "." for r in rep["repairs"]]
+    if "split" in rep:
+        year = f"mid-{rep['population_year']} " if rep["population_year"] else ""
+        out.append(f"Children 0-17 ({year}estimates) living in data zones shared between {profile.unit_plural} "
+                   "(shared in proportion to the zone's postcodes: the figures' uncertainty): "
+                   + ", ".join(f"{t} {v['children_in_split_zones']:,} of {v['children']:,}"
+                               for t, v in rep["split"].items()) + ".")
+    else:
+        out.append(rep["note"] + ".")
+    return out

@@ -49,7 +49,7 @@ from .config import (  # noqa: F401 - _read_config and _check_config: older name
 )
 from .coords import _finish, _to_bng, _xy_input
 from .errors import InputError
-from .population import SmallAreas
+from .population import SmallAreas, summary_columns
 from .postcodes import normalise_postcode, normalise_postcodes
 from .settings import CRS, NEAR_BOUNDARY_M
 from .unknown import UnknownPostcodes
@@ -581,7 +581,8 @@ class Profile(UnknownPostcodes):
 
         Per team: postcodes covered, area in km², schools in it, the model's services and link
         workers, and the services present (``services_present``: total; ``services_by_kind``: counts
-        by kind, see :func:`heart_geo.services.service_counts`).
+        by kind, see :func:`heart_geo.services.service_counts`). With population loaded, also the
+        people and children each team serves (:func:`heart_geo.population.summary_columns`).
         """
         from .links import school_localities
         from .services import service_counts, services_table
@@ -612,7 +613,7 @@ class Profile(UnknownPostcodes):
                 cw = schools[schools["council_wide"]]
                 row["links_with_council_wide_schools"] = ", ".join(cw["name"])
             rows.append(row)
-        return pd.DataFrame(rows)
+        return summary_columns(self, pd.DataFrame(rows), team_col=self.unit)
 
     def attribution(self) -> list[dict]:
         """Each data source with publisher, licence and the attribution text it requires."""

@@ -6,6 +6,8 @@ import itertools
 
 import shapely
 
+from .population import small_area_report
+
 __all__ = ["validate_profile"]
 
 
@@ -23,7 +25,8 @@ def validate_profile(profile) -> dict:
         postcodes in no team catchment, by status and nearest team); ``releases`` (the release of
         each dataset that answers and the older ones kept); ``postcode_changes`` (new, gone and moved
         postcodes since the previous release); ``override_areas`` and ``override_conflicts`` (where
-        the postcode overrides hold for points); ``ok`` (False if a mapped school is missing).
+        the postcode overrides hold for points); ``small_areas`` (data zones, how postcodes were
+        placed in them, population in zones split between teams); ``ok`` (False if a mapped school is missing).
     """
     cat = profile.catchments
     rep = {
@@ -83,6 +86,7 @@ def validate_profile(profile) -> dict:
              if t}
     rep["address_points"] = int(len(getattr(profile, "addresses", [])))
     rep["split_postcodes"] = {"count": len(split), "postcodes": dict(sorted(split.items()))}
+    rep["small_areas"] = small_area_report(profile)
     rep["ok"] = not rep["missing_schools"]
     return rep
 

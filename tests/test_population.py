@@ -118,7 +118,7 @@ def test_cli_population_json_and_text(small, capsys):
     assert "people aged 5-11" in text and "uncertainty" in text
     assert main(["population", "--profile", toml, "--data-dir", str(d), "--ages", "old"]) == 2
     assert main(["lookup", "TT1 1AC", "--profile", toml, "--data-dir", str(d)]) == 0
-    assert "data zone S01990003 (Testtown Middle)" in capsys.readouterr().out
+    assert "Data zone S01990003 (Testtown Middle)" in capsys.readouterr().out
 
 
 def test_cli_population_not_loaded_exits_2(ts, capsys):

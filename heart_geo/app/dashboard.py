@@ -24,6 +24,7 @@ from heart_geo import answers, disclosure, explore, uploads
 from heart_geo.app.gate import gate
 from heart_geo.caseload import csv_bytes, neutralise_formulas
 from heart_geo.escape import md_text as md
+from heart_geo.population import add_rates
 from heart_geo.settings import UPLOAD_MAX_MB
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
@@ -242,6 +243,8 @@ def render_map_tab() -> None:
                                f"{md(answer['split_teams'])}. Give the UPRN or the house to settle it.")
                 if answer.get("near_boundary"):
                     st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
+                if answer.get("data_zone"):
+                    st.caption(md(answers.zone_line(answer)))
                 show_services(answer)
                 show_community(answer)
 
@@ -289,6 +292,7 @@ def render_teams_tab() -> None:
                 "Services in the " + unit: len(d["services_in_team"]),
                 "Services by link worker": len(d["link_workers"]),
                 "Services present": d.get("services_present", 0),
+                **_population_columns(d),
             }
             for d in details
         ]
@@ -300,6 +304,8 @@ def render_teams_tab() -> None:
         "Postcodes: postcodes inside the catchment. By nearest: postcodes in the council but "
         f"in no catchment, given to the nearest {unit}."
     )
+    if "children" in (details[0] if details else {}):
+        st.caption(answers.POPULATION_CAPTION)
     render_export()
     for d in details:
         with st.expander(f"{d['team']}: {d['postcodes']:,} postcodes, {d['area_km2']:.1f} km²"):
@@ -323,6 +329,16 @@ def render_teams_tab() -> None:
                 "**Council-wide schools it must link with:** " + (", ".join(d["council_wide_schools"]) or "none")
             )
             show_team_services_present(d)
+
+
+def _population_columns(d: dict) -> dict:
+    """Return the Teams overview's population columns (none when population is not loaded)."""
+    if "children" not in d:
+        return {}
+    share = d.get("children_simd_q1_share")
+    return {"Children 0-17": d["children"],
+            "In most deprived fifth": "-" if share is None else f"{share:.0%}",
+            "Services per 1,000 children": d.get("services_per_1000_children")}
 
 
 def render_service_counts() -> None:
@@ -432,8 +448,8 @@ def render_caseload_tab() -> None:
             c1, c2 = st.columns(2)
             with c1:
                 st.markdown(f"**By {unit}**")
-                st.dataframe(result.by_team(profile.team_names, suppress=suppress), hide_index=True,
-                             key="caseload_by_team")
+                st.dataframe(add_rates(profile, result.by_team(profile.team_names, suppress=suppress)),
+                             hide_index=True, key="caseload_by_team")
             with c2:
                 st.markdown("**By status**")
                 st.dataframe(result.by_status(suppress=suppress), hide_index=True, key="caseload_by_status")
@@ -560,6 +576,8 @@ def render_notes_tab() -> None:
     if notes["effective_from"]:
         st.markdown(f"{units.capitalize()} as in force from **{notes['effective_from']:%d %B %Y}**.")
     st.caption(notes["address_points"])
+    for line in notes.get("population", []):
+        st.caption(md(line))
     st.markdown("**Data in use** (the newest release of each dataset answers)\n\n"
                 + "\n".join(f"- {line}" for line in notes["data_in_use"]))
     st.dataframe(notes["sources"], hide_index=True, key="sources_table")
