@@ -25,9 +25,16 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from heart_geo import cli  # noqa: E402
 from heart_geo.answers import lookup_json  # noqa: E402
 from heart_geo.api import MAX_ITEMS, create_app  # noqa: E402
-from heart_geo.api.app import records  # noqa: E402
 
 PROBLEM = "application/problem+json"
+
+
+def records(df) -> list[dict]:
+    """The library's rows as JSON: the package's NaN rule, cell by cell (the obvious way, as a reference)."""
+    from heart_geo._util import nan_to_none
+
+    return [{k: nan_to_none(v) for k, v in row.items()} for row in df.astype(object).to_dict("records")]
+
 #: A marker that must never come back in an error or reach a log.
 SECRET = "ZQ9SECRETXYZ"
 QUERIES = ["TT1 1AA", "tt11ad", "12 High St, TT1 1AB", "TT9 9ZZ", "not a postcode", "", "TT1 1ZZ",
@@ -167,6 +174,8 @@ def test_hostile_bodies_get_4xx_without_echo(client, path, name):
     r = client.post(path, content=body, headers={"content-type": ctype})
     if name in ("huge string query", "number query", "wrong type query") and path == "/v1/allocate":
         status = 422
+    if name in ("nesting in a batch", "empty body") and path == "/v1/lookup":
+        status = 400  # read by pydantic's own JSON parser: too deep, or not JSON at all
     doc = _is_problem(r)
     assert 400 <= r.status_code < 500 and r.status_code == status, (r.status_code, doc)
     assert SECRET not in r.text and SECRET.lower() not in r.text.lower()
