@@ -15,13 +15,13 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import _ready, _util
+from ._text import team_blocks
 from .errors import HeartGeoError, InputError
 from .settings import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
@@ -554,52 +554,8 @@ def cmd_teams(args) -> int:
     if args.json:
         _print_table(p.team_summary(), True)
     else:
-        _print_teams(p, shutil.get_terminal_size((100, 24)).columns)
+        print(team_blocks(p, shutil.get_terminal_size((100, 24)).columns))
     return EXIT_OK
-
-
-def _print_teams(p, width: int) -> None:
-    """Print one block per team, each line wrapped to ``width``; what every team shares, once."""
-    width = max(60, width)
-    rows = p.team_summary().to_dict("records")
-    shared = {k: rows[0][k] for k in ("services_in_team", "services_by_link_worker", "links_with_council_wide_schools")
-              if k in rows[0] and rows[0][k] and len(rows) > 1 and all(r[k] == rows[0][k] for r in rows)}
-    names = dict(zip(p.schools["seed_code"], p.schools["name"], strict=True)) if p.schools is not None else {}
-    units = _util.plural(p.unit)
-    print(f"{p.name}: {len(rows)} {units}")
-    for key, label in (("services_in_team", f"Services in every {p.unit}"),
-                       ("services_by_link_worker", f"Link workers for every {p.unit}"),
-                       ("links_with_council_wide_schools", f"Council-wide schools (linked with every {p.unit})")):
-        if key in shared:
-            _wrapped(f"{label}:", shared[key], width, indent=2)
-    for team, r in zip(p.teams, rows, strict=True):
-        print()
-        print(r[p.unit])
-        near = r["postcodes_nearest"]
-        lines = [
-            ("Catchment", ", ".join(names.get(code, name) for code, name in team.schools)),
-            ("Postcodes", f"{r['postcodes']:,}" + (f", and {near:,} more nearest to it (in no catchment)"
-                                                    if near else "")),
-            ("Area", f"{r['area_km2']:,} km²"),
-            ("Services here", r["services_in_team"] if "services_in_team" not in shared else ""),
-            ("Link workers", r["services_by_link_worker"] if "services_by_link_worker" not in shared else ""),
-            ("Services present", f"{r['services_present']:,} ({r['services_by_kind']})" if r["services_present"]
-             else "none found in the data"),
-        ]
-        if "schools" in r:
-            lines.append(("Schools", f"{r['schools']}: {r['school_names']}" if r["schools"] else "none"))
-            if "links_with_council_wide_schools" not in shared:
-                lines.append(("Council-wide", r["links_with_council_wide_schools"] or "none"))
-        for label, value in lines:
-            if value:
-                _wrapped(f"{label}:", value, width, indent=2, label_width=18)
-
-
-def _wrapped(label: str, value: str, width: int, *, indent: int, label_width: int = 0) -> None:
-    """Print ``label value`` wrapped to ``width``; following lines start under the value (or the label)."""
-    head = " " * indent + label.ljust(label_width) + " "
-    rest = " " * (len(head) if label_width else indent + 2)
-    print(textwrap.fill(str(value), width, initial_indent=head, subsequent_indent=rest, break_on_hyphens=False))
 
 
 def cmd_population(args) -> int:

@@ -151,3 +151,71 @@ def test_port_placeholder_and_wrong_address():
 
 def read_signin_from(auth: dict, port: int | None = None):
     return signin_from_mapping({"auth": dict(AUTH, **auth), "heart_geo": {"allowed_emails": ["a@b.org"]}}, port=port)
+
+
+# --------------------------------------------------------------------------------------------------
+# the dashboard's front door under Streamlit's AppTest (the browser tests run the real flow)
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture
+def gated(tmp_path, monkeypatch):
+    """An AppTest of the dashboard on Testshire with sign-in configured (allow-list: testshire.gov.uk)."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from heart_geo.testing import write_test_data
+
+    toml = write_test_data(tmp_path / "ts")
+    monkeypatch.setenv("HEART_GEO_PROFILE", str(toml))
+    monkeypatch.setenv("HEART_GEO_DATA", str(tmp_path / "ts"))
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(Path(cli.__file__).parent / "app" / "dashboard.py"), default_timeout=60)
+    at.secrets["auth"] = dict(AUTH)
+    at.secrets["heart_geo"] = {"allowed_domains": ["testshire.gov.uk"]}
+    return at
+
+
+def _shown(at) -> str:
+    return " ".join(str(getattr(e, "value", "")) for e in at.main) + " ".join(
+        str(getattr(e, "value", "")) for e in at.sidebar)
+
+
+def _nothing_of_the_council(at) -> None:
+    assert not at.exception, at.exception
+    assert "Testshire" not in _shown(at) and "North" not in _shown(at)
+    assert not at.tabs and not at.get("file_uploader") and not at.text_input and not at.selectbox
+    assert not at.get("iframe") and not at.get("download_button")
+
+
+def test_before_sign_in_only_the_sign_in_button(gated):
+    gated.run()
+    _nothing_of_the_council(gated)
+    assert [b.label for b in gated.button] == ["Sign in"]
+
+
+def test_signed_in_on_the_allow_list_gets_the_dashboard(gated):
+    gated.user = {"is_logged_in": True, "email": "Ann@Testshire.gov.uk"}
+    gated.run()
+    assert not gated.exception, gated.exception
+    assert gated.tabs and "Testshire" in _shown(gated)
+    assert "Signed in as ann@testshire.gov.uk" in [c.value for c in gated.sidebar.caption]
+    gated.button(key="sign_out").click().run()  # sign-out: the run stops before the council's data
+    _nothing_of_the_council(gated)
+
+
+@pytest.mark.parametrize("email", ["eve@elsewhere.org", "eve@testshire.gov.uk.evil.org", ""])
+def test_signed_in_off_the_allow_list_is_refused(gated, email):
+    gated.user = {"is_logged_in": True, "email": email}
+    gated.run()
+    _nothing_of_the_council(gated)
+    assert "is not allowed to use this dashboard" in gated.error[0].value
+    assert [b.label for b in gated.button] == ["Sign out"]
+
+
+def test_wrong_secrets_close_the_dashboard(gated):
+    del gated.secrets["heart_geo"]
+    gated.user = {"is_logged_in": True, "email": "ann@testshire.gov.uk"}
+    gated.run()
+    _nothing_of_the_council(gated)
+    assert "Sign-in is configured wrongly" in gated.error[0].value and "allowed_domains" in gated.error[0].value
+    assert CLIENT_SECRET not in _shown(gated) and COOKIE_SECRET not in _shown(gated)

@@ -5,7 +5,8 @@ and signs in whatever e-mail address is typed as the subject) on 127.0.0.1. Test
 code. Checked: nothing of the council's data, the map or an upload box before sign-in; an allowed
 address gets the dashboard and can sign out; any other address is refused and can sign out; a browser
 on another host name than ``redirect_uri``'s is told which address to open; the server's log holds a
-sign-in as the address and the time only, never a postcode looked up nor a secret.
+sign-in as the address and the time only, never a postcode looked up, a caseload's content nor a
+secret.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ UPLOADER = "[data-testid='stFileUploader']"
 ALLOWED = "Ann.Smith@Testshire.gov.uk"
 OUTSIDER = "eve@elsewhere.example.org"
 POSTCODE = "TT1 1AB"
+CASELOAD = "case_id,postcode,notes\r\nQX7781,TT1 1AC,Zebedee family\r\nQX7782,TT1 1AA,\r\n"
 
 
 @contextlib.contextmanager
@@ -158,6 +160,10 @@ def test_sign_in_lookup_sign_out(dashboard) -> None:
         box.fill(POSTCODE)
         box.press("Enter")
         page.locator(".st-key-lookup_answer").get_by_text("East").first.wait_for(timeout=30_000)
+        page.get_by_role("tab", name="Caseload").click()
+        page.locator(f"{UPLOADER} input[type=file]").set_input_files(
+            files=[{"name": "families.csv", "mimeType": "text/csv", "buffer": CASELOAD.encode()}])
+        page.locator(".st-key-caseload_download").wait_for(timeout=60_000)  # allocated
 
         seen = _sign_out(page, url, log)
         _assert_nothing_served(page, log, seen)
@@ -169,7 +175,8 @@ def test_sign_in_lookup_sign_out(dashboard) -> None:
     assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ heart-geo sign-in: ann\.smith@testshire\.gov\.uk$",
                      out, re.M), out
     compact = re.sub(r"\s", "", out).upper()
-    assert POSTCODE.replace(" ", "") not in compact
+    for secret in (POSTCODE, "TT1 1AC", "TT1 1AA", "QX7781", "Zebedee", "families.csv"):
+        assert secret.replace(" ", "").upper() not in compact, secret  # no query, postcode or file content
     assert CLIENT_SECRET not in out and COOKIE_SECRET not in out
 
 

@@ -72,7 +72,7 @@ def gate() -> str | None:
                               st.get_option("server.port"))
     if wrong:
         _stop("error", wrong)
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         _sign_in_page()
     email = str(st.user.get("email") or "").strip().lower()
     if not cfg.allows(email):
