@@ -7,7 +7,10 @@ model's services, the council-wide schools) is said once at the top.
 
 from __future__ import annotations
 
+import re
 import textwrap
+
+import pandas as pd
 
 from ._util import plural
 
@@ -65,11 +68,37 @@ def team_blocks(profile, width: int) -> str:
     for team, r in zip(profile.teams, rows, strict=True):
         catchment = ", ".join(names.get(code, name) for code, name in team.schools)  # names in their usual case
         out += ["", r[unit], *(wrapped(f"{label}:", value, width, label_width=_LABEL_WIDTH)
-                               for label, value in _team_lines(r, catchment, shared) if value)]
+                               for label, value in _team_lines(r, catchment, shared, unit) if value)]
     return "\n".join(out)
 
 
-def _team_lines(r: dict, catchment: str, shared: dict) -> list[tuple[str, str]]:
+def _known(v) -> bool:
+    return v is not None and not pd.isna(v)
+
+
+def _per_1000(r: dict) -> str:
+    rate = r.get("services_per_1000_children")
+    return f"; {rate:,.2f} per 1,000 children" if _known(rate) else ""
+
+
+def _population_lines(r: dict, unit: str) -> list[tuple[str, str]]:
+    """Return the people and children lines of a team's block (none when population is not loaded)."""
+    if not _known(r.get("children")):
+        return []
+    bands = [(m.group(1), m.group(2), r[k]) for k in r if (m := re.fullmatch(r"children_(\d+)_(\d+)", k))]
+    by_age = ", ".join(f"{lo}-{hi}: {n:,}" for lo, hi, n in bands if _known(n))
+    lines = [("People", f"{r['population']:,}, of whom {r['children']:,} children aged 0-17"
+              + (f" (aged {by_age})" if by_age else ""))]
+    if _known(r.get("children_simd_q1_share")):
+        lines.append(("Most deprived", f"{r['children_simd_q1']:,} children ({r['children_simd_q1_share']:.0%}) live "
+                      "in the most deprived fifth of Scotland's data zones (SIMD)"))
+    if r.get("children_in_split_zones"):
+        lines.append(("Shared zones", f"{r['children_in_split_zones']:,} of the children live in data zones shared "
+                      f"with another {unit}: shared out by postcodes, so an estimate"))
+    return lines
+
+
+def _team_lines(r: dict, catchment: str, shared: dict, unit: str) -> list[tuple[str, str]]:
     """Return the (label, text) lines of one team's block; an empty text leaves its line out."""
     near = r["postcodes_nearest"]
     lines = [
@@ -78,8 +107,9 @@ def _team_lines(r: dict, catchment: str, shared: dict) -> list[tuple[str, str]]:
         ("Area", f"{r['area_km2']:,} km²"),
         ("Services here", "" if "services_in_team" in shared else r["services_in_team"]),
         ("Link workers", "" if "services_by_link_worker" in shared else r["services_by_link_worker"]),
-        ("Services present", f"{r['services_present']:,} ({r['services_by_kind']})" if r["services_present"]
-         else "none found in the data"),
+        *_population_lines(r, unit),
+        ("Services present", f"{r['services_present']:,} ({r['services_by_kind']})" + _per_1000(r)
+         if r["services_present"] else "none found in the data"),
     ]
     if "schools" in r:
         lines.append(("Schools", f"{r['schools']}: {r['school_names']}" if r["schools"] else "none"))

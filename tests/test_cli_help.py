@@ -72,6 +72,8 @@ def _check_teams_text(out: str, profile, width: int = 100) -> None:
         words = " ".join(block.split())  # the wrapping undone
         assert f"Postcodes: {row['postcodes']:,}" in words
         assert f"Area: {row['area_km2']:,} km²" in words
+        if "children" in row:  # population loaded
+            assert f"People: {row['population']:,}, of whom {row['children']:,} children aged 0-17" in words
         if row.get("schools"):
             assert f"Schools: {row['schools']}: " in words
             for name in row["school_names"].split(", "):
