@@ -63,6 +63,16 @@ def start(args, workers: int, keys: Path | None) -> tuple[subprocess.Popen, int,
     return proc, port, time.monotonic() - t0
 
 
+def server_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) used so far by the server's processes."""
+    main = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [main, *main.children(recursive=True)]:
+        t = p.cpu_times()
+        total += t.user + t.system
+    return total
+
+
 def memory(proc: subprocess.Popen) -> list[tuple[str, float, float]]:
     """(role, RSS MB, PSS MB) of the server's processes: the main one and each worker."""
     out = []
@@ -207,10 +217,13 @@ def main() -> int:
             for role, rss, pss in memory(proc):
                 print(f"  memory {role:<9} RSS {rss:7.1f} MB  PSS {pss:7.1f} MB")
             for c in args.connections:
+                cpu0, own0 = server_cpu(proc), time.process_time()
                 r = asyncio.run(load(port, headers, "/v1/lookup", bodies, c, args.seconds))
+                n = r["requests"] or 1  # CPU per request, warm-up included in both: an upper bound
+                srv, own = (server_cpu(proc) - cpu0) / n * 1e6, (time.process_time() - own0) / n * 1e6
                 print(f"  /v1/lookup  {c:>3} connections: {r['rps']:8.0f} req/s  p50 {r['p50']:6.1f} ms  "
-                      f"p99 {r['p99']:6.1f} ms  ({r['requests']:,} requests, {r['non_200']} not 200; "
-                      f"load {os.getloadavg()[0]:.2f})")
+                      f"p99 {r['p99']:6.1f} ms  ({r['requests']:,} requests, {r['non_200']} not 200; CPU a request: "
+                      f"server {srv:.0f} us, client {own:.0f} us; load {os.getloadavg()[0]:.2f})")
             a = asyncio.run(allocate_runs(port, headers, batch, args.allocate_runs))
             print(f"  /v1/allocate 10,000 postcodes: median {a['median_s'] * 1000:.0f} ms "
                   f"(min {a['min_s'] * 1000:.0f}, max {a['max_s'] * 1000:.0f}; answer {a['mb']:.1f} MB)")
