@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -207,3 +208,39 @@ def test_other_host_name_is_told_the_address_to_open(dashboard) -> None:
         assert f"Open {dashboard.url} instead" in msg.inner_text()
         assert page.get_by_role("button", name="Sign in").count() == 0
         _assert_nothing_served(page, log)
+
+
+def _own_network_address() -> str | None:
+    """This machine's address on its network (not loopback), or None: a UDP connect sends nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 9))
+        except OSError:
+            return None
+        ip = sock.getsockname()[0]
+    return None if ip.startswith("127.") or ip == "0.0.0.0" else ip  # noqa: S104
+
+
+def test_without_sign_in_a_browser_from_the_network_is_refused(tmp_path) -> None:
+    """``streamlit run`` straight on a network address (the CLI would refuse it): the page still refuses."""
+    ip = _own_network_address()
+    if ip is None:
+        pytest.skip("this machine has no network address besides loopback")
+    profile = write_test_data(tmp_path / "data")
+    port = free_port()
+    env = dict(os.environ, HEART_GEO_PROFILE=str(profile), HEART_GEO_DATA=str(tmp_path / "data"),
+               HEART_GEO_CACHE=str(tmp_path / "cache"), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "heart_geo" / "app" / "dashboard.py"),
+           "--server.address", ip, "--server.port", str(port), "--server.headless", "true",
+           "--logger.hideWelcomeMessage", "true", "--browser.gatherUsageStats", "false",
+           "--secrets.files", str(tmp_path / "no-secrets.toml")]
+    with _process(cmd, tmp_path / "dashboard.log", env) as proc:
+        server = StreamlitServer(url=f"http://{ip}:{port}", process=proc, log_path=tmp_path / "dashboard.log")
+        _wait_healthy(server, 120)
+        with offline_browser() as (context, log):
+            page = context.new_page()
+            # this machine by its network address: let it through (and note it, as the harness does)
+            page.route(f"{server.url}/**", lambda route: (log.allowed.append(route.request.url), route.continue_()))
+            page.goto(server.url)
+            page.get_by_text("answers on the machine it runs on only").wait_for(timeout=60_000)
+            _assert_nothing_served(page, log)
