@@ -703,6 +703,9 @@ def _dashboard_command(args) -> tuple[list[str], dict, str]:
         raise InputError(f"--port must be from 1 to 65535, got {args.port}")
     if args.secrets:
         sign_in = signin.read_signin(args.secrets, port=args.port)
+        if signin.open_to_others(args.secrets):
+            print(f"heart-geo: warning: other users of this machine can read the secrets file {args.secrets} "
+                  f"(make it yours alone: chmod 600 {args.secrets})", file=sys.stderr)
     else:
         _net.require_loopback(args.address, server="the dashboard", guard="sign-in", how_to_open=_OPEN_DASHBOARD)
     app = DASHBOARD

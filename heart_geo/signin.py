@@ -22,6 +22,7 @@ No message here ever carries the value of a secret.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 from ._net import is_loopback
 from .errors import InputError
 
-__all__ = ["AUTH_KEYS", "SignIn", "read_signin", "signin_from_mapping"]
+__all__ = ["AUTH_KEYS", "SignIn", "open_to_others", "read_signin", "signin_from_mapping"]
 
 #: The keys the ``[auth]`` table must hold (Streamlit's names).
 AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
@@ -163,6 +164,17 @@ def read_signin(path: str | Path, *, port: int | None = None) -> SignIn:
         raise InputError(f"secrets file {p.name!r} is not valid TOML{where}; expected Streamlit's "
                          "secrets format: an [auth] table and a [heart_geo] table") from None
     return signin_from_mapping(doc, source=f"secrets file {p.name!r}", port=port)
+
+
+def open_to_others(path: str | Path) -> bool:
+    """Return True if users other than the file's owner may read the secrets file (POSIX permissions).
+
+    Always False where permissions do not say (Windows): there, keep the file in a folder only the
+    service account can open.
+    """
+    if os.name != "posix":
+        return False
+    return bool(Path(path).stat().st_mode & 0o077)
 
 
 def signin_from_mapping(doc: Mapping, *, source: str = "the secrets", port: int | None = None) -> SignIn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -85,6 +86,14 @@ def test_sign_in_opens_the_network(tmp_path, monkeypatch, capsys):
     assert cmd[cmd.index("--secrets.files") + 1] == str(f.resolve())
     assert "https://heart.example.gov.uk" in err and "exactly" in err
     assert CLIENT_SECRET not in " ".join(cmd) + err and COOKIE_SECRET not in " ".join(cmd) + err
+    if os.name != "posix":
+        return
+    f.chmod(0o644)  # readable by everyone: a warning, not a refusal
+    _code, _cmd, err = _dashboard(["--address", "0.0.0.0", "--secrets", f], monkeypatch, capsys)
+    assert f"other users of this machine can read the secrets file {f} (make it yours alone: chmod 600" in err
+    f.chmod(0o600)
+    _code, _cmd, err = _dashboard(["--address", "0.0.0.0", "--secrets", f], monkeypatch, capsys)
+    assert "other users" not in err
     s = read_signin(f)
     assert s.allowed_domains == ("example.gov.uk", "partner.org") and s.allowed_emails == ()
 
