@@ -440,6 +440,10 @@ def test_every_current_postcode_answers_as_the_library(request, council):
             chunk = pcs[i:i + MAX_ITEMS]
             r = c.post("/v1/allocate", json={"postcodes": chunk})
             assert r.status_code == 200 and r.json() == {"results": records(profile.allocate(chunk))}
+        teams = c.get("/v1/teams").json()["features"]
+        assert [f["properties"]["team"] for f in teams] == profile.team_names
+        assert all(f["properties"]["catchment_schools"] and f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+                   for f in teams)
 
 
 @pytest.mark.realdata

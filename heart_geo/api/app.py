@@ -12,6 +12,7 @@ single answer takes microseconds. Several processes (``heart-geo api --workers N
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 from pathlib import Path
@@ -284,10 +285,21 @@ def create_app(profile, *, key_hashes=None, rate: float | None = None, max_body:
     max_body, max_items : int
         Largest body in bytes, most items in one ``/v1/allocate`` request (413 beyond either).
     """
-    app = FastAPI(title=f"heart_geo: {profile.name}", version=__version__, docs_url=None, redoc_url=None,
-                  description="Which team supports a family, from where it lives: the answers of the "
-                  "heart_geo library over HTTP. Queries go in POST bodies, never in URLs.")
     teams_cache: list[bytes] = []
+
+    def teams_doc() -> bytes:
+        if not teams_cache:  # made once: a second or two that no lookup should wait for later
+            teams_cache.append(layer_wgs84(profile, "teams").to_json(drop_id=True, ensure_ascii=False).encode())
+        return teams_cache[0]
+
+    @contextlib.asynccontextmanager
+    async def ready(_app):  # before the first request: the teams document
+        teams_doc()
+        yield
+
+    app = FastAPI(title=f"heart_geo: {profile.name}", version=__version__, docs_url=None, redoc_url=None,
+                  lifespan=ready, description="Which team supports a family, from where it lives: the answers "
+                  "of the heart_geo library over HTTP. Queries go in POST bodies, never in URLs.")
     health_doc = _json({"status": "ok", "profile": profile.key, "council": profile.name,
                         "data_release": data_release(profile), "version": __version__}).body
 
@@ -333,10 +345,7 @@ def create_app(profile, *, key_hashes=None, rate: float | None = None, max_body:
              responses={200: {"content": {"application/geo+json": {"schema": _GEOJSON_SCHEMA}},
                               "description": "a FeatureCollection, one feature per team"}})
     async def teams() -> Response:
-        if not teams_cache:
-            gdf = layer_wgs84(profile, "teams")
-            teams_cache.append(gdf.to_json(drop_id=True, ensure_ascii=False).encode())
-        return Response(teams_cache[0], media_type="application/geo+json")
+        return Response(teams_doc(), media_type="application/geo+json")
 
     _add_docs(app)
     app.add_exception_handler(RequestValidationError, _invalid)
