@@ -123,6 +123,17 @@ def _assert_nothing_served(page, log, since: int = 0) -> None:
     assert not [u for u in log.allowed[since:] if urlsplit(u).path.startswith(("/media/", "/component/"))]
 
 
+def _assert_accessible(page) -> None:
+    """axe-core (WCAG 2.2 AA rules) finds no serious or critical violation on the page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.wait_for_timeout(500)  # Streamlit's entrance animation done: colours as a person sees them
+    found = Axe().run(page).response["violations"]
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in found
+           if v["impact"] in ("serious", "critical")]
+    assert not bad, bad
+
+
 def _sign_in(page, url: str, email: str) -> None:
     page.goto(url)
     page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
@@ -152,6 +163,7 @@ def test_sign_in_lookup_sign_out(dashboard) -> None:
         page.goto(url)
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
         _assert_nothing_served(page, log)
+        _assert_accessible(page)
 
         _sign_in(page, url, ALLOWED)
         page.get_by_text(f"Signed in as {ALLOWED.lower()}").wait_for(timeout=60_000)
@@ -188,6 +200,7 @@ def test_outsider_is_refused_and_can_sign_out(dashboard) -> None:
         _sign_in(page, url, OUTSIDER)
         page.get_by_text(f"You are signed in as {OUTSIDER}, which is not allowed").wait_for(timeout=60_000)
         _assert_nothing_served(page, log)
+        _assert_accessible(page)
         page.reload()  # still refused on a new page
         page.get_by_text("is not allowed to use this dashboard").wait_for(timeout=60_000)
         _assert_nothing_served(page, log)
@@ -208,6 +221,7 @@ def test_other_host_name_is_told_the_address_to_open(dashboard) -> None:
         assert f"Open {dashboard.url} instead" in msg.inner_text()
         assert page.get_by_role("button", name="Sign in").count() == 0
         _assert_nothing_served(page, log)
+        _assert_accessible(page)
 
 
 def _own_network_address() -> str | None:
