@@ -80,6 +80,7 @@ from branca.element import CssLink, Element, Figure, JavascriptLink
 from .errors import OfflineAssetError, RemoteAssetError
 
 __all__ = [
+    "ZoomableMap",
     "OfflineAssetError",
     "RemoteAssetError",
     "assert_no_remote_assets",
@@ -194,6 +195,22 @@ def _walk(element: Element) -> Iterator[Element]:
     yield element
     for child in list(element._children.values()):
         yield from _walk(child)
+
+
+#: folium's map header stops people zooming the page (WCAG 1.4.4, axe ``meta-viewport``); ours allows it.
+_NO_ZOOM = re.compile(r",?\s*maximum-scale=1(\.0)?\s*,?\s*user-scalable=no")
+
+
+class ZoomableMap(folium.Map):
+    """A :class:`folium.Map` whose page lets people zoom (no ``user-scalable=no``, no ``maximum-scale``)."""
+
+    def render(self, **kwargs) -> None:
+        """Render as folium does, then put back a viewport that allows zoom in the page's header."""
+        super().render(**kwargs)
+        header = self._template.module.__dict__.get("header")
+        if header is not None:
+            fixed = _NO_ZOOM.sub("", str(header(self, kwargs)))
+            self.get_root().header.add_child(Element(fixed), name=self.get_name())
 
 
 def make_offline(m: folium.Map, *, strict: bool = True) -> folium.Map:

@@ -7,7 +7,8 @@
 * :func:`team_details`, :func:`service_counts_table`: the teams panel;
 * :func:`community_services`: what is in a family's community (services present, hubs);
 * :func:`council_wide_matrix`: the council-wide schools against the teams they link with;
-* :func:`data_notes`: where the data came from and its known flaws.
+* :func:`data_notes`: where the data came from and its known flaws;
+* :func:`for_people`: a link table with its headings and codes in words.
 
 Nothing here draws a map (that is :mod:`heart_geo.explore`) or reads an upload (that is
 :mod:`heart_geo.uploads`).
@@ -19,6 +20,7 @@ import pandas as pd
 
 from . import _util
 from ._ready import zone_line  # noqa: F401 - the dashboard's lookup panel says it as the CLI does
+from .codes import status_label, status_words
 from .errors import InputError
 from .population import notes_text
 from .services import service_counts, services_present, team_services
@@ -29,6 +31,7 @@ __all__ = [
     "community_services",
     "council_wide_matrix",
     "data_notes",
+    "for_people",
     "lookup_answer",
     "lookup_json",
     "service_counts_table",
@@ -52,24 +55,6 @@ def _latlon(easting, northing) -> tuple[float, float] | None:
 
     lon, lat = transformer("EPSG:27700", WGS84).transform(easting, northing)
     return float(lat), float(lon)
-
-
-def _answer_line(query: str, row: dict, unit: str) -> str:
-    team, status = row.get("team"), row["status"]
-    if status == "unknown_postcode":
-        share = row.get("likely_share")
-        if share:
-            return (f"{query} → not in the postcode data (likely: {share[0]}, {share[1]:,} of {share[2]:,} "
-                    "in its sector)")
-        return f"{query} → not in the postcode data (no likely {unit}: check the address by hand)"
-    if team:
-        extra = ""
-        if status == "nearest_team" and row.get("distance_m") is not None:
-            extra = f" (nearest {unit}, {row['distance_m']:,.0f} m away: check by hand)"
-        elif status != "allocated":
-            extra = f" ({status.replace('_', ' ')})"
-        return f"{query} → {team}{extra}"
-    return f"{query} → no {unit} ({status.replace('_', ' ')})"
 
 
 _clean = _util.nan_to_none
@@ -102,10 +87,13 @@ def lookup_answer(profile, query: str) -> dict:
     -------
     dict
         :meth:`Profile.lookup`'s fields (``team`` ``status`` ``distance_m`` ``detail``...) plus
-        ``answer`` ("<query> → <team>"), ``ok`` (a team was found), ``latlon`` (for a map marker,
-        or None), ``services_in_team`` and ``link_workers`` (list of {service, shared_with}).
-        Coordinates that cannot be right give ``status`` "invalid_coordinates" with the reason
-        in ``detail``; nothing is raised for bad input.
+        ``answer`` (the headline, "<query> — <team>"), ``sentence`` (one plain sentence saying
+        what the answer means, no status code), ``ok`` (a team was found), ``map_team`` (the team to
+        highlight on the map: the team, or the likely team of a new postcode), ``from_point`` (the
+        query was a point, not a postcode), ``latlon`` (for a map marker, or None),
+        ``services_in_team`` and ``link_workers`` (list of {service, shared_with}) and
+        ``community`` (:func:`community_services`). Coordinates that cannot be right give
+        ``status`` "invalid_coordinates" with the reason in ``detail``; nothing is raised for bad input.
     """
     q = str(query or "").strip()
     if not q:
@@ -114,7 +102,7 @@ def lookup_answer(profile, query: str) -> dict:
             "team": None,
             "status": "missing_location",
             "distance_m": None,
-            "detail": "type a postcode, an address containing one, or 'lat, lon'",
+            "detail": "nothing was typed",
         }
     else:
         try:
@@ -123,28 +111,36 @@ def lookup_answer(profile, query: str) -> dict:
             status = getattr(exc, "status", "invalid_coordinates")  # a query too long: invalid_postcode
             row = {"query": q, "team": None, "status": status, "distance_m": None, "detail": str(exc)}
     row["query"] = q
+    row["from_point"] = not row.get("postcode") and row.get("easting") is not None
+    return _complete(profile, row)
+
+
+def click_answer(profile, lat: float, lon: float) -> dict:
+    """Answer a map click (latitude, longitude in WGS84) exactly as :func:`lookup_answer` answers a query.
+
+    The same fields, services and community; ``query`` is the point ("55.45012, -4.26034").
+    """
+    res = profile.allocate_points([lon], [lat], crs=WGS84).iloc[0].to_dict()
+    row = {k: _clean(v) for k, v in res.items()}
+    row["query"] = f"{lat:.5f}, {lon:.5f}"
+    row["from_point"] = True
+    return _complete(profile, row)
+
+
+def _complete(profile, row: dict) -> dict:
+    """Add the words, the map's team and point, and the team's services to an answer."""
     row["team"] = row.get("team") if isinstance(row.get("team"), str) else None
     row["likely_share"] = profile.likely_team(row["postcode"]) if row["status"] == "unknown_postcode" and \
         row.get("postcode") else None
     row["ok"] = row["team"] is not None
-    row["answer"] = _answer_line(q, row, profile.unit)
+    row["map_team"] = row["team"] or (row["likely_share"][0] if row["likely_share"] else None)
+    row["answer"], row["sentence"] = status_words(row, unit=profile.unit, council=profile.name)
+    if row.get("catchment_school"):
+        row["catchment_school"] = _util.usual_case(row["catchment_school"])
     row["latlon"] = _latlon(row.get("easting"), row.get("northing"))
     row["services_in_team"], row["link_workers"] = _team_services(profile, row["team"])
     row["community"] = community_services(profile, row["team"], row.get("easting"), row.get("northing"))
     return row
-
-
-def click_answer(profile, lat: float, lon: float) -> dict:
-    """Which team covers a clicked point (latitude, longitude in WGS84)."""
-    res = profile.allocate_points([lon], [lat], crs=WGS84).iloc[0].to_dict()
-    row = {k: _clean(v) for k, v in res.items()}
-    row["team"] = row["team"] if isinstance(row.get("team"), str) else None
-    label = f"{lat:.5f}, {lon:.5f}"
-    row["query"] = label
-    row["ok"] = row["team"] is not None
-    row["answer"] = _answer_line(label, row, profile.unit)
-    return row
-
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,15 +162,16 @@ def team_details(profile) -> list[dict]:
             {
                 "team": team,
                 "colour": colour,
-                "catchment_schools": r["catchment_schools"],
+                "catchment_schools": _util.usual_case_in(r["catchment_schools"]),
                 "postcodes": int(r["postcodes"]),
                 "postcodes_nearest": int(r["postcodes_nearest"]),
                 "area_km2": float(r["area_km2"]),
                 "schools": int(r["schools"]) if "schools" in r else None,
-                "school_names": [s for s in str(r.get("school_names", "")).split(", ") if s],
+                "school_names": [_util.usual_case(s) for s in str(r.get("school_names", "")).split(", ") if s],
                 "services_in_team": in_team,
                 "link_workers": link,
-                "council_wide_schools": [s for s in str(r.get("links_with_council_wide_schools", "")).split(", ") if s],
+                "council_wide_schools": [_util.usual_case(s) for s in
+                                         str(r.get("links_with_council_wide_schools", "")).split(", ") if s],
                 **_team_services_present(profile, team),
                 **_population_fields(r),
             }
@@ -209,23 +206,28 @@ def data_notes(profile) -> dict:
         if len(gaps)
         else pd.DataFrame(columns=["kind", "areas", "km2"])
     )
-    other = gaps[gaps["kind"] == "other_catchment"][["note", "area_km2"]].reset_index(drop=True)
-    largest = gaps[gaps["kind"] == "gap"].head(10)[["note", "area_km2"]].reset_index(drop=True)
+    other = _for_people(gaps[gaps["kind"] == "other_catchment"])
+    largest = _for_people(gaps[gaps["kind"] == "gap"].head(10))
+    attribution = profile.attribution()
     return {
         "council": profile.name,
         "code": profile.code,
         "effective_from": profile.effective_from,
         "data_dir": str(profile.data_dir),
-        "sources": pd.DataFrame(profile.attribution()),
+        "sources": pd.DataFrame(
+            [{label: a.get(key, "") for key, label in _SOURCE_COLUMNS.items()} for a in attribution],
+            columns=list(_SOURCE_COLUMNS.values()),
+        ),
+        "attribution": list(dict.fromkeys(a["attribution"] for a in attribution if a.get("attribution"))),
         "data_in_use": [
-            f"{a['dataset']}: {a['description']}, release {a['release']}"
+            f"{a['description']}: release {a['release']}"
             + (f"; older releases kept for history: {a['older_releases']}" if a["older_releases"] else "")
-            for a in profile.attribution()
+            for a in attribution
         ],
         "gap_summary": by_kind,
         "other_council": other,
         "largest_gaps": largest,
-        "problems": list(profile.problems) + _service_problems(profile),
+        "problems": [_util.usual_case_in(p) for p in [*profile.problems, *_service_problems(profile)]],
         "population": notes_text(profile),
         "address_points": (f"{len(profile.addresses):,} address points loaded (OS Open UPRN / ONSUD): postcodes "
                            "whose addresses fall in more than one team say so, and UPRNs are answered from "
@@ -234,6 +236,18 @@ def data_notes(profile) -> dict:
                            "every postcode is answered from its centroid."),
     }
 
+
+
+#: The sources table for people: what each dataset is, its release, publisher and licence (no file
+#: names, no keys).
+_SOURCE_COLUMNS = {"description": "Dataset", "release": "Release", "older_releases": "Older releases kept",
+                   "publisher": "Publisher", "licence": "Licence"}
+
+
+def _for_people(gaps: pd.DataFrame) -> pd.DataFrame:
+    """Gap rows as a table for people: "Where" (the note, names in their usual case) and "km²"."""
+    return pd.DataFrame({"Where": [_util.usual_case_in(n) for n in gaps["note"]],
+                         "km²": gaps["area_km2"].astype(float).round(2).to_numpy()})
 
 
 def community_services(profile, team: str | None, easting=None, northing=None) -> dict | None:
@@ -303,3 +317,66 @@ def council_wide_matrix(profile, links: pd.DataFrame | None = None) -> pd.DataFr
     ).reset_index()
     pivot = pivot[["school", "kind", "school_team", *[t for t in profile.team_names if t in pivot.columns]]]
     return pivot.rename(columns={"school_team": f"stands in {profile.unit}"})
+
+
+# --------------------------------------------------------------------------------------------------
+# link tables for people: the tool's column names and codes in words (downloads keep the codes)
+# --------------------------------------------------------------------------------------------------
+_SCHOOL_KIND_WORDS = {"faith": "Roman Catholic / faith", "asn": "ASN / special", "secondary": "Secondary",
+                      "primary": "Primary", "other": "Other"}
+_YES_NO = {True: "yes", False: "no"}
+_SHARED_WORDS = {"consent": "recorded consent", "risk_of_harm": "risk of harm"}
+
+
+def _people_columns(unit: str) -> dict[str, tuple[str, object]]:
+    """Tool column -> (heading for people, how its values read: a dict, a function or None)."""
+    u = unit
+    return {
+        "school": ("School", _util.usual_case), "kind": ("Kind", _SCHOOL_KIND_WORDS),
+        "school_team": (f"School's {u}", None), f"stands in {u}": (f"School's {u}", None),
+        "team": (f"Home {u}", None), "pupils": ("Pupils", None), "same_locality": (f"Same {u}", _YES_NO),
+        "row": ("Row", None), "link_school": ("School (as matched)", _util.usual_case),
+        "link_school_team": (f"School's {u}", None), "link_home_team": (f"Home {u}", None),
+        "link_home_status": ("Home answer", lambda s: status_label(s, u)),
+        "link_cross_locality": ("Cross-locality", _YES_NO), "shared_because": ("Shared because", _SHARED_WORDS),
+    }
+
+
+def for_people(frame: pd.DataFrame, unit: str = "team", *, columns: list[str] | None = None) -> pd.DataFrame:
+    """Return a link table as a person reads it: headings and codes in words, names in their usual case.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :func:`council_wide_matrix`, a :class:`heart_geo.links.LinkReport`'s ``links`` or ``detail``.
+    unit : str
+        The profile's word for a team.
+    columns : list of str, optional
+        Only these of the tool's columns are renamed (for a table that also holds a file's own
+        columns); by default every tool column present. ``seed_code`` is left out.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"school": ["ST JOSEPH'S ACADEMY"], "kind": ["faith"], "same_locality": [False]})
+    >>> for_people(f).to_dict("records")
+    [{'School': "St Joseph's Academy", 'Kind': 'Roman Catholic / faith', 'Same team': 'no'}]
+    """
+    spec = _people_columns(unit)
+    wanted = set(spec) if columns is None else set(columns) & set(spec)
+    out = frame.drop(columns=[c for c in ("seed_code",) if columns is None and c in frame.columns])
+    names = {}
+    for c in out.columns:
+        if c not in wanted:
+            continue
+        label, how = spec[c]
+        if isinstance(how, dict):
+            out[c] = out[c].map(lambda v, h=how: h.get(v, v))
+        elif how is not None:
+            out[c] = out[c].map(lambda v, h=how: h(v) if isinstance(v, str) else v)
+        names[c] = label
+    return out.rename(columns=names)
+
+
+#: The columns :func:`heart_geo.links.enrolment_links` adds to an enrolment file's own (for :func:`for_people`).
+RELEASED_COLUMNS = ["row", "link_school", "link_school_team", "link_home_team", "link_home_status",
+                    "link_cross_locality", "shared_because"]

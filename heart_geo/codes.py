@@ -1,15 +1,25 @@
-"""Status and method codes: the one home for the words an answer carries and their numbers.
+"""Status and method codes: the one home for the words an answer carries, their numbers, and what people read.
 
 Every answer has one status (:data:`STATUSES`) and one method (:data:`METHODS`). Inside the
 library they travel as small integers (``int8`` arrays in :class:`heart_geo.allocate.PointResult`):
 the index of the word in its tuple. The named integers below are those indices, checked against the
 tuples when this module is imported, so a word and its number cannot drift apart.
+
+A status code (``nearest_team``) is for files and programs; a person reads :data:`STATUS_WORDS`
+instead: a headline and one plain sentence per status (:func:`status_words`) and a short label for
+tables (:func:`status_label`).
 """
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ALLOCATED",
+    "STATUS_WORDS",
+    "distance_words",
+    "status_label",
+    "status_words",
     "INVALID_COORDINATES",
     "INVALID_POSTCODE",
     "METHODS",
@@ -86,3 +96,162 @@ _DETAIL = {
     "invalid_coordinates": "coordinates cannot be right",
     "missing_location": "no postcode or coordinates given",
 }
+
+
+# --------------------------------------------------------------------------------------------------
+# Words for people: one table, status -> a label, a headline and one plain sentence
+# --------------------------------------------------------------------------------------------------
+#: What a person reads for each status: ``label`` (a few words, for a table of counts), ``headline``
+#: (the answer in one line) and ``sentence`` (what it means and what to do). The one table the
+#: dashboard, the command line and any API share: a new status or a new kind of answer is a new row
+#: here. A key ``status/variant`` is a variant of a status (see :func:`status_words`). Fields:
+#: ``{query}`` (as typed), ``{team}``, ``{unit}`` ("team"), ``{units}``, ``{council}``, ``{distance}``
+#: ("205 m"), ``{share}`` ("All 107", "205 of 209"), ``{sector}`` and ``{reason}`` (the answer's own
+#: detail as a sentence, codes removed).
+STATUS_WORDS: dict[str, tuple[str, str, str]] = {
+    "allocated": (
+        "In a {unit}'s area",
+        "{query} — {team}",
+        "This place is inside {team}'s area: the {team} {unit} supports a family living here.",
+    ),
+    "allocated/override": (
+        "In a {unit}'s area",
+        "{query} — {team}",
+        "The council placed this area in {team} by hand: the {team} {unit} supports a family living here.",
+    ),
+    "allocated/uprn": (
+        "In a {unit}'s area",
+        "{query} — {team}",
+        "This address's own point is inside {team}'s area: the {team} {unit} supports a family living here.",
+    ),
+    "nearest_team": (
+        "Nearest {unit}: check by hand",
+        "{query} — nearest {unit}: {team}",
+        "No {unit}'s catchment covers this place in the data; {team} is the nearest {unit}, {distance} "
+        "away: check by hand.",
+    ),
+    "outside_area": (
+        "Outside the council",
+        "{query} — outside {council}",
+        "{reason}: no {unit} of {council} covers it.",
+    ),
+    "unknown_postcode/likely": (
+        "New postcode, not yet in the data",
+        "{query} — probably {team}: a new postcode, not yet in the data",
+        "{share} known postcodes of its sector ({sector}) are in {team}: check the address before you "
+        "pass the family on.",
+    ),
+    "unknown_postcode": (
+        "New postcode, not yet in the data",
+        "{query} — a new postcode, not yet in the data",
+        "No known postcode shares its sector, so there is no likely {unit}: check the address by hand.",
+    ),
+    "terminated_postcode": (
+        "Postcode no longer in use",
+        "{query} — {team}: a postcode no longer in use",
+        "{reason}; the {unit} is where the postcode last was: check the family's current address.",
+    ),
+    "invalid_postcode": (
+        "Not a postcode",
+        "{query} — not a postcode",
+        "{reason}: type a postcode, an address containing one, or a latitude and longitude.",
+    ),
+    "invalid_coordinates": (
+        "Coordinates that cannot be right",
+        "{query} — coordinates that cannot be right",
+        "{reason}.",
+    ),
+    "missing_location": (
+        "No place given",
+        "{query} — no place to look up",
+        "{reason}: type a postcode, an address containing one, or a latitude and longitude.",
+    ),
+}
+
+#: Said for an answer whose status has no row in :data:`STATUS_WORDS` (a status added later).
+_OTHER_WORDS = ("Other answer", "{query} — no {unit} found", "{reason}.")
+
+#: A council's GSS code in parentheses ("(S12000028)"): a code, not a word for people.
+_GSS = re.compile(r"\s*\([A-Z]\d{8}\)")
+#: A GSS code on its own (a council the data names by code only).
+_BARE_GSS = re.compile(r"\b[A-Z]\d{8}\b")
+
+
+def _reason(detail) -> str:
+    """Return the library's detail as the start of a sentence: codes removed, capital first, no full stop."""
+    text = _GSS.sub("", str(detail or ""))
+    text = _BARE_GSS.sub("another council", text.replace("in council ", "in ")).strip().rstrip(".")
+    for code in STATUSES:  # a status code never reaches a person
+        text = text.replace(code, code.replace("_", " "))
+    return text[:1].upper() + text[1:] if text else "No reason given"
+
+
+def distance_words(metres) -> str:
+    """Return a distance for people: "205 m", "1.2 km".
+
+    Examples
+    --------
+    >>> distance_words(204.6), distance_words(1234), distance_words(None)
+    ('205 m', '1.2 km', 'some distance')
+    """
+    if metres is None or metres != metres:  # None or NaN
+        return "some distance"
+    return f"{metres:,.0f} m" if metres < 1000 else f"{metres / 1000:,.1f} km"
+
+
+def status_label(status: str, unit: str = "team") -> str:
+    """Return a status in a few plain words, for a table of counts.
+
+    Examples
+    --------
+    >>> status_label("nearest_team"), status_label("outside_area")
+    ('Nearest team: check by hand', 'Outside the council')
+    """
+    return STATUS_WORDS.get(status, _OTHER_WORDS)[0].format(unit=unit)
+
+
+def status_words(row: dict, *, unit: str = "team", council: str = "the council") -> tuple[str, str]:
+    """Return the headline and the one plain sentence that say an answer to a person.
+
+    Parameters
+    ----------
+    row : dict
+        An answer (:meth:`heart_geo.Profile.lookup`, a row of :meth:`heart_geo.Profile.allocate`):
+        ``query``, ``status``, ``team``, ``method``, ``distance_m``, ``detail``, ``postcode``,
+        ``likely_team`` and, for a new postcode, ``likely_share`` (team, count, total) when known.
+    unit, council : str
+        The profile's word for a team and the council's name.
+
+    Returns
+    -------
+    (str, str)
+        The headline ("KA3 3ZZ — probably Stewarton: a new postcode, not yet in the data") and the
+        sentence; neither holds a status code.
+
+    Examples
+    --------
+    >>> status_words({"query": "AB1 2CD", "status": "nearest_team", "team": "North", "distance_m": 300})
+    ('AB1 2CD — nearest team: North', "No team's catchment covers this place in the data; North is the \
+nearest team, 300 m away: check by hand.")
+    """
+    status = str(row.get("status") or "")
+    share = row.get("likely_share")
+    key = status
+    if status == "allocated" and row.get("method") in ("override", "uprn"):
+        key = f"allocated/{row['method']}"
+    elif status == "unknown_postcode" and (share or row.get("likely_team")):
+        key = "unknown_postcode/likely"
+    _label, headline, sentence = STATUS_WORDS.get(key, _OTHER_WORDS)
+    team = row.get("team") or row.get("likely_team") or (share[0] if share else None)
+    pc = str(row.get("postcode") or "")
+    fields = {
+        "query": str(row.get("query") or "").strip() or "(nothing typed)",
+        "team": team or f"no {unit}",
+        "unit": unit,
+        "council": council,
+        "distance": distance_words(row.get("distance_m")),
+        "share": (("All" if share[1] == share[2] else f"{share[1]:,} of") + f" {share[2]:,}") if share else "Most",
+        "sector": pc[:-2] if len(pc) > 4 else pc,
+        "reason": _reason(row.get("detail")),
+    }
+    return headline.format(**fields), sentence.format(**fields)

@@ -23,9 +23,8 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from . import _util
-from ._offline import make_offline
+from ._offline import ZoomableMap, make_offline
 from .answers import (  # noqa: F401 - re-exported: the answers lived here
-    _answer_line,
     _clean,
     _latlon,
     _team_services,
@@ -90,7 +89,7 @@ _KIND_NAMES = {
     "other": "other",
 }
 GAP_FILL = "#9e9e9e"
-_LEGEND_PAD = 230
+_LEGEND_PAD = 200
 _TIP_STYLE = "font-size:12px; max-width:320px; white-space:normal;"
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -228,7 +227,7 @@ class _Legend(MacroElement):
                 var div = L.DomUtil.create("div", "hg-legend");
                 div.style.cssText = "background:rgba(255,255,255,0.93);padding:5px 8px;"
                     + "font:11.5px/1.35 system-ui,sans-serif;border-radius:4px;"
-                    + "box-shadow:0 1px 4px rgba(0,0,0,.35);max-width:225px;color:#111";
+                    + "box-shadow:0 1px 4px rgba(0,0,0,.35);max-width:200px;color:#111";
                 div.innerHTML = {{ this.html_json }};
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
@@ -293,8 +292,9 @@ class _Hatch(MacroElement):
 
 
 def _legend_html(profile, layers: dict, highlight_team: str | None) -> str:
+    """Return the key's teams (always shown) and, folded, its gaps and schools (see :func:`_legend`)."""
     esc = _text  # the one escaping of names entering the map's HTML
-    rows = [f"<b>{esc(profile.name)}: {esc(plural_unit(profile))}</b>"]
+    rows = []
     for t in profile.teams:
         mark = " <b>◀ here</b>" if t.name == highlight_team else ""
         rows.append(
@@ -302,6 +302,7 @@ def _legend_html(profile, layers: dict, highlight_team: str | None) -> str:
             f"background:{esc(t.colour)};opacity:.85;border:1px solid #333;margin-right:5px;"
             f"vertical-align:-1px'></span>{esc(t.name)}{mark}</div>"
         )
+    rows.append(_FOLD)
     if layers["gaps"]:
         rows.append(
             "<div><span style='display:inline-block;width:14px;height:11px;margin-right:5px;"
@@ -322,6 +323,20 @@ def _legend_html(profile, layers: dict, highlight_team: str | None) -> str:
             f"vertical-align:-1px'></span>{esc(label)}</div>"
         )
     return "".join(rows)
+
+
+#: Where the key's first part (the teams) ends and its folded part (gaps, schools, services) begins.
+_FOLD = "<!--fold-->"
+
+
+def _legend(profile, layers: dict, highlight_team: str | None, services: dict, extra: str = "") -> str:
+    """Return the map's key: the teams, then gaps, schools, services and ``extra`` folded away (a small key)."""
+    teams, _, rest = (_legend_html(profile, layers, highlight_team) + _services_legend_html(services)
+                      + extra).partition(_FOLD)
+    title = f"{_text(profile.name)}: {_text(plural_unit(profile))}"
+    more = (f"<details class='hg-legend-more'><summary>Gaps, schools and services</summary>{rest}</details>"
+            if rest else "")
+    return f"<details open><summary><b>{title}</b></summary>{teams}{more}</details>"
 
 
 def _school_feature(s: dict, unit: str) -> dict:
@@ -389,7 +404,7 @@ def coverage_map(
     layers = _layers(profile, float(simplify_m))
     unit = profile.unit
     kw = {"height": height} if height else {}
-    m = folium.Map(location=None, tiles=None, control_scale=True, zoom_snap=0.25, zoom_delta=0.5, **kw)
+    m = ZoomableMap(location=None, tiles=None, control_scale=True, zoom_snap=0.25, zoom_delta=0.5, **kw)
     try:
         import xyzservices.providers as xyz
 
@@ -506,7 +521,7 @@ def coverage_map(
             bounds = [[miny, minx], [maxy, maxx]]
     # keep the area clear of the legend (top right)
     m.fit_bounds(bounds, padding_top_left=(10, 10), padding_bottom_right=(_LEGEND_PAD, 10))
-    _Legend(_legend_html(profile, layers, highlight_team) + _services_legend_html(services) + simd_legend).add_to(m)
+    _Legend(_legend(profile, layers, highlight_team, services, simd_legend)).add_to(m)
     folium.LayerControl(collapsed=True, position="topleft").add_to(m)
     return make_offline(m)
 

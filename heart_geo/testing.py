@@ -97,19 +97,19 @@ effective_from = 2022-04-04
 [[teams]]
 name = "North"
 schools = [{ seed_code = "8000001", name = "NORTH ACADEMY" }]
-colour = "#1b9e77"
+colour = "#4477AA"
 hubs = [{ name = "North Hub", postcode = "TT1 1AA" }]
 
 [[teams]]
 name = "East"
 schools = [{ seed_code = "8000002", name = "EAST ACADEMY" }]
-colour = "#d95f02"
+colour = "#E69F00"
 hubs = [{ name = "East Base", easting = 301500, northing = 601500 }]
 
 [[teams]]
 name = "South"
 schools = [{ seed_code = "8000003", name = "SOUTH ACADEMY" }]
-colour = "#7570b3"
+colour = "#66CCEE"
 
 [[unassigned_catchments]]
 name = "OTHER ACADEMY (NEIGHBOUR COUNCIL)"

@@ -5,7 +5,9 @@
   the :class:`heart_geo.caseload.CaseloadSummary` the CLI prints, with the output bytes;
 * :func:`enrolment_links_bytes`: ``heart-geo links --enrolments`` likewise
   (:func:`heart_geo.links.enrolment_links`, the code the CLI runs);
-* :func:`export_bytes`: the ``heart-geo export`` file as bytes for a download.
+* :func:`export_bytes`: the ``heart-geo export`` file as bytes for a download;
+* :func:`caseload_counts` / :func:`caseload_summary_bytes`: a caseload's counts by team and by answer
+  in words for people: exact for its uploader's screen, under disclosure control for a download.
 
 Nothing uploaded is written to disk or logged.
 """
@@ -18,15 +20,19 @@ from pathlib import Path
 import pandas as pd
 
 from . import caseload as _caseload
-from .caseload import CaseloadSummary
+from .caseload import CaseloadSummary, csv_bytes
+from .codes import status_label
 from .errors import InputError
 from .links import LinkReport, enrolment_links
+from .population import add_rates
 from .settings import UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS
 
 __all__ = [
     "MIME",
     "CaseloadResult",
     "allocate_caseload_bytes",
+    "caseload_counts",
+    "caseload_summary_bytes",
     "enrolment_links_bytes",
     "export_bytes",
 ]
@@ -200,3 +206,43 @@ def export_bytes(profile, fmt: str, *, layer: str = "teams") -> bytes:
         return path.read_bytes()
 
 
+
+
+def caseload_counts(result: CaseloadResult, profile, *, suppress: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return a caseload's rows by team and by answer, in words for people (no status code).
+
+    Parameters
+    ----------
+    result : CaseloadResult
+    profile : Profile
+    suppress : bool
+        Disclosure control (:mod:`heart_geo.disclosure`): False for the uploader's own screen, True
+        for anything downloaded or published.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        ``<Unit>``, ``Rows`` (teams in the profile's order, then "No <unit>"; and ``Per 1,000 children``
+        where population is loaded) and ``Answer``, ``Rows``
+        (most first; :func:`heart_geo.codes.status_label`).
+    """
+    unit = profile.unit
+    team = add_rates(profile, result.by_team(profile.team_names, suppress=suppress))
+    status = result.by_status(suppress=suppress)
+    rates = {"Per 1,000 children": team["per_1000_children"]} if "per_1000_children" in team else {}
+    return (
+        pd.DataFrame({unit.capitalize(): [f"No {unit}" if t == "(none)" else t for t in team["team"]],
+                      "Rows": team["rows"], **rates}),
+        pd.DataFrame({"Answer": [status_label(s, unit) for s in status["status"]], "Rows": status["rows"]}),
+    )
+
+
+def caseload_summary_bytes(result: CaseloadResult, profile) -> bytes:
+    """Return a caseload's summary for sharing as CSV: rows by team and by answer, disclosure control applied.
+
+    Columns ``Group`` and ``Rows``; counts of 1 to 4 show as ``<5`` with secondary suppression.
+    """
+    by_team, by_status = caseload_counts(result, profile, suppress=True)
+    by_team = by_team.rename(columns={by_team.columns[0]: "Group"})
+    frame = pd.concat([by_team, by_status.rename(columns={"Answer": "Group"})], ignore_index=True)
+    return csv_bytes(frame)

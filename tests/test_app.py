@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from heart_geo import explore
+from heart_geo import explore, uploads
 from heart_geo._offline import assert_no_remote_assets
+from heart_geo.codes import STATUSES
 from heart_geo.testing import make_profile
 
 APP = Path(__file__).resolve().parents[1] / "heart_geo" / "app" / "dashboard.py"
@@ -95,31 +96,27 @@ def test_first_view_names_every_team(app) -> None:
 
 def test_lookup_allocated(app) -> None:
     text = _lookup(app, "tt1 1aa")
-    assert "tt1 1aa → North" in text
-    assert "Status: allocated" in text
-    assert "Social work" in text  # the team's services
+    assert "tt1 1aa — North" in text
+    assert "inside North's area" in text
+    assert text.count("tt1 1aa — North") == 1  # the headline, said once
     assert "Speech and language therapy (link worker shared with East)" in text
 
 
 def test_lookup_nearest_team_with_distance(app) -> None:
     text = _lookup(app, "TT1 1AE")
-    assert "TT1 1AE → North" in text
-    assert "nearest_team" in text
-    assert "300 m" in text
+    assert "TT1 1AE — nearest team: North" in text
+    assert "nearest team, 300 m away: check by hand" in text
 
 
 def test_lookup_outside_area(app) -> None:
     text = _lookup(app, "TT2 9ZZ")
-    assert "TT2 9ZZ → no team (outside area)" in text
-    assert "Status: outside_area" in text
+    assert "TT2 9ZZ — outside Testshire" in text
 
 
 def test_lookup_postcode_newer_than_the_data(app) -> None:
     text = _lookup(app, "TT1 1ZZ")
-    assert "TT1 1ZZ → not in the postcode data (likely: " in text
-    assert "in its sector)" in text
-    assert "Status: unknown_postcode" in text
-    assert "invalid input" not in text
+    assert re.search(r"TT1 1ZZ — probably (North|East|South): a new postcode, not yet in the data", text)
+    assert "known postcodes of its sector (TT1 1) are in" in text
 
 
 @pytest.mark.parametrize(
@@ -128,8 +125,8 @@ def test_lookup_postcode_newer_than_the_data(app) -> None:
 )
 def test_lookup_invalid(app, query, status) -> None:
     text = _lookup(app, query)
-    assert f"{query} → no team" in text
-    assert f"Status: {status} (invalid input)" in text
+    headline = {"invalid_postcode": "not a postcode", "invalid_coordinates": "coordinates that cannot be right"}
+    assert f"{query} — {headline[status]}" in text
     if status == "invalid_coordinates":
         assert "swapped" in text  # the library's own error message is shown
 
@@ -149,9 +146,11 @@ def test_lookup_lists_services_in_this_community(app) -> None:
     text = _lookup(app, "tt1 1aa")
     assert "In this community (North)" in text
     assert "Hub / base: North Hub (TT1 1AA)" in text
-    near = _frame(app, "Service", "Distance")
-    assert near["Service"].tolist() == ["Testtown Early Years Centre", "Gap Ring Playgroup"]
-    assert near["Distance"].tolist() == ["0.0 km", "0.8 km"]
+    first, second = text.index("- Testtown Early Years Centre ("), text.index("- Gap Ring Playgroup (")
+    assert first < second  # nearest first, as a list that wraps (no table to scroll sideways)
+    assert re.search(r"Testtown Early Years Centre \([^)]*, 0 m\)", text)
+    assert re.search(r"Gap Ring Playgroup \([^)]*, \d+ m\)", text)
+    assert "distance from the postcode's centre" in text
     assert "Children's houses 1" in text  # counted only
     assert "Birch Test House" not in text and "Morag" not in text
 
@@ -171,11 +170,13 @@ def test_caseload_upload_keeps_every_row(app) -> None:
     app.file_uploader(key="caseload_file").upload("cases.csv", CASELOAD.encode(), "text/csv").run()
     assert not app.exception, app.exception
     assert "Allocated 5 rows" in _texts(app)
-    by_team = _frame(app, "team", "rows")
-    assert set(by_team["rows"]) == {"<5"}  # disclosure control by default (issue 12)
-    app.checkbox(key="exact_counts").check().run()
-    assert _frame(app, "team", "rows")["rows"].astype(int).sum() == 5
-    assert "internal use only" in _texts(app)
+    by_team = _frame(app, "Team", "Rows")  # exact on screen: the uploader's own file (issue 20)
+    assert by_team["Rows"].astype(int).sum() == 5
+    by_status = _frame(app, "Answer", "Rows")
+    assert "Not a postcode" in set(by_status["Answer"]) and "invalid_postcode" not in set(by_status["Answer"])
+    assert "exact counts" in _texts(app) and "disclosure control applied" in _texts(app)
+    summary = next(b for b in app.get("download_button") if "summary" in str(b.proto.label))
+    assert summary is not None  # the download is the suppressed summary (checked in test_caseload_summary_download)
     _key, result = app.session_state["_caseload_result"]
     assert result.csv_bytes.startswith(b"\xef\xbb\xbf")  # a byte-order mark, for Excel (issue 12)
     rows = list(csv.reader(io.StringIO(result.csv_bytes.decode("utf-8-sig"))))
@@ -318,15 +319,15 @@ def test_links_from_enrolments_consent_rule(app) -> None:
     )
     app.file_uploader(key="enrolment_file").upload("e.csv", enrol.encode(), "text/csv").run()
     assert not app.exception, app.exception
-    detail = _frame(app, "shared_because")
+    detail = _frame(app, "Shared because")
     assert detail["name"].tolist() == ["Child A", "Child C"]  # Child B withheld
-    assert detail["shared_because"].tolist() == ["consent", "risk_of_harm"]
-    links = _frame(app, "pupils", "team")
-    assert set(links["pupils"].astype(str)) == {"<5"}  # suppressed by default (issue 12)
+    assert detail["Shared because"].tolist() == ["recorded consent", "risk of harm"]
+    links = _frame(app, "Pupils", "Home team")
+    assert set(links["Pupils"].astype(str)) == {"<5"}  # suppressed by default (issue 12)
     assert "<5 rows withheld" in _texts(app)
     app.checkbox(key="exact_counts").check().run()
-    assert _frame(app, "pupils", "team")["pupils"].astype(int).sum() == 3
-    assert "1 rows withheld" in _texts(app)
+    assert _frame(app, "Pupils", "Home team")["Pupils"].astype(int).sum() == 3
+    assert "1 row withheld" in _texts(app)
 
 
 def test_enrolments_without_consent_or_risk_columns_say_so_as_the_cli_does(app) -> None:
@@ -345,8 +346,8 @@ def test_enrolments_without_consent_or_risk_columns_say_so_as_the_cli_does(app) 
 
 def test_council_wide_links_table(app) -> None:
     _open_tab(app, "Links")
-    table = _frame(app, "school", "kind")
-    assert set(table["school"]) == {"St Test RC Academy", "Test Special School"}
+    table = _frame(app, "School", "Kind")
+    assert set(table["School"]) == {"St Test RC Academy", "Test Special School"}
     assert {"North", "East", "South"} <= set(table.columns)
 
 
@@ -354,9 +355,12 @@ def test_data_notes(app) -> None:
     _open_tab(app, "Data notes")
     text = _texts(app)
     assert "Made-up test data." in text
-    assert "Data in use" in text and "postcodes: Made-up postcodes in Code-Point Open format, release undated" in text
+    assert "Data in use" in text and "Made-up postcodes in Code-Point Open format: release undated" in text
     assert "Catchments of schools in another council" in text
-    assert "repaired catchment NORTH ACADEMY" in text
+    assert "repaired catchment North Academy" in text  # names in their usual case
+    assert os.environ["HEART_GEO_DATA"] not in text  # no file path on screen
+    sources = _frame(app, "Dataset", "Release")
+    assert "files" not in sources.columns and "dataset" not in sources.columns
 
 
 def test_profile_switch_lists_councils(app) -> None:
@@ -402,9 +406,66 @@ def test_profile_switch_follows_everything(data_dir, monkeypatch, tmp_path) -> N
     text = _texts(at)
     for team in ["Stewarton", "William McIlvanney", "Grange", "Loudon", "Barony", "Doon Valley"]:
         assert team in text
-    assert "KA18 1FQ → Barony" in _lookup(at, "KA18 1FQ")
+    assert "KA18 1FQ — Barony" in _lookup(at, "KA18 1FQ")
     at.selectbox(key="profile").set_value("north_ayrshire").run()
     assert not at.exception, at.exception
     text = _texts(at)
     assert "6 localities" in text and "Three Towns" in text and "Stewarton" not in text
-    assert "KA18 1FQ → no locality (outside area)" in text  # the query follows the profile
+    assert "KA18 1FQ — outside North Ayrshire" in text  # the query follows the profile
+
+
+#: One Testshire query per status a lookup can give (the status checked against the library first).
+STATUS_QUERIES = {"allocated": "tt1 1aa", "nearest_team": "TT1 1AE", "outside_area": "TT2 9ZZ",
+                  "unknown_postcode": "TT1 1ZZ", "invalid_postcode": "hello there",
+                  "invalid_coordinates": "-4.26, 55.45", "missing_location": "TT1 1AG"}
+#: Codes and column names no screen may show (issue 20); "allocated" is a plain word too.
+CODES = re.compile(r"\b(" + "|".join([*(s for s in STATUSES if s != "allocated"), "likely_team", "split_teams",
+                                       "distance_m", "near_boundary", "catchment_school", "team_text",
+                                       "council_code"]) + r")\b")
+
+
+def _page_text(at) -> str:
+    """Everything a person can read on the page: text, headings, tables (headers and cells), labels."""
+    parts = [_texts(at)]
+    for kind in ("title", "header", "subheader", "expander", "tabs"):
+        parts += [str(getattr(e, "label", None) or getattr(e, "value", "")) for e in at.get(kind)]
+    for df in at.dataframe:
+        parts.append(" ".join(map(str, df.value.columns)) + " " + df.value.astype(str).to_string())
+    parts += [str(getattr(b.proto, "label", "")) for b in at.get("download_button")]
+    return "\n".join(parts)
+
+
+def test_no_status_code_on_any_page(app, testshire) -> None:
+    from heart_geo import answers
+
+    for status, query in STATUS_QUERIES.items():
+        assert answers.lookup_answer(testshire, query)["status"] == status, query
+        _lookup(app, query)
+        text = _page_text(app)
+        assert not CODES.search(text), (query, CODES.search(text).group(0))
+        headlines = [m.value for m in app.markdown if m.value.startswith("## ")]
+        assert len(headlines) == 1, headlines  # the headline, said once
+    for tab in ("Teams", "Caseload", "Links", "Data notes"):
+        _open_tab(app, tab)
+        if tab == "Caseload":
+            app.file_uploader(key="caseload_file").upload("cases.csv", CASELOAD.encode(), "text/csv").run()
+            assert "Allocated 5 rows" in _texts(app)
+        text = _page_text(app)
+        assert not CODES.search(text), (tab, CODES.search(text).group(0))
+        assert not re.search(r"\b1 (rows|areas|postcodes)\b", text), tab
+
+
+def test_caseload_summary_download_is_suppressed(app, testshire) -> None:
+    _open_tab(app, "Caseload")
+    app.file_uploader(key="caseload_file").upload("cases.csv", CASELOAD.encode(), "text/csv").run()
+    shown = _frame(app, "Team", "Rows")
+    assert shown["Rows"].astype(int).sum() == 5  # exact on screen
+    button = next(b for b in app.get("download_button") if "summary" in str(b.proto.label))
+    assert "disclosure control applied" in str(button.proto.label)
+    from heart_geo import disclosure
+
+    result = app.session_state["_caseload_result"][1]
+    data = pd.read_csv(io.BytesIO(uploads.caseload_summary_bytes(result, testshire)), dtype=str,
+                       encoding="utf-8-sig")
+    assert set(data["Rows"]) <= {"<5", "*", "0"}  # five rows in three teams: every count hidden
+    assert disclosure.SUPPRESSED == "<5"

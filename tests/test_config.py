@@ -33,7 +33,7 @@ def test_shipped_profiles_read_into_typed_objects():
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("[council]\n", "foo = 1\n[council]\n", "the profile has unknown keys ['foo']"),
-    ('colour = "#1b9e77"', 'color = "#1b9e77"', "teams[0] has unknown keys ['color']"),
+    ('colour = "#4477AA"', 'color = "#4477AA"', "teams[0] has unknown keys ['color']"),
     ('layer = "pub_schlsn"', 'layr = "pub_schlsn"', "[sources.catchments] has unknown keys ['layr']"),
     ('unit = "team"', 'unit = "team"\nunits = "team"', "council has unknown keys ['units']"),
     ('name = "Stewarton"\n', "", "teams[0] needs 'name'"),

@@ -114,7 +114,7 @@ def look_up(page, query: str, team: str) -> str:
     box.fill(query)
     box.press("Enter")
     answer = page.locator(".st-key-lookup_answer")
-    answer.get_by_text(f"{query} → {team}").wait_for(timeout=30_000)
+    answer.get_by_text(f"{query} — {team}", exact=True).wait_for(timeout=30_000)
     return answer.inner_text()
 
 
@@ -169,7 +169,13 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
             assert frame.locator("path.leaflet-interactive").count() >= 6
             assert frame.locator("path.hg-gap").count() >= 1  # the gaps are drawn as such
             assert frame.locator("path.hg-service").count() >= 10  # the services present, by kind
+            # The key is small (issue 20: it covered a third of the map); its second part folds.
+            box, whole = legend.bounding_box(), frame.locator(".leaflet-container").bounding_box()
+            assert box["width"] * box["height"] <= 0.12 * whole["width"] * whole["height"], (box, whole)
+            assert not legend.get_by_text("Services", exact=True).is_visible()
+            legend.get_by_text("Gaps, schools and services").click()
             assert legend.get_by_text("Services", exact=True).is_visible()
+            legend.get_by_text("Gaps, schools and services").click()
             handle = page.locator(IFRAME).element_handle()
             assert handle is not None
             content = handle.content_frame()
@@ -177,7 +183,7 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
 
             page.screenshot(path=str(ARTIFACTS / "dashboard_first_view.png"))
 
-            # Clicking the map says which team covers the spot (Loudon's label point).
+            # Clicking the map answers in the same panel as a lookup (Loudon's label point).
             lat, lon = label_point("Loudon")
             container = frame.locator(".leaflet-container")
             x, y = content.evaluate(
@@ -185,13 +191,16 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
                 [lat, lon],
             )
             container.click(position={"x": x, "y": y})
-            clicked = page.locator(".st-key-click_answer")
-            clicked.get_by_text(re.compile(r"Clicked 55\.\d+, -4\.\d+ → Loudon")).wait_for(timeout=30_000)
+            clicked = page.locator(".st-key-lookup_answer")
+            clicked.get_by_text(re.compile(r"^55\.\d+, -4\.\d+ — Loudon$")).wait_for(timeout=30_000)
+            assert "In this community (Loudon)" in clicked.inner_text()  # the same services as a lookup
+            assert "distance from the point given" in clicked.inner_text()
 
             # Lookups through the "Postcode or address" box.
             for query, team in LOOKUPS:
                 text = look_up(page, query, team)
-                assert "Status: allocated" in text, text
+                assert f"inside {team}'s area" in text, text
+                assert "Status" not in text and "_" not in text, text
                 assert f"In this community ({team})" in text, text
             frame = settled_map(page, "Stewarton ◀ here")
             frame.locator("img.leaflet-marker-icon").wait_for(timeout=30_000)

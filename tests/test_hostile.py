@@ -793,7 +793,7 @@ def test_dashboard_links_tab_neutralises_formulas(app):
                 f"8000009,{P},yes,-2+3,+44 1563")
     app.file_uploader(key="enrolment_file").upload("e.csv", data, "text/csv").run()
     assert not app.exception, app.exception
-    detail = next(df.value for df in app.dataframe if "shared_because" in df.value.columns)
+    detail = next(df.value for df in app.dataframe if "Shared because" in df.value.columns)
     assert detail["name"].tolist() == ["'=HYPERLINK(\"http://x\")", "'-2+3"]
     assert detail["notes"].tolist() == ["'@SUM(A1)", "'+44 1563"]
     downloads = list(app.get("download_button"))

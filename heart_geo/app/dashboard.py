@@ -21,10 +21,11 @@ from streamlit_folium import st_folium
 
 import heart_geo
 from heart_geo import answers, disclosure, explore, uploads
+from heart_geo._util import counted
 from heart_geo.app.gate import gate
 from heart_geo.caseload import csv_bytes, neutralise_formulas
+from heart_geo.codes import distance_words
 from heart_geo.escape import md_text as md
-from heart_geo.population import add_rates
 from heart_geo.settings import UPLOAD_MAX_MB
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
@@ -90,11 +91,6 @@ def profile_label(name: str) -> str:
     return Path(name).stem.replace("_", " ").title()
 
 
-def status_label(status: str) -> str:
-    """Return an allocation status for people: "outside_area" -> "outside area"."""
-    return status.replace("_", " ")
-
-
 # --------------------------------------------------------------------------------------------------
 # profile
 # --------------------------------------------------------------------------------------------------
@@ -128,13 +124,14 @@ unit = profile.unit
 units = explore.plural_unit(profile)
 
 with st.sidebar:
-    st.markdown(f"**{profile.name}** ({profile.code})  \n{len(profile.teams)} {units}")
+    st.markdown(f"**{profile.name}**  \n{len(profile.teams)} {units}")
     if profile.effective_from:
         st.caption(f"{units.capitalize()} in force from {profile.effective_from:%d %B %Y}.")
     st.caption(PRIVACY)
     exact = st.checkbox(
-        "Exact counts (internal use only)", key="exact_counts",
-        help="By default counts of 1 to 4 pupils or families are shown as <5 (disclosure control).",
+        "Exact counts in the Links tab (internal use only)", key="exact_counts",
+        help="By default counts of 1 to 4 pupils are shown as <5 (disclosure control). A caseload's "
+             "own summary is always exact on screen and controlled in its download.",
     )
     suppress = not exact
 
@@ -157,9 +154,7 @@ tab_map, tab_teams, tab_caseload, tab_links, tab_notes = st.tabs(
 # Map & lookup
 # --------------------------------------------------------------------------------------------------
 def show_services(answer: dict) -> None:
-    """Show the services in a family's team and the link workers it reaches."""
-    if answer["services_in_team"]:
-        st.markdown(f"**Services in the {unit}:** " + ", ".join(answer["services_in_team"]))
+    """Show the link workers a family's team reaches (the services every team has are said once, in Teams)."""
     if answer["link_workers"]:
         lines = []
         for lw in answer["link_workers"]:
@@ -168,34 +163,34 @@ def show_services(answer: dict) -> None:
                 if lw["shared_with"]
                 else " (link worker for this " + unit + " only)"
             )
-            lines.append(f"- {lw['service']}{shared}")
+            lines.append(f"- {md(lw['service'])}{shared}")
         st.markdown("**Reached through link workers:**\n" + "\n".join(lines))
-    elif answer["ok"]:
-        st.caption("No services reached through link workers.")
 
 
 def show_community(answer: dict) -> None:
-    """In this community: the team's hubs, the services present nearest first, and counts."""
+    """Show what is in this community: the team's hubs, the services present nearest first, and counts."""
     c = answer.get("community")
     if not c:
         return
     with st.container(key="community"):
-        st.markdown(f"**In this community ({answer['team']})**")
+        st.markdown(f"**In this community ({md(answer['team'])})**")
         if c["hubs"]:
-            st.markdown("Hub / base: " + ", ".join(f"{h['name']} ({h['postcode'] or 'by coordinates'})"
+            st.markdown("Hub / base: " + ", ".join(f"{md(h['name'])} ({h['postcode'] or 'by coordinates'})"
                                                    for h in c["hubs"]))
         else:
             st.caption(f"No hub or base recorded for this {unit} in the council profile yet.")
         if c["listed"]:
-            rows = pd.DataFrame(
-                [{"Service": x["name"], "Kind": x["kind"], "Provider": x["provider"],
-                  "Distance": f"{x['distance_m'] / 1000:.1f} km" if x["distance_m"] is not None else ""}
-                 for x in c["listed"]]
+            where = "the point given" if answer.get("from_point") else "the postcode's centre"
+            st.markdown(
+                "\n".join(f"- {md(x['name'])} ({md(kind_words(x['kind']))}"
+                          + (f", {distance_words(x['distance_m'])}" if x["distance_m"] is not None else "")
+                          + ")" for x in c["listed"][:COMMUNITY_SHOWN])
             )
-            st.dataframe(rows, hide_index=True, key="community_services", height=min(36 + 35 * len(rows), 300))
-            st.caption("Nearest first, straight-line distance from the postcode's centre.")
+            more = len(c["listed"]) - COMMUNITY_SHOWN
+            st.caption(f"Nearest first, straight-line distance from {where}."
+                       + (f" {more} more in the Teams tab." if more > 0 else ""))
         else:
-            st.caption(f"No services listed in this {unit} in the service data.")
+            st.caption(f"No children's or family services listed in this {unit} in the service data.")
         if c["counted"]:
             st.caption("Counted only, not named or mapped: "
                        + ", ".join(f"{k} {v}" for k, v in c["counted"].items()) + ".")
@@ -204,74 +199,80 @@ def show_community(answer: dict) -> None:
                        + ", ".join(f"{k} {v}" for k, v in c["council_only"].items()) + ".")
 
 
+def kind_words(kind: str) -> str:
+    """Return a service kind inside a sentence: "day care of children", "GP practice"."""
+    return kind if kind[:2].isupper() else kind[:1].lower() + kind[1:]
+
+
+#: How many services a lookup lists (nearest first); the Teams tab lists them all.
+COMMUNITY_SHOWN = 8
+#: The box each status is shown in.
+_BOX = {"allocated": st.success, "nearest_team": st.warning, "unknown_postcode": st.warning,
+        "terminated_postcode": st.warning, "outside_area": st.error}
+
+
+def show_answer(answer: dict | None) -> None:
+    """Show the one answer panel: a lookup and a map click alike (headline once, one sentence, services)."""
+    with st.container(key="lookup_answer"):
+        if answer is None:
+            st.caption("Type a postcode and press Enter, or click the map.")
+            return
+        st.markdown(f"## {md(answer['answer'])}")
+        _BOX.get(answer["status"], st.info)(md(answer["sentence"]))
+        if answer.get("catchment_school"):
+            st.caption(f"Catchment school: {md(answer['catchment_school'])}")
+        if answer.get("split_teams"):
+            st.warning(f"This postcode's addresses fall in more than one {unit}: "
+                       f"{md(answer['split_teams'])}. Give the UPRN or the house to settle it.")
+        if answer.get("near_boundary"):
+            st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
+        if answer.get("data_zone"):
+            st.caption(md(answers.zone_line(answer)))
+        show_services(answer)
+        show_community(answer)
+
+
+def _typed() -> None:
+    """Forget the map click when a new query is typed: the box answers, not an earlier map click."""
+    st.session_state.pop("_clicked_point", None)
+
+
 def render_map_tab() -> None:
-    """Render the map tab: look up a postcode, address or point and show its team."""
+    """Render the map tab: look up a postcode, address or point (or click the map) and show its team."""
     left, right = st.columns([1, 2.3], gap="medium")
     with left:
         query = st.text_input(
             "Postcode or address",
             key="query",
-            placeholder="e.g. KA18 1FQ, 12 Main St Cumnock KA18 1FQ, or 55.45, -4.26",
+            placeholder="a postcode, an address containing one, or latitude, longitude",
             help="A postcode in any spelling, an address containing one, or 'latitude, longitude'.",
+            on_change=_typed,
         )
-        answer = answers.lookup_answer(profile, query) if query.strip() else None
-        with st.container(key="lookup_answer"):
-            if answer is None:
-                st.caption("Type a postcode and press Enter; or click the map.")
-            else:
-                st.markdown(f"### {md(answer['answer'])}")
-                status = answer["status"]
-                if status == "allocated":
-                    st.success(f"Status: {status} ({md(answer['detail'])}).")
-                elif status == "nearest_team":
-                    dist = answer.get("distance_m")
-                    far = f"{dist:,.0f} m" if dist is not None else "some distance"
-                    st.warning(
-                        f"Status: nearest_team. No {unit} catchment covers this place; the "
-                        f"nearest {unit} is {answer['team']}, {far} away. Check by hand."
-                    )
-                elif status in ("terminated_postcode", "unknown_postcode"):
-                    st.warning(f"Status: {status} ({md(answer['detail'])}).")
-                elif status == "outside_area":
-                    st.error(f"Status: outside_area ({md(answer['detail'])}).")
-                else:
-                    st.error(f"Status: {status} (invalid input). {md(answer['detail'])}")
-                if answer.get("catchment_school"):
-                    st.caption(f"Catchment school: {md(answer['catchment_school'])}")
-                if answer.get("split_teams"):
-                    st.warning(f"This postcode's addresses fall in more than one {unit}: "
-                               f"{md(answer['split_teams'])}. Give the UPRN or the house to settle it.")
-                if answer.get("near_boundary"):
-                    st.caption("Near a catchment boundary: addresses in this postcode may straddle it; check by hand.")
-                if answer.get("data_zone"):
-                    st.caption(md(answers.zone_line(answer)))
-                show_services(answer)
-                show_community(answer)
+        point = st.session_state.get("_clicked_point")
+        if point is not None:
+            answer = answers.click_answer(profile, *point)
+        else:
+            answer = answers.lookup_answer(profile, query) if query.strip() else None
+        show_answer(answer)
 
     with right:
-        highlight = answer["team"] if answer and answer["ok"] else None
-        point = answer["latlon"] if answer else None
+        highlight = answer["map_team"] if answer else None
+        marker = answer["latlon"] if answer else None
         fmap = explore.coverage_map(
-            profile, highlight_team=highlight, point=point, point_label=answer["query"] if answer else None
+            profile, highlight_team=highlight, point=marker, point_label=answer["query"] if answer else None
         )
         out = st_folium(
             fmap, returned_objects=["last_clicked"], key=f"map_{profile.key}", height=600, use_container_width=True
         )
         clicked = (out or {}).get("last_clicked")
-        with st.container(key="click_answer"):
-            if clicked:
-                c = answers.click_answer(profile, clicked["lat"], clicked["lng"])
-                text = f"Clicked {c['answer']}"
-                if c["status"] == "nearest_team" and c.get("distance_m") is not None:
-                    text += f" (no catchment here; nearest {unit} {c['distance_m']:,.0f} m away)"
-                elif c["status"] not in ("allocated", "nearest_team"):
-                    text += f" ({status_label(c['status'])})"
-                st.info(text)
-            else:
-                st.caption(
-                    f"Click the map to see which {unit} covers a place. Hover a school or "
-                    "an area for details; the layer button (top left) hides layers."
-                )
+        if clicked and clicked != st.session_state.get("_seen_click"):
+            st.session_state["_seen_click"] = clicked
+            st.session_state["_clicked_point"] = (float(clicked["lat"]), float(clicked["lng"]))
+            st.rerun()
+        st.caption(
+            f"Click the map to see which {unit} covers a place: the answer shows on the left. Hover a "
+            "school or an area for details; the layer button (top left) hides layers."
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,12 +286,10 @@ def render_teams_tab() -> None:
             {
                 unit.capitalize(): d["team"],
                 "Postcodes": d["postcodes"],
-                "Postcodes by nearest": d["postcodes_nearest"],
+                "Of which nearest": d["postcodes_nearest"],
                 "Area km²": d["area_km2"],
                 "Schools": d["schools"],
-                "Catchment schools": d["catchment_schools"],
-                "Services in the " + unit: len(d["services_in_team"]),
-                "Services by link worker": len(d["link_workers"]),
+                "Catchment school": d["catchment_schools"],
                 "Services present": d.get("services_present", 0),
                 **_population_columns(d),
             }
@@ -298,27 +297,32 @@ def render_teams_tab() -> None:
         ]
     )
     st.subheader(f"The {len(details)} {units}")
-    st.dataframe(overview, hide_index=True, key="teams_overview")
-    render_service_counts()
+    st.dataframe(overview, hide_index=True, key="teams_overview", width="stretch")
     st.caption(
-        "Postcodes: postcodes inside the catchment. By nearest: postcodes in the council but "
-        f"in no catchment, given to the nearest {unit}."
+        f"Postcodes: the postcodes of each {unit}. Of which nearest: postcodes in the council but in no "
+        f"catchment, given to the nearest {unit} (check those by hand)."
     )
     if "children" in (details[0] if details else {}):
         st.caption(answers.POPULATION_CAPTION)
+    common = details[0]["services_in_team"] if details else []
+    if common and all(d["services_in_team"] == common for d in details):
+        st.markdown(f"**Every {unit} brings together:** " + ", ".join(md(x) for x in common) + ".")
+    render_service_counts()
     render_export()
     for d in details:
-        with st.expander(f"{d['team']}: {d['postcodes']:,} postcodes, {d['area_km2']:.1f} km²"):
-            st.markdown(f"**Catchment school(s):** {d['catchment_schools']}")
+        with st.expander(f"{d['team']}: {counted(d['postcodes'], 'postcode')}, {d['area_km2']:.1f} km²"):
+            st.markdown(f"**Catchment school:** {md(d['catchment_schools'])}")
             st.markdown(
-                f"**Schools in the {unit} ({len(d['school_names'])}):** " + (", ".join(d["school_names"]) or "none")
+                f"**Schools in the {unit} ({len(d['school_names'])}):** "
+                + (md(", ".join(d["school_names"])) or "none")
             )
-            st.markdown(f"**Services in the {unit}:** " + (", ".join(d["services_in_team"]) or "none"))
+            if d["services_in_team"] != common:
+                st.markdown(f"**Services in the {unit}:** " + (md(", ".join(d["services_in_team"])) or "none"))
             if d["link_workers"]:
                 st.markdown(
                     "**Services reached through link workers:**\n"
                     + "\n".join(
-                        f"- {lw['service']}"
+                        f"- {md(lw['service'])}"
                         + (f" (shared with {', '.join(lw['shared_with'])})" if lw["shared_with"] else "")
                         for lw in d["link_workers"]
                     )
@@ -326,7 +330,7 @@ def render_teams_tab() -> None:
             else:
                 st.markdown("**Services reached through link workers:** none")
             st.markdown(
-                "**Council-wide schools it must link with:** " + (", ".join(d["council_wide_schools"]) or "none")
+                "**Council-wide schools it must link with:** " + (md(", ".join(d["council_wide_schools"])) or "none")
             )
             show_team_services_present(d)
 
@@ -348,7 +352,8 @@ def render_service_counts() -> None:
     if counts.empty or counts["Services present"].sum() == 0:
         st.caption("No service datasets found in the data folder for this profile.")
         return
-    st.dataframe(counts.rename(columns={unit: unit.capitalize()}), hide_index=True, key="teams_services")
+    st.dataframe(counts.rename(columns={unit: unit.capitalize()}), hide_index=True, key="teams_services",
+                 width="stretch")
     st.caption(
         "From the Care Inspectorate datastore, PHS hospitals and GP practices (see Data notes). "
         "Childminders, children's houses, fostering and adoption services are counted only, never "
@@ -438,35 +443,46 @@ def render_caseload_tab() -> None:
             result = cached[1]
         del data
         if result is not None:
-            blank = f"; {result.blank_lines:,} blank lines skipped" if result.blank_lines else ""
-            read = f"sheet {result.sheet!r} of an Excel workbook" if result.format == "xlsx" else result.encoding
-            st.success(f"Allocated {result.rows:,} rows ({md(result.location)}; read as {md(read)}{blank}).")
-            if result.note:
-                st.warning(md(result.note))
-            for cols, n in result.located_by.items():
-                st.caption(f"{count(n)} rows located from {cols}: their postcode was empty or not a postcode.")
-            c1, c2 = st.columns(2)
-            with c1:
-                st.markdown(f"**By {unit}**")
-                st.dataframe(add_rates(profile, result.by_team(profile.team_names, suppress=suppress)),
-                             hide_index=True, key="caseload_by_team")
-            with c2:
-                st.markdown("**By status**")
-                st.dataframe(result.by_status(suppress=suppress), hide_index=True, key="caseload_by_status")
-            st.caption(disclosure.note(suppress))
-            stem = Path(upload.name).stem or "caseload"
-            label = "Download allocated Excel workbook" if result.format == "xlsx" else "Download allocated CSV"
-            st.download_button(
-                label,
-                data=result.data,
-                file_name=f"{stem}_{units}.{result.format}",
-                mime=result.mime,
-                key="caseload_download",
-                on_click="ignore",
-                type="primary",
-            )
+            show_caseload_result(result, upload.name)
     else:
         st.session_state.pop("_caseload_result", None)
+
+
+def show_caseload_result(result, upload_name: str) -> None:
+    """Show an allocated caseload: exact counts on screen for its own uploader; every download suppressed."""
+    blank = f"; {counted(result.blank_lines, 'blank line')} skipped" if result.blank_lines else ""
+    read = f"sheet {result.sheet!r} of an Excel workbook" if result.format == "xlsx" else "a CSV file"
+    st.success(f"Allocated {counted(result.rows, 'row')} ({md(result.location)}; read as {md(read)}{blank}).")
+    if result.note:
+        st.warning(md(result.note))
+    for cols, n in result.located_by.items():
+        st.caption(f"{counted(n, 'row')} located from {md(cols)}: their postcode was empty or not a postcode.")
+    by_team, by_status = uploads.caseload_counts(result, profile, suppress=False)
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown(f"**Your file by {unit}** (exact)")
+        st.dataframe(by_team, hide_index=True, key="caseload_by_team", width="stretch")
+    with c2:
+        st.markdown("**Your file by answer** (exact)")
+        st.dataframe(by_status, hide_index=True, key="caseload_by_status", width="stretch")
+    st.info(
+        "On screen: **exact counts**, for you, about your own file (not kept, not shared). "
+        "**Downloaded or published**: the summary below has disclosure control applied "
+        f"({disclosure.RULE})."
+    )
+    stem = Path(upload_name).stem or "caseload"
+    st.download_button(
+        "Download the summary for sharing (disclosure control applied, CSV)",
+        data=uploads.caseload_summary_bytes(result, profile), file_name=f"{stem}_summary.csv", mime="text/csv",
+        key="caseload_summary_download", on_click="ignore",
+    )
+    label = "Download allocated Excel workbook" if result.format == "xlsx" else "Download allocated CSV"
+    st.download_button(
+        label, data=result.data, file_name=f"{stem}_{units}.{result.format}", mime=result.mime,
+        key="caseload_download", on_click="ignore", type="primary",
+    )
+    st.caption("The allocated file is every row of your own file with the answer columns added: it holds "
+               "your families' details, so keep it as you keep the original.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -495,7 +511,8 @@ def render_links_tab() -> None:
             st.info("No council-wide schools in this profile's data.")
         else:
             pivot = answers.council_wide_matrix(profile, cw)
-            st.dataframe(neutralise_formulas(pivot), hide_index=True, key="links_table")
+            st.dataframe(answers.for_people(neutralise_formulas(pivot), unit), hide_index=True, key="links_table",
+                         width="stretch")
             st.download_button(
                 "Download this table (CSV)", data=csv_bytes(pivot), file_name=f"council_wide_links_{unit}s.csv",
                 mime="text/csv", key="links_table_download", on_click="ignore",
@@ -531,15 +548,16 @@ def render_links_tab() -> None:
                 cols[3].metric("Withheld (counts only)", count(s["withheld"]))
                 if s["unknown_school"] or s["no_home_team"]:
                     st.caption(
-                        f"{count(s['unknown_school'])} rows name a school not in the data; "
-                        f"{count(s['no_home_team'])} rows have no home {unit}."
+                        f"{counted(s['unknown_school'], 'row')} name a school not in the data; "
+                        f"{counted(s['no_home_team'], 'row')} have no home {unit}."
                     )
                 for flag, what in (("consent_column", "recorded consent"), ("risk_column", "a risk of harm")):
                     if not s.get(flag, True):  # as the CLI notes it: nothing is released on that ground
                         st.caption(f"No column marks {what}; no row is released on that ground.")
                 st.markdown(f"**School-to-{unit} links** (pupils of council-wide schools by home {unit})")
                 # every table shown and every download goes through the formula neutralising
-                st.dataframe(neutralise_formulas(rep.links), hide_index=True, key="enrol_links")
+                st.dataframe(answers.for_people(neutralise_formulas(rep.links), unit), hide_index=True,
+                             key="enrol_links", width="stretch")
                 st.download_button(
                     f"Download the school-to-{unit} links (CSV)", data=csv_bytes(rep.links),
                     file_name=f"links_{unit}s.csv", mime="text/csv", key="enrol_links_download", on_click="ignore",
@@ -548,19 +566,21 @@ def render_links_tab() -> None:
                 if rep.detail.empty:
                     st.caption("None: no row has recorded consent or a risk-of-harm flag.")
                 else:
-                    st.dataframe(neutralise_formulas(rep.detail), hide_index=True, key="enrol_detail")
+                    st.dataframe(answers.for_people(neutralise_formulas(rep.detail), unit,
+                                                    columns=answers.RELEASED_COLUMNS),
+                                 hide_index=True, key="enrol_detail", width="stretch")
                     st.download_button(
                         "Download the released rows (CSV)", data=csv_bytes(rep.detail), file_name="links_released.csv",
                         mime="text/csv", key="enrol_detail_download", on_click="ignore",
                     )
                 if s.get("consent_conflicts") or s.get("risk_conflicts"):
                     st.warning(
-                        f"{s.get('consent_conflicts', 0):,} rows withheld because their consent values "
+                        f"{counted(s.get('consent_conflicts', 0), 'row')} withheld because their consent values "
                         f"disagree and {s.get('risk_conflicts', 0):,} because their risk-of-harm values "
                         "disagree (two columns, or two rows of the same pupil): check them by hand."
                     )
                 st.caption(
-                    f"{count(s['withheld'])} rows withheld: no consent and no risk-of-harm flag, so "
+                    f"{counted(s['withheld'], 'row')} withheld: no consent and no risk-of-harm flag, so "
                     "they count in the link table only."
                 )
                 st.caption(rep.disclosure)
@@ -579,12 +599,9 @@ def render_notes_tab() -> None:
     for line in notes.get("population", []):
         st.caption(md(line))
     st.markdown("**Data in use** (the newest release of each dataset answers)\n\n"
-                + "\n".join(f"- {line}" for line in notes["data_in_use"]))
-    st.dataframe(notes["sources"], hide_index=True, key="sources_table")
-    st.markdown(
-        "**Attribution**\n\n"
-        + "\n".join(f"- {a}" for a in dict.fromkeys(notes["sources"].get("attribution", pd.Series(dtype=str))) if a)
-    )
+                + "\n".join(f"- {md(line)}" for line in notes["data_in_use"]))
+    st.dataframe(notes["sources"], hide_index=True, key="sources_table", width="stretch")
+    st.markdown("**Attribution**\n\n" + "\n".join(f"- {md(a)}" for a in notes["attribution"]))
     st.markdown(
         "- Basemap: © OpenStreetMap contributors (tiles need an internet connection; the map reads without them)."
     )
@@ -597,17 +614,15 @@ def render_notes_tab() -> None:
             else "Catchments of schools in another council"
         )
         st.markdown(
-            f"- {what}: **{int(r['areas'])}** areas, **{r['km2']:.1f} km²**. Postcodes "
-            f"there get `nearest_team`: check them by hand."
+            f"- {what}: **{counted(int(r['areas']), 'area')}**, **{r['km2']:.1f} km²**. Postcodes "
+            f"there are given the nearest {unit}: check them by hand."
         )
     if not notes["other_council"].empty:
         st.markdown("**Area served from another council**")
-        st.dataframe(
-            notes["other_council"].rename(columns={"area_km2": "km²"}).round(2), hide_index=True, key="other_council"
-        )
+        st.dataframe(notes["other_council"], hide_index=True, key="other_council", width="stretch")
     if not notes["largest_gaps"].empty:
         with st.expander("Largest gaps"):
-            st.dataframe(notes["largest_gaps"].rename(columns={"area_km2": "km²"}).round(2), hide_index=True)
+            st.dataframe(notes["largest_gaps"], hide_index=True, width="stretch")
     st.markdown("**Repairs and other problems found when the data was loaded**")
     if notes["problems"]:
         st.markdown("\n".join(f"- {md(p)}" for p in notes["problems"]))
@@ -615,7 +630,7 @@ def render_notes_tab() -> None:
         st.caption("None.")
     st.caption(
         f"Map geometry simplified by {explore.SIMPLIFY_M:.0f} m for display; answers use the "
-        f"full geometry. Data folder: {notes['data_dir']}. heart_geo {heart_geo.__version__}."
+        f"full geometry. heart_geo {heart_geo.__version__}."
     )
 
 
