@@ -6,13 +6,14 @@ East 108, South 72 (heart_geo.testing.POPULATION_ANSWERS).
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from heart_geo import answers, caseload, explore, load_profile, testing, zonemap
+from heart_geo import answers, caseload, explore, load_profile, testing, uploads, zonemap
 from heart_geo.cli import main
 from heart_geo.export import layers
 from heart_geo.population import RATE_HIDDEN, add_rates, rate_per_1000
@@ -131,7 +132,7 @@ def _frame(at, *columns):
     return next(df.value for df in at.dataframe if all(c in df.value.columns for c in columns))
 
 
-def test_dashboard_teams_tab_lookup_and_caseload_rates(app):
+def test_dashboard_teams_tab_lookup_and_caseload_rates(app, small):
     app.session_state["tab"] = "Teams"
     app.run()
     assert not app.exception, app.exception
@@ -148,8 +149,14 @@ def test_dashboard_teams_tab_lookup_and_caseload_rates(app):
     body = "id,postcode\r\n" + "".join(f"{i},TT1 1AA\r\n" for i in range(7)) + "7,TT1 1AB\r\n8,TT1 1AC\r\n"
     app.file_uploader(key="caseload_file").upload("c.csv", body.encode(), "text/csv").run()
     assert not app.exception, app.exception
-    rates = _frame(app, "team", "rows", "per_1000_children").set_index("team")["per_1000_children"]
-    assert str(rates["North"]) == "29.91" and rates["East"] == RATE_HIDDEN
+    # on screen the uploader's own file is exact (issue 20); the summary for sharing hides small counts
+    rates = _frame(app, "Team", "Rows", "Per 1,000 children").set_index("Team")["Per 1,000 children"]
+    assert str(rates["North"]) == "29.91" and str(rates["East"]) == str(rate_per_1000(1, CHILDREN["East"]))
+    result = app.session_state["_caseload_result"][1]
+    shared = pd.read_csv(io.BytesIO(uploads.caseload_summary_bytes(result, small[1])), dtype=str,
+                         encoding="utf-8-sig").set_index("Group")
+    assert shared.loc["North", "Per 1,000 children"] == "29.91"
+    assert shared.loc["East", "Per 1,000 children"] == RATE_HIDDEN and shared.loc["East", "Rows"] == "<5"
 
 
 def test_validate_and_data_notes_say_how_zones_were_found_and_the_uncertainty(small, testshire, capsys):
