@@ -259,6 +259,16 @@ def test_keys_no_key_is_401_a_good_key_is_200(testshire):
         assert doc["paths"]["/v1/lookup"]["post"]["security"] == [{"bearer": []}]
 
 
+def test_a_key_is_hashed_as_the_bytes_sent(testshire):
+    key = "clé-école-🔑"
+    app = create_app(testshire, key_hashes=[hashlib.sha256(key.encode()).hexdigest()])
+    with TestClient(app) as c:
+        ok = c.post("/v1/lookup", json={"query": "TT1 1AA"}, headers={"authorization": b"Bearer " + key.encode()})
+        assert ok.status_code == 200
+        _is_problem(c.post("/v1/lookup", json={"query": "TT1 1AA"},
+                           headers={"authorization": b"Bearer " + key.encode("latin-1", "replace")}), 401)
+
+
 def test_rate_limit_per_key_is_429_with_retry_after(testshire):
     other = "another-key"
     hashes = [hashlib.sha256(k.encode()).hexdigest() for k in (KEY, other)]

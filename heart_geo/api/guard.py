@@ -198,8 +198,8 @@ class Guard:
                 wait = self.bucket.take(who)
                 if wait > 0:
                     raise _RefusedError(429, f"over the rate limit of {self.bucket.rate:g} requests a second for "
-                                   "this key; retry after the time in Retry-After",
-                                   [("retry-after", str(max(1, math.ceil(wait))))])
+                                        "this key; retry after the time in Retry-After",
+                                        [("retry-after", str(max(1, math.ceil(wait))))])
         if scope.get("method") not in ("POST", "PUT", "PATCH"):
             return receive
         headers = dict(scope.get("headers") or [])
@@ -229,19 +229,19 @@ class Guard:
     def _key(self, scope) -> str:
         """Return the matched key's hash, or refuse with 401."""
         auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-        scheme, _, token = auth.decode("latin-1").strip().partition(" ")
+        scheme, _, token = auth.strip().partition(b" ")
         challenge = 'Bearer realm="heart-geo"'
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() != b"bearer" or not token.strip():
             raise _RefusedError(401, "this service needs an API key: send the header Authorization: Bearer KEY",
-                           [("www-authenticate", challenge)])
-        digest = hashlib.sha256(token.strip().encode("utf-8", "surrogateescape")).digest()
+                                [("www-authenticate", challenge)])
+        digest = hashlib.sha256(token.strip()).digest()  # the key's bytes as sent (UTF-8 for any non-ASCII)
         match = b""
         for h in self.hashes:  # every hash compared, in constant time: no early exit
             if hmac.compare_digest(digest, h):
                 match = h
         if not match:
             raise _RefusedError(401, "the API key is not accepted: check the key, or ask for one",
-                           [("www-authenticate", challenge + ', error="invalid_token"')])
+                                [("www-authenticate", challenge + ', error="invalid_token"')])
         return match.hex()
 
 
