@@ -100,7 +100,7 @@ def read_data_zones(path: str | os.PathLike, *, layer: str | None = None, code_f
         One sentence per repaired zone.
     """
     path = Path(path)
-    gdf = _read_vector(path, layer)
+    gdf = _read_near(path, layer, bbox)
     code = _code_column(gdf, "data zone", str(path), code_field)
     name = _column([c for c in gdf.columns if c != code], _NAME_NAMES)
     out = gpd.GeoDataFrame({"data_zone": gdf[code].astype(str).str.strip(),
@@ -120,6 +120,30 @@ def read_data_zones(path: str | os.PathLike, *, layer: str | None = None, code_f
     out = _repair_frame(out.reset_index(drop=True), what="data zone", source=str(path))
     repairs = [f"repaired data zone {z}: {r}" for z, r in zip(out["data_zone"], out["repair"], strict=True) if r]
     return out[["data_zone", "name", "repair", "geometry"]], repairs
+
+
+def _read_near(path: Path, layer: str | None, bbox) -> gpd.GeoDataFrame:
+    """Read the zones whose bounds meet ``bbox`` (EPSG:27700) with the file's spatial index; all without one.
+
+    A file the fast path cannot open goes through the catchment reader, which says what is wrong.
+    """
+    import pyogrio  # GDAL loads here, not when a profile loads from the cache
+
+    if bbox is None or path.suffix.lower() == ".zip":
+        return _read_vector(path, layer)
+    try:
+        info = pyogrio.read_info(str(path), layer=layer)
+    except Exception:  # pyogrio raises several types for a file it cannot open: the reader's message
+        return _read_vector(path, layer)
+    if not info.get("crs") or info.get("layer_name") is None and layer is not None:
+        return _read_vector(path, layer)
+    tr = transformer("EPSG:27700", info["crs"])
+    xs, ys = tr.transform([bbox[0], bbox[2], bbox[0], bbox[2]], [bbox[1], bbox[1], bbox[3], bbox[3]])
+    geographic = abs(max(xs)) <= 180 and abs(max(ys)) <= 90
+    pad = 0.01 if geographic else 1000.0  # the box's corners bend once reprojected
+    gdf = gpd.read_file(path, layer=layer, engine="pyogrio",
+                        bbox=(min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad))
+    return gdf if len(gdf) else _read_vector(path, layer)
 
 
 def _read_table(path: Path, what: str, **kw) -> pd.DataFrame:
@@ -147,6 +171,29 @@ def _read_workbook(path: Path, what: str) -> pd.DataFrame:
     raise DataFormatError(f"{what} workbook {str(path)!r} has no sheet with a 'Data_Zone' column")
 
 
+def _age_columns(columns) -> dict[int, str]:
+    """``{age: column}`` for ``Age0`` ... ``Age90plus`` (any case, with or without an underscore)."""
+    out = {}
+    for c in columns:
+        m = re.fullmatch(r"age_?(\d+)(plus|\+)?", _norm(c))
+        if m:
+            out[int(m.group(1))] = c
+    return out
+
+
+def _read_population_table(path: Path) -> pd.DataFrame:
+    """Read the population file, its age columns as numbers by the C reader (text columns as text)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_table(path, "population")
+    try:
+        head = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+        ages = _age_columns(head)
+        return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""],
+                           dtype={c: (np.float64 if c in ages.values() else str) for c in head})
+    except (UnicodeDecodeError, ValueError, pd.errors.ParserError):  # a cell that is not a number: the slow reader
+        return _read_table(path, "population")
+
+
 def read_population(path: str | os.PathLike) -> tuple[pd.DataFrame, int | None]:
     """Read small-area population estimates (PHS layout) per data zone and single year of age.
 
@@ -163,13 +210,9 @@ def read_population(path: str | os.PathLike) -> tuple[pd.DataFrame, int | None]:
         No data zone column, no ``Age0`` ... columns, or ages that do not add up to ``AllAges``.
     """
     path = Path(path)
-    df = _read_table(path, "population")
+    df = _read_population_table(path)
     code = _code_column(df, "population", str(path))
-    ages = {}
-    for c in df.columns:
-        m = re.fullmatch(r"age_?(\d+)(plus|\+)?", _norm(c))
-        if m:
-            ages[int(m.group(1))] = c
+    ages = _age_columns(df.columns)
     if not ages or min(ages) != 0:
         raise DataFormatError(
             f"population file {str(path)!r} has no single-year age columns; expected Public Health "
@@ -189,7 +232,10 @@ def read_population(path: str | os.PathLike) -> tuple[pd.DataFrame, int | None]:
     if sex is not None:
         s = df[sex].astype(str).str.strip().str.lower()
         df = df[s == "all"] if (s == "all").any() else df[s.isin(["male", "female", "m", "f"])]
-    values = df[[ages[a] for a in sorted(ages)]].apply(pd.to_numeric, errors="coerce").fillna(0)
+    values = df[[ages[a] for a in sorted(ages)]]
+    if any(not pd.api.types.is_numeric_dtype(values[c]) for c in values.columns):
+        values = values.apply(pd.to_numeric, errors="coerce")
+    values = values.fillna(0)
     values.columns = sorted(ages)
     values["data_zone"] = df[code].to_numpy()
     out = values.groupby("data_zone", sort=True).sum().astype(np.int64)
