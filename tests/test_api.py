@@ -182,6 +182,15 @@ def test_hostile_bodies_get_4xx_without_echo(client, path, name):
     assert "Traceback" not in r.text and "File \"" not in r.text
 
 
+def test_huge_items_in_a_batch_are_answered_row_by_row(client):
+    """A batch keeps every row with a status, however odd the item (the library's rule, in linear time)."""
+    r = client.post("/v1/allocate", json={"postcodes": [SECRET * 150_000, "TT1 1AA", "1" * 100_000]})
+    assert r.status_code == 200
+    assert [x["status"] for x in r.json()["results"]] == ["invalid_postcode", "allocated", "invalid_postcode"]
+    r = client.post("/v1/allocate", json={"uprns": ["9" * 500_000, 10**15, -1, 0]})
+    assert r.status_code == 200 and {x["status"] for x in r.json()["results"]} == {"missing_location"}
+
+
 def test_a_body_over_2mb_is_413_announced_or_streamed(client):
     big = json.dumps({"postcodes": ["TT1 1AA"] * 300_000}).encode()
     assert len(big) > 2 * 2**20
