@@ -117,8 +117,20 @@ def normalise_postcodes(values: pd.Series | list) -> tuple[pd.Series, pd.Series]
 
 
 def _normalise_few(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    out, kind = normalise_postcode_list(s)
+    return pd.Series(out, dtype=object), pd.Series(kind, dtype=object)
+
+
+def normalise_postcode_list(values) -> tuple[list[str | None], list[str]]:
+    """:func:`normalise_postcodes` for a handful of values, as two plain lists (no pandas).
+
+    Examples
+    --------
+    >>> normalise_postcode_list(["ka18 1fq", "", "Cumnock KA18 1FQ", "no postcode here"])
+    (['KA18 1FQ', None, 'KA18 1FQ', None], ['postcode', 'empty', 'address', 'invalid'])
+    """
     out, kind = [], []
-    for v in s:
+    for v in values:
         text = "" if v is None or (isinstance(v, float) and np.isnan(v)) else clean_text(str(v))
         if not _SPACE.sub("", text):
             out.append(None)
@@ -137,7 +149,7 @@ def _normalise_few(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         else:  # two different postcodes in one address: never pick one silently
             out.append(None)
             kind.append("ambiguous" if found else "invalid")
-    return pd.Series(out, dtype=object), pd.Series(kind, dtype=object)
+    return out, kind
 
 
 def postcode_sector(postcode: str) -> str:

@@ -50,7 +50,7 @@ from .config import (  # noqa: F401 - _read_config and _check_config: older name
 from .coords import _finish, _to_bng, _xy_input
 from .errors import InputError
 from .population import SmallAreas, summary_columns
-from .postcodes import normalise_postcode, normalise_postcodes
+from .postcodes import normalise_postcode, normalise_postcode_list, normalise_postcodes
 from .settings import CRS, NEAR_BOUNDARY_M
 from .unknown import UnknownPostcodes
 from .uprn import _UPRN_QUERY, _uprn_key
@@ -62,6 +62,8 @@ __all__ = ["Profile", "Team", "list_profiles", "load_profile", "profiles_dir"]
 
 INVALID_PC, INVALID_XY = INVALID_POSTCODE, INVALID_COORDINATES  # older names of these codes
 _locate_releases = locate_releases  # older name, kept importable
+#: Up to this many values, a call takes the paths for a few: plain look-ups, no frame checks.
+_FEW = 64
 
 
 class Profile(UnknownPostcodes):
@@ -224,29 +226,22 @@ class Profile(UnknownPostcodes):
                 "allocate() takes a list of postcodes (one per family), got a single "
                 f"{type(postcodes).__name__}: pass [value], or use lookup() for one query"
             )
-        values = pd.Series(list(postcodes) if not isinstance(postcodes, pd.Series) else postcodes,
-                           dtype=object).reset_index(drop=True)
-        pcs, kind = normalise_postcodes(values)
+        values, pcs, kinds, pos = self._postcode_positions(postcodes)
         n = len(values)
         res = PointResult.empty(n)
         east = np.full(n, np.nan)
         north = np.full(n, np.nan)
-        if n <= 64:  # a few: hash look-ups one by one beat building an indexer
-            pos = np.array([self._pc_index.get_loc(v) if v is not None and v in self._pc_index else -1
-                            for v in pcs], dtype=np.intp)
-        else:
-            pos = self._pc_index.get_indexer(pcs.where(pcs.notna(), "").to_numpy())
         found = pos >= 0
         fi = np.flatnonzero(found)
         res.put(fi, _take(self._pc_result, pos[fi]))
         east[fi] = self._pc_east[pos[fi]]
         north[fi] = self._pc_north[pos[fi]]
-        kinds = kind.to_numpy()
-        far = np.flatnonzero(~found & np.isin(kinds, ["postcode", "address"]))
+        has_pc = (kinds == "postcode") | (kinds == "address")
+        far = np.flatnonzero(~found & has_pc)
         far_rows, far_council = np.empty(0, np.intp), np.empty(0, np.uint16)
         el = self._elsewhere
         if far.size and len(el["keys"]):  # known, in another council: outside_area, naming it
-            want = np.asarray(pcs.to_numpy(dtype=object)[far], dtype="S8")
+            want = np.asarray(pcs[far], dtype="S8")
             at = np.minimum(np.searchsorted(el["keys"], want), len(el["keys"]) - 1)
             hit = el["keys"][at] == want
             far_rows, at = far[hit], at[hit]
@@ -257,9 +252,9 @@ class Profile(UnknownPostcodes):
             north[far_rows[has_xy]] = el["northing"][at[has_xy]]
             far_council = el["council"][at]
         res.status[~found & (kinds == "empty")] = MISSING
-        res.status[~found & np.isin(kinds, ["invalid", "ambiguous"])] = INVALID_PC
-        res.status[~found & np.isin(kinds, ["postcode", "address"])] = UNKNOWN
-        out = self._frame(res, east, north, pcs.to_numpy(), query=values.to_numpy())
+        res.status[~found & ((kinds == "invalid") | (kinds == "ambiguous"))] = INVALID_PC
+        res.status[~found & has_pc] = UNKNOWN
+        out = self._frame(res, east, north, pcs, query=values)
         two = ~found & (kinds == "ambiguous")
         if two.any():
             det = out["detail"].to_numpy(dtype=object)
@@ -297,7 +292,7 @@ class Profile(UnknownPostcodes):
                 status = out["status"].to_numpy(dtype=object)
                 likely = out["likely_team"].to_numpy(dtype=object)
                 for i in unknown:
-                    st, lt, det[i] = self._unknown_answer(pcs.iat[i])
+                    st, lt, det[i] = self._unknown_answer(pcs[i])
                     status[i], likely[i] = st, lt
                 out["status"] = pd.Categorical(status, dtype=self._dtypes["status"])
                 out["likely_team"] = pd.Categorical(likely, dtype=self._dtypes["team"])
@@ -305,6 +300,31 @@ class Profile(UnknownPostcodes):
         if self.small_areas is not None:
             out = self.small_areas.add_columns(out, pos)
         return _finish(out, postcodes, geometry)
+
+    def _postcode_positions(self, postcodes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the values as given, their postcodes, how each was read, and their rows (-1: none).
+
+        All as arrays (objects, and ``intp`` rows). A few values are read one by one with plain
+        look-ups: a single query pays for no pandas machinery.
+        """
+        seq = postcodes if isinstance(postcodes, pd.Series) else list(postcodes)
+        if len(seq) > _FEW:
+            values = pd.Series(seq, dtype=object).reset_index(drop=True)
+            pcs, kind = normalise_postcodes(values)
+            pos = self._pc_index.get_indexer(pcs.where(pcs.notna(), "").to_numpy())
+            return values.to_numpy(), pcs.to_numpy(), kind.to_numpy(), pos
+        if isinstance(seq, pd.Series):
+            values = seq.to_numpy(dtype=object)
+        else:
+            values = np.empty(len(seq), dtype=object)
+            for i, v in enumerate(seq):
+                values[i] = v
+        found, how = normalise_postcode_list(values)
+        pcs, kinds = np.empty(len(found), dtype=object), np.empty(len(found), dtype=object)
+        pcs[:], kinds[:] = found, how
+        pos = np.array([self._pc_index.get_loc(v) if v is not None and v in self._pc_index else -1 for v in found],
+                       dtype=np.intp)
+        return values, pcs, kinds, pos
 
     def allocate_points(self, x, y=None, *, crs: str | None = None, exact: bool = False,
                         geometry: bool = False, zones: bool = True) -> pd.DataFrame:
@@ -530,7 +550,7 @@ class Profile(UnknownPostcodes):
 
     def _frame(self, res: PointResult, east, north, pcs, *, query=None) -> pd.DataFrame:
         n = len(res.team)
-        first = {} if query is None else {"query": pd.Series(query, dtype=object)}
+        first = {} if query is None else {"query": np.asarray(query, dtype=object)}
         dt = self._dtypes
         teams = pd.Categorical.from_codes(res.team, dtype=dt["team"], validate=False)
         _, school_code = self._school_categories
@@ -541,25 +561,37 @@ class Profile(UnknownPostcodes):
         over = res.method == M_OVERRIDE
         detail_code = np.where(over, len(STATUSES), res.status) if over.any() else res.status
         detail = pd.Categorical.from_codes(detail_code, dtype=dt["detail"], validate=False)
-        return pd.DataFrame(
-            {
-                **first,
-                "team": teams,
-                "status": status,
-                "method": pd.Categorical.from_codes(res.method, dtype=dt["method"], validate=False),
-                "catchment_school": schools,
-                "distance_m": np.round(res.distance, 1),
-                "near_boundary": res.near,
-                "postcode": pd.Series(pcs, dtype=object) if pcs is not None else _no_text(n),
-                "easting": east,
-                "northing": north,
-                "detail": detail,
-                "likely_team": pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=dt["team"],
-                                                         validate=False),
-                "split_teams": _no_text(n),
-            },
-            copy=False,  # the arrays are this call's own: no copy, no stacking into 2-D blocks
-        )
+        columns = {
+            **first,
+            "team": teams,
+            "status": status,
+            "method": pd.Categorical.from_codes(res.method, dtype=dt["method"], validate=False),
+            "catchment_school": schools,
+            "distance_m": np.round(res.distance, 1),
+            "near_boundary": res.near,
+            "postcode": np.asarray(pcs, dtype=object) if pcs is not None else _no_text(n),
+            "easting": east,
+            "northing": north,
+            "detail": detail,
+            "likely_team": pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=dt["team"], validate=False),
+            "split_teams": _no_text(n),
+        }
+        if n <= _FEW:  # a few rows: every column is already the array its block holds; checking costs more
+            return pd.DataFrame._from_arrays(list(columns.values()), self._columns[query is not None],
+                                             pd.RangeIndex(n), verify_integrity=False)
+        for name in ("query", "postcode"):  # text kept as objects (the constructor would infer strings)
+            if isinstance(columns.get(name), np.ndarray):
+                columns[name] = pd.Series(columns[name], dtype=object)
+        # the arrays are this call's own: no copy, no stacking into 2-D blocks
+        return pd.DataFrame(columns, copy=False)
+
+    @cached_property
+    def _columns(self) -> tuple[pd.Index, pd.Index]:
+        """The result columns, without and with ``query``, as the DataFrame constructor names them."""
+        m = _FEW + 1
+        names = self._frame(PointResult.empty(m), np.full(m, np.nan), np.full(m, np.nan), None,
+                            query=np.full(m, None, dtype=object)).columns
+        return names[1:], names
 
     # ----------------------------------------------------------------------------------------------
     # summaries
@@ -696,8 +728,10 @@ def _no_text(n: int) -> pd.Categorical:
 
     A million ``None`` objects would cost more than the allocation itself.
     """
-    return pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype=object),
-                                     validate=False)
+    return pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=_NO_TEXT, validate=False)
+
+
+_NO_TEXT = pd.CategoricalDtype(pd.Index([], dtype=object))
 
 
 def _no_nan(row: dict) -> dict:

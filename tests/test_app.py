@@ -469,3 +469,42 @@ def test_caseload_summary_download_is_suppressed(app, testshire) -> None:
                        encoding="utf-8-sig")
     assert set(data["Rows"]) <= {"<5", "*", "0"}  # five rows in three teams: every count hidden
     assert disclosure.SUPPRESSED == "<5"
+
+
+def test_profile_loaded_and_map_built_once_for_every_visitor(testshire_dir, monkeypatch, tmp_path) -> None:
+    """What keeps a visitor's first view fast: the profile is loaded and the map's layers are built
+    once per profile, not per visitor, rerun or lookup. (The first view's time is a benchmark:
+    ``benchmarks/bench_dashboard.py``, figures in ``benchmarks/RESULTS.md``.)"""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import heart_geo
+
+    folder, toml = testshire_dir
+    monkeypatch.setenv("HEART_GEO_PROFILE", str(toml))
+    monkeypatch.setenv("HEART_GEO_DATA", str(folder))
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    loads, builds = [], []
+    real_load, real_layers = heart_geo.load_profile, explore._layers
+
+    def load(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    def layers(profile, simplify_m):
+        if simplify_m not in explore._CACHE.get(profile, {}):
+            builds.append((profile.key, simplify_m))
+        return real_layers(profile, simplify_m)
+
+    monkeypatch.setattr(heart_geo, "load_profile", load)
+    monkeypatch.setattr(explore, "_layers", layers)
+    st.cache_resource.clear()  # a server just started: nothing loaded yet
+    for visitor in range(3):  # three visitors, each a first view, a lookup and a rerun
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.run()
+        assert not at.exception, at.exception
+        assert "tt1 1aa — North" in _lookup(at, "tt1 1aa")
+        at.run()
+        assert not at.exception, at.exception
+        assert len(loads) == 1, visitor
+        assert len(builds) == 1, (visitor, builds)

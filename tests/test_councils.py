@@ -5,11 +5,7 @@ marked ``realdata``)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import statistics
-import time
-import warnings
 
 import geopandas as gpd
 import openpyxl
@@ -329,27 +325,34 @@ def test_allocate_points_geoseries_and_geometry(testshire):
     assert transformer("EPSG:4326") is transformer("EPSG:4326")  # built once per CRS
 
 
-def test_latlon_lookup_under_a_millisecond(testshire):
+def test_latlon_lookup_builds_no_transformer_per_call(testshire, monkeypatch):
+    """What keeps a "lat, lon" lookup fast: the transformer is built once, never per call.
+
+    Building a pyproj Transformer (or parsing a CRS) costs tens of milliseconds, using one
+    microseconds. The latency itself is a benchmark (``benchmarks/bench_latency.py``), not a test.
+    """
+    import pyproj
+
     from heart_geo._crs import _cached
 
-    lon, lat = (float(v) for v in __import__("pyproj").Transformer.from_crs(
+    lon, lat = (float(v) for v in pyproj.Transformer.from_crs(
         "EPSG:27700", "EPSG:4326", always_xy=True).transform(X0 + 500, Y0 + 1500))
     q = f"{lat}, {lon}"
-    assert testshire.lookup(q)["team"] == "North"
+    assert testshire.lookup(q)["team"] == "North"  # the first call may build it
+    built = []
+    for cls, name in [(pyproj.Transformer, "from_crs"), (pyproj.Transformer, "from_pipeline"),
+                      (pyproj.CRS, "from_user_input")]:
+        real = getattr(cls, name)
+        monkeypatch.setattr(cls, name, lambda *a, _real=real, _name=name, **k: built.append(_name) or _real(*a, **k))
     misses = _cached.cache_info().misses
-    times = []
-    for _ in range(200):
-        t = time.perf_counter()
-        testshire.lookup(q)
-        times.append(time.perf_counter() - t)
-    assert _cached.cache_info().misses == misses  # no Transformer built per call
-    median = statistics.median(times)
-    if median >= 1e-3:
-        load = os.getloadavg()[0]
-        if load > (os.cpu_count() or 1):
-            warnings.warn(f"lat/lon lookup median {median * 1e3:.2f} ms on an overloaded machine", stacklevel=1)
-        else:
-            pytest.fail(f"lat/lon lookup median {median * 1e3:.2f} ms, budget 1 ms")
+    for _ in range(50):
+        assert testshire.lookup(q)["team"] == "North"
+        assert testshire.lookup(f"{X0 + 500}, {Y0 + 1500}")["team"] == "North"
+    assert built == []  # no Transformer built and no CRS parsed per call
+    assert _cached.cache_info().misses == misses
+    _cached.cache_clear()  # the patch sees a build when one happens
+    assert testshire.lookup(q)["team"] == "North"
+    assert "from_crs" in built
 
 
 def test_named_enrolment_column_missing_is_an_error(testshire):

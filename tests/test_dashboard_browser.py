@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,8 +42,6 @@ pytestmark = [
 IFRAME = "iframe[title='streamlit_folium.st_folium']"
 EAST_AYRSHIRE_TEAMS = ["Stewarton", "William McIlvanney", "Grange", "Loudon", "Barony", "Doon Valley"]
 LOOKUPS = [("KA18 1FQ", "Barony"), ("ka6 7sj", "Doon Valley"), ("KA3 5QF", "Stewarton")]
-#: Warm first view budget (seconds); raise it on a slow or busy machine.
-FIRST_VIEW_BUDGET_S = float(os.environ.get("HEART_GEO_FIRST_VIEW_BUDGET_S", "3.0"))
 
 CASELOAD = (
     "case_id,Post Code,notes\r\n"
@@ -149,17 +146,10 @@ def test_dashboard_offline_end_to_end(tmp_path: Path) -> None:
                 f"\nfirst view: cold {cold:.2f} s; warm {', '.join(f'{w:.2f}' for w in warm)} s "
                 f"(load average {load:.1f} on {os.cpu_count()} CPUs)"
             )
-            # The best of three fresh visitors: the app's speed, not other jobs' load on the machine.
-            # On a machine already busier than its CPU count the numbers say little: warn instead.
-            if min(warm) >= FIRST_VIEW_BUDGET_S:
-                message = (
-                    f"warm first view took {', '.join(f'{w:.2f}' for w in warm)} s "
-                    f"(budget {FIRST_VIEW_BUDGET_S} s; load average {load:.1f})"
-                )
-                if load > (os.cpu_count() or 1):
-                    warnings.warn(message + ": machine overloaded, timing not asserted", stacklevel=1)
-                else:
-                    pytest.fail(message)
+            # How long the first view takes is a benchmark (benchmarks/bench_dashboard.py, figures in
+            # benchmarks/RESULTS.md), not asserted here: on a shared machine a time bound is a coin toss.
+            # What makes it fast (the profile loaded and the map built once per profile) is counted in
+            # tests/test_app.py::test_profile_loaded_and_map_built_once_for_every_visitor.
 
             # All six team names visible on the first view (the map legend), polygons drawn.
             frame = page.frame_locator(IFRAME)

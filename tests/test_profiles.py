@@ -208,3 +208,45 @@ def test_result_frames_never_share_the_callers_arrays(testshire):
     out.loc[0, "easting"] = -1.0
     out.loc[1, "northing"] = -1.0
     assert x.tolist() == [X0 + 500.0, X0 + 1500.0] and y.tolist() == [Y0 + 1500.0, Y0 + 1500.0]
+
+
+def _few_and_bulk(monkeypatch, call):
+    """The answer of ``call()`` by the path for a few values, and by the bulk path (forced)."""
+    from heart_geo import profiles
+
+    few = call()
+    with monkeypatch.context() as m:
+        m.setattr(profiles, "_FEW", -1)  # every call takes the bulk path
+        bulk = call()
+    return few, bulk
+
+
+def assert_same_frame(few: pd.DataFrame, bulk: pd.DataFrame) -> None:
+    """Equal column by column: values, dtypes (categories included), column order and index."""
+    pd.testing.assert_frame_equal(few, bulk, check_exact=True, check_column_type=True, check_index_type=True)
+    assert list(few.dtypes) == list(bulk.dtypes)
+    assert few.columns.dtype == bulk.columns.dtype
+
+
+ODD_VALUES = ["", None, float("nan"), "nonsense", "tt11aa", " TT1   1AB ", "Flat 2, Long Road, TT1 1AC",
+              "TT1 1AA or TT1 1AB", "ＴＴ１ １ＡＡ", "TT1 1ZZ", "ZZ9 9ZZ"]
+
+
+def test_one_value_answers_as_the_bulk_path_does(testshire, monkeypatch):
+    for q in [*POSTCODES, *ODD_VALUES]:
+        assert_same_frame(*_few_and_bulk(monkeypatch, lambda q=q: testshire.allocate([q])))
+    few, bulk = _few_and_bulk(monkeypatch, lambda: testshire.allocate([*POSTCODES, *ODD_VALUES]))
+    assert_same_frame(few, bulk)
+    assert len(few) <= 64  # the whole list went by the path for a few too
+    s = pd.Series(list(POSTCODES)[:5], index=[10, 11, 12, 13, 14])
+    assert_same_frame(*_few_and_bulk(monkeypatch, lambda: testshire.allocate(s)))
+    assert_same_frame(*_few_and_bulk(monkeypatch, lambda: testshire.allocate(s.astype("string"))))
+    assert_same_frame(*_few_and_bulk(monkeypatch, lambda: testshire.allocate(iter(list(POSTCODES)[:3]))))
+    assert_same_frame(*_few_and_bulk(monkeypatch, lambda: testshire.allocate(["TT1 1AA"], geometry=True)))
+
+
+def test_one_point_answers_as_the_bulk_path_does(testshire, monkeypatch):
+    for x, y, crs in [(X0 + 1000, Y0 + 1000, None), (0.0, 0.0, None), (float("nan"), 1.0, None),
+                      (-4.4, 55.5, "EPSG:4326"), (55.5, -4.4, "EPSG:4326"), (X0 - 5000, Y0, None)]:
+        assert_same_frame(*_few_and_bulk(monkeypatch, lambda x=x, y=y, crs=crs:
+                                         testshire.allocate_points([x], [y], crs=crs)))

@@ -301,3 +301,18 @@ def test_council_wide_schools_and_links(east):
     assert len(cw) == 8  # St Joseph's + 7 special schools
     assert set(s.loc[s["name"] == "Robert Burns Academy", "team"]) == {"Barony"}
     assert set(s.loc[s["name"] == "Kilmarnock Academy", "team"]) == {"William McIlvanney"}
+
+
+def test_one_real_postcode_answers_as_the_bulk_path_does(east, monkeypatch):
+    """Every status the real data gives, one value at a time: the same frame as the bulk path's."""
+    from test_profiles import ODD_VALUES, _few_and_bulk, assert_same_frame
+
+    table = east.allocate(east.postcodes["postcode"].tolist())
+    sample = []
+    for _, rows in table.groupby("status", observed=True):
+        sample += rows["postcode"].head(4).tolist()
+    sample += table.loc[table["near_boundary"].astype(bool), "postcode"].head(3).tolist()
+    sample += east.postcodes.loc[east.postcodes["terminated"], "postcode"].head(3).tolist()
+    assert len(set(table["status"])) >= 3
+    for q in [*sample, *ODD_VALUES, "KA3 3ZZ", "G1 1AA", "KA18 9ZZ"]:
+        assert_same_frame(*_few_and_bulk(monkeypatch, lambda q=q: east.allocate([q])))
