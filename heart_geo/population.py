@@ -16,7 +16,8 @@ caseload rates, the export and the notebook):
    split zones is reported per team: that is the figure's uncertainty.
 
 Team figures are rounded to whole people so that they add up to the council's total exactly
-(largest remainders); shares are computed before rounding.
+(largest remainders), each column on its own: a team's age bands may differ from its 0-17 figure by
+one or two through rounding. Shares are computed before rounding.
 """
 
 from __future__ import annotations

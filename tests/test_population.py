@@ -279,3 +279,34 @@ def test_real_lookup_names_the_zone_the_postcode_lies_in(east, data_dir, capsys)
     assert main(["lookup", "KA18 1FQ", "--json", "--data-dir", str(data_dir)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["data_zone"] == want["KA18 1FQ"] and out["simd_decile_words"]
+
+
+@pytest.mark.realdata
+def test_real_cli_population_json_and_export_teams_fields(east, data_dir, capsys):
+    per, per_q1, total, _ = _independent(east, data_dir)
+    assert main(["population", "--ages", "0-17", "--json", "--data-dir", str(data_dir)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["council_total"] == total == out["teams_total"]
+    for t in out["teams"]:
+        assert t["population"] == pytest.approx(per[t["team"]], rel=0.005), t["team"]
+        assert t["simd_q1_share"] == pytest.approx(per_q1.get(t["team"], 0) / per[t["team"]], abs=0.01)
+        # each band is rounded to add up to the council's total for that band: a team's may differ by rounding
+        assert abs(sum(t["age_bands"][b] for b in ("0-4", "5-11", "12-15", "16-17")) - t["age_bands"]["0-17"]) <= 2
+    from heart_geo.export import layers
+
+    teams = layers(east)["teams"].set_index("team")
+    got = {t["team"]: t["population"] for t in out["teams"]}
+    assert teams["children"].astype(int).to_dict() == got
+    assert {"population", "children_simd_q1_share", "children_in_split_zones"} <= set(teams.columns)
+
+
+def test_ready_answers_carry_the_data_zone(small, capsys):
+    from heart_geo import _quick
+
+    d, _ = small
+    args = ["lookup", "TT1 1AC", "--profile", str(d / "testshire.toml"), "--data-dir", str(d), "--json"]
+    assert main(args) == 0  # the full path, which writes the ready answers
+    full = json.loads(capsys.readouterr().out)
+    assert _quick.answer(args) == 0  # answered from the ready answers, no profile loaded
+    quick = json.loads(capsys.readouterr().out)
+    assert quick == full and quick["data_zone"] == "S01990003"
