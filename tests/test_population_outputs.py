@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from heart_geo import answers, caseload, explore, load_profile, testing, uploads, zonemap
+from heart_geo._offline import assert_no_remote_assets
 from heart_geo.cli import main
 from heart_geo.export import layers
 from heart_geo.population import RATE_HIDDEN, add_rates, rate_per_1000
@@ -97,8 +98,22 @@ def test_simd_layer_is_offline_off_by_default_with_a_legend(small, testshire):
     page = explore.coverage_map(p).get_root().render()
     assert zonemap.LAYER_NAME in page and "SIMD decile" in page and "1 most deprived" in page
     assert "Testtown Middle" in page and "among the 20% most deprived" in page
-    assert not re.search(r"<script[^>]+src=\"https?://", page)
+    assert_no_remote_assets(page)
     assert zonemap.LAYER_NAME not in explore.coverage_map(testshire).get_root().render()
+
+
+def test_zone_names_from_the_file_are_escaped_on_the_map(tmp_path):
+    import geopandas as gpd
+
+    testing.write_test_data(tmp_path, small_areas=True)
+    g = gpd.read_file(tmp_path / "tt_data_zones.gpkg")
+    g.loc[0, "DZ2011_Name"] = "North <img src=x onerror=alert(1)>"
+    g.to_file(tmp_path / "tt_data_zones.gpkg", driver="GPKG")
+    p = load_profile(tmp_path / "testshire.toml", data_dir=tmp_path, cache=False)
+    assert p.lookup("TT1 1AA")["data_zone_name"] == "North <img src=x onerror=alert(1)>"
+    page = explore.coverage_map(p).get_root().render()
+    assert "<img src=x" not in page and "\\u003cimg" not in page
+    assert "North \\u0026lt;img" in page or "North &lt;img" in page
 
 
 def test_simd_layer_group_starts_hidden(small):
