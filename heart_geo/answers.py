@@ -21,7 +21,6 @@ import pandas as pd
 from . import _util
 from ._ready import zone_line  # noqa: F401 - the dashboard's lookup panel says it as the CLI does
 from .codes import status_label, status_words
-from .errors import InputError
 from .population import notes_text
 from .services import service_counts, services_present, team_services
 from .settings import WGS84
@@ -92,24 +91,12 @@ def lookup_answer(profile, query: str) -> dict:
         highlight on the map: the team, or the likely team of a new postcode), ``from_point`` (the
         query was a point, not a postcode), ``latlon`` (for a map marker, or None),
         ``services_in_team`` and ``link_workers`` (list of {service, shared_with}) and
-        ``community`` (:func:`community_services`). Coordinates that cannot be right give
-        ``status`` "invalid_coordinates" with the reason in ``detail``; nothing is raised for bad input.
+        ``community`` (:func:`community_services`). Every mistake gets the status and detail
+        :meth:`Profile.lookup` gives it (coordinates that cannot be right: "invalid_coordinates"
+        with the reason); nothing is raised for bad input.
     """
     q = str(query or "").strip()
-    if not q:
-        row = {
-            "query": q,
-            "team": None,
-            "status": "missing_location",
-            "distance_m": None,
-            "detail": "nothing was typed",
-        }
-    else:
-        try:
-            row = {k: _clean(v) for k, v in profile.lookup(q).items()}
-        except InputError as exc:
-            status = getattr(exc, "status", "invalid_coordinates")  # a query too long: invalid_postcode
-            row = {"query": q, "team": None, "status": status, "distance_m": None, "detail": str(exc)}
+    row = {k: _clean(v) for k, v in profile.lookup(q).items()}  # a mistake is an answer, never an error
     row["query"] = q
     row["from_point"] = not row.get("postcode") and row.get("easting") is not None
     return _complete(profile, row)

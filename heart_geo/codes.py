@@ -3,7 +3,8 @@
 Every answer has one status (:data:`STATUSES`) and one method (:data:`METHODS`). Inside the
 library they travel as small integers (``int8`` arrays in :class:`heart_geo.allocate.PointResult`):
 the index of the word in its tuple. The named integers below are those indices, checked against the
-tuples when this module is imported, so a word and its number cannot drift apart.
+tuples when this module is imported, so a word and its number cannot drift apart. New words are
+added at the end, so an existing word keeps its number.
 
 A status code (``nearest_team``) is for files and programs; a person reads :data:`STATUS_WORDS`
 instead: a headline and one plain sentence per status (:func:`status_words`) and a short label for
@@ -31,6 +32,7 @@ __all__ = [
     "M_UPRN",
     "NEAREST",
     "OUTSIDE",
+    "PSEUDO",
     "STATUSES",
     "TERMINATED",
     "UNKNOWN",
@@ -46,6 +48,7 @@ STATUSES = (
     "invalid_postcode",  # text that is not a postcode and contains none
     "invalid_coordinates",  # coordinates out of range, swapped, or not numbers
     "missing_location",  # nothing to locate: empty input, or a postcode with no grid reference
+    "pseudo_postcode",  # a published pseudo-postcode (ZZ99 ..., NF1 1AB, BFPO): says no place; detail says what
 )
 
 #: Methods: how a team was decided.
@@ -60,6 +63,7 @@ TERMINATED = 4
 INVALID_POSTCODE = 5
 INVALID_COORDINATES = 6
 MISSING = 7
+PSEUDO = 8
 
 # method codes: index into METHODS
 M_CATCHMENT = 0
@@ -71,7 +75,8 @@ M_UPRN = 4
 _STATUS_CODES = {"allocated": ALLOCATED, "nearest_team": NEAREST, "outside_area": OUTSIDE,
                  "unknown_postcode": UNKNOWN, "terminated_postcode": TERMINATED,
                  "invalid_postcode": INVALID_POSTCODE, "invalid_coordinates": INVALID_COORDINATES,
-                 "missing_location": MISSING}
+                 "missing_location": MISSING,
+                 "pseudo_postcode": PSEUDO}
 _METHOD_CODES = {"catchment": M_CATCHMENT, "override": M_OVERRIDE, "nearest": M_NEAREST, "none": M_NONE,
                  "uprn": M_UPRN}
 if [STATUSES.index(s) for s in _STATUS_CODES] != list(_STATUS_CODES.values()) \
@@ -95,6 +100,7 @@ _DETAIL = {
     "invalid_postcode": "no postcode found in the text",
     "invalid_coordinates": "coordinates cannot be right",
     "missing_location": "no postcode or coordinates given",
+    "pseudo_postcode": "a pseudo-postcode: it gives no place, so no team",
 }
 
 
@@ -156,6 +162,16 @@ STATUS_WORDS: dict[str, tuple[str, str, str]] = {
         "{query} — not a postcode",
         "{reason}: type a postcode, an address containing one, or a latitude and longitude.",
     ),
+    "invalid_postcode/slip": (
+        "Not a postcode",
+        "{query} — not a postcode as written",
+        "{reason}.",
+    ),
+    "invalid_postcode/incomplete": (
+        "Incomplete postcode",
+        "{query} — an incomplete postcode",
+        "{reason}.",
+    ),
     "invalid_coordinates": (
         "Coordinates that cannot be right",
         "{query} — coordinates that cannot be right",
@@ -165,6 +181,11 @@ STATUS_WORDS: dict[str, tuple[str, str, str]] = {
         "No place given",
         "{query} — no place to look up",
         "{reason}: type a postcode, an address containing one, or a latitude and longitude.",
+    ),
+    "pseudo_postcode": (
+        "Pseudo-postcode: no place",
+        "{query} — a pseudo-postcode, not a place",
+        "{reason}: ask the family, or the worker who knows them, where they are staying now.",
     ),
 }
 
@@ -241,6 +262,9 @@ nearest team, 300 m away: check by hand.")
         key = f"allocated/{row['method']}"
     elif status == "unknown_postcode" and (share or row.get("likely_team")):
         key = "unknown_postcode/likely"
+    elif status == "invalid_postcode" and str(row.get("detail") or "").startswith(("not a postcode as written",
+                                                                                  "an incomplete postcode")):
+        key = "invalid_postcode/slip" if str(row["detail"]).startswith("not") else "invalid_postcode/incomplete"
     _label, headline, sentence = STATUS_WORDS.get(key, _OTHER_WORDS)
     team = row.get("team") or row.get("likely_team") or (share[0] if share else None)
     pc = str(row.get("postcode") or "")

@@ -15,6 +15,7 @@ import shapely
 
 from ._crs import transformer
 from .errors import CRSMismatchError, InputError
+from .query import OUTSIDE_GB, SWAPPED
 from .settings import BNG_BOUNDS, CRS, GB_LAT, GB_LON
 
 __all__: list[str] = []
@@ -55,12 +56,8 @@ def _to_bng(x, y, crs: str):
         swapped = (lon >= GB_LAT[0]) & (lon <= GB_LAT[1]) & (lat >= GB_LON[0]) & (lat <= GB_LON[1])
         b = ~miss & ~okrange
         bad[b] = 2
-        detail[b] = (
-            f"latitude/longitude outside Great Britain (expected latitude {GB_LAT[0]}..{GB_LAT[1]}, "
-            f"longitude {GB_LON[0]}..{GB_LON[1]})"
-        )
-        s = b & swapped
-        detail[s] = "latitude and longitude look swapped: give longitude as x and latitude as y"
+        detail[b] = OUTSIDE_GB
+        detail[b & swapped] = SWAPPED
         tr = transformer("EPSG:4326", CRS)
         xe, ye = tr.transform(np.where(bad == 0, lon, 0.0), np.where(bad == 0, lat, 0.0))
         return np.asarray(xe), np.asarray(ye), bad, detail

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _util, sources
+from . import _util, mistakes, sources
 from .allocate import Allocator, PointResult
 from .build import _EMPTY_ADDRESSES, area_overrides, load_built, locate_releases, polygon_overrides
 from .codes import (
@@ -299,6 +299,9 @@ class Profile(UnknownPostcodes):
             out["detail"] = det
         if self.small_areas is not None:
             out = self.small_areas.add_columns(out, pos)
+        rest = np.flatnonzero(~found & np.isin(kinds, ["invalid", "postcode", "address"]))
+        if rest.size:  # pseudo-postcodes, coordinates as text, slips, incomplete postcodes
+            out = mistakes.explain_rows(self, out, rest, values.to_numpy(), pcs.to_numpy(), kinds)
         return _finish(out, postcodes, geometry)
 
     def _postcode_positions(self, postcodes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -386,24 +389,30 @@ class Profile(UnknownPostcodes):
 
         The scalar fast path for a person waiting: no DataFrame is built for a postcode.
 
-        Raises
-        ------
-        InputError
-            For coordinates that cannot be right (swapped, out of range), naming what was expected.
+        A mistake in the query is an answer, never an error: coordinates that cannot be right give
+        ``invalid_coordinates`` and a query over :data:`heart_geo.query.MAX_QUERY_CHARS` characters
+        ``invalid_postcode``, each with the reason in ``detail``, as :meth:`allocate` gives them.
         """
-        from .query import parse_query
+        from .query import MAX_QUERY_CHARS, parse_query
 
+        if query is not None and len(str(query)) > MAX_QUERY_CHARS:
+            try:
+                parse_query(query)
+            except InputError as exc:
+                return _no_nan({**self.allocate([""]).iloc[0].to_dict(), "query": query,
+                                "status": exc.status, "detail": str(exc)})
         uprn = _UPRN_QUERY.match(str(query)) if isinstance(query, str) and len(query) < 64 else None
         if uprn:
             row = self.allocate_uprns([uprn.group(1)]).iloc[0].to_dict()
             row["query"] = query
             return _no_nan(row)
-        kind, value = parse_query(query)
+        try:
+            kind, value = parse_query(query)
+        except InputError:  # coordinates that cannot be right: allocate() gives the answer
+            kind, value = "text", None
         if kind == "point":
             x, y, crs = value
             row = self.allocate_points([x], [y], crs=crs, zones=False).iloc[0].to_dict()
-            if row["status"] == "invalid_coordinates":
-                raise InputError(f"coordinates rejected: {row['detail']}")
             if self.small_areas is not None:
                 row.update(self.small_areas.point_fields(row["easting"], row["northing"], row["team"]))
             row["query"] = query

@@ -13,7 +13,7 @@ from .errors import InputError
 from .postcodes import clean_text
 from .settings import CRS, GB_LAT, GB_LON, WGS84
 
-__all__ = ["MAX_QUERY_CHARS", "parse_query"]
+__all__ = ["MAX_QUERY_CHARS", "OUTSIDE_GB", "SWAPPED", "parse_query"]
 
 #: Longest query accepted: a full address fits many times over.
 MAX_QUERY_CHARS = 300
@@ -113,23 +113,26 @@ def parse_query(query: object) -> tuple[str, object]:
         lat, lon = (a, b) if lat_first else (b, a)
         if GB_LAT[0] <= lat <= GB_LAT[1] and GB_LON[0] <= lon <= GB_LON[1]:
             return "point", (lon, lat, WGS84)
-        raise InputError(_OUTSIDE)
+        raise InputError(OUTSIDE_GB)
     if abs(a) > 1000 or abs(b) > 1000:
         return "point", (a, b, CRS)
     if GB_LAT[0] <= a <= GB_LAT[1] and GB_LON[0] <= b <= GB_LON[1]:
         return "point", (b, a, WGS84)
     if GB_LON[0] <= a <= GB_LON[1] and GB_LAT[0] <= b <= GB_LAT[1]:
-        raise InputError(
-            "the coordinates look swapped: give latitude first, then longitude "
-            "(for example '55.45, -4.26')"
-        )
-    raise InputError(_OUTSIDE)
+        raise InputError(SWAPPED)
+    raise InputError(OUTSIDE_GB)
 
 
 _NS = ("N", "S")
 _EW = ("E", "W")
-_OUTSIDE = (
-    "the coordinates are outside Great Britain: expected 'latitude, longitude' with "
-    f"latitude {GB_LAT[0]}..{GB_LAT[1]} and longitude {GB_LON[0]}..{GB_LON[1]}, or "
-    "'easting, northing' in metres (British National Grid)"
+#: The reason given for coordinates outside Great Britain, by every path (text, points, caseloads).
+OUTSIDE_GB = (
+    "coordinates outside Great Britain: expected latitude "
+    f"{GB_LAT[0]}..{GB_LAT[1]} and longitude {GB_LON[0]}..{GB_LON[1]} in degrees ('55.45, -4.26'), or "
+    "easting and northing in metres (British National Grid)"
+)
+#: The reason given for latitude and longitude in each other's place, by every path.
+SWAPPED = (
+    f"latitude and longitude look swapped: latitude ({GB_LAT[0]}..{GB_LAT[1]} in Great Britain) comes first "
+    "in text such as '55.45, -4.26', and is the y value of a pair of columns or arrays"
 )

@@ -208,7 +208,7 @@ def kind_words(kind: str) -> str:
 COMMUNITY_SHOWN = 8
 #: The box each status is shown in.
 _BOX = {"allocated": st.success, "nearest_team": st.warning, "unknown_postcode": st.warning,
-        "terminated_postcode": st.warning, "outside_area": st.error}
+        "terminated_postcode": st.warning, "pseudo_postcode": st.warning, "outside_area": st.error}
 
 
 def show_answer(answer: dict | None) -> None:
