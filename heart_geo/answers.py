@@ -21,6 +21,7 @@ import pandas as pd
 from . import _util
 from ._ready import zone_line  # noqa: F401 - the dashboard's lookup panel says it as the CLI does
 from .codes import status_label, status_words
+from .figures import no_team_areas
 from .population import notes_text
 from .services import service_counts, services_present, team_services
 from .settings import WGS84
@@ -188,11 +189,11 @@ def _population_fields(r: pd.Series) -> dict:
 def data_notes(profile) -> dict:
     """Where the data came from (sources, licences, attribution) and its known flaws."""
     gaps = profile.gaps
-    by_kind = (
-        gaps.groupby("kind").agg(areas=("area_km2", "size"), km2=("area_km2", "sum")).reset_index()
-        if len(gaps)
-        else pd.DataFrame(columns=["kind", "areas", "km2"])
-    )
+    n = no_team_areas(profile)
+    by_kind = pd.DataFrame({"kind": ["gap", "other_catchment"], "areas": [n["gaps"], n["catchments_of_no_team"]],
+                            "km2": [n["gap_km2"], round(float(gaps.loc[gaps["kind"] == "other_catchment",
+                                                                       "area_km2"].sum()), 2)]})
+    by_kind = by_kind[by_kind["areas"] > 0].reset_index(drop=True)
     other = _for_people(gaps[gaps["kind"] == "other_catchment"])
     largest = _for_people(gaps[gaps["kind"] == "gap"].head(10))
     attribution = profile.attribution()

@@ -179,7 +179,7 @@ def build(cfg: ProfileConfig, releases: dict[str, list[sources.Release]]) -> dic
     by_text = text_overrides(cfg.overrides, team_names)
     plain = _allocator(cat, len(team_names), council_area, polygons, lazy_grid=True)  # exact path only
     result = _allocate_postcode_table(pcs, code, plain, by_text)
-    derived, conflicts, follow = _override_areas(pcs, result, plain, by_text, list(cat["school_name"]))
+    derived, conflicts, follow = _override_areas(pcs, result, plain, by_text, list(cat["school_name"]), team_names)
     problems += conflicts
     # the grid knows the override areas, so points answer as their postcodes do
     alloc = _allocator(cat, len(team_names), council_area, area_overrides(derived) + polygons)
@@ -391,7 +391,8 @@ def _text_override_teams(pcs: pd.DataFrame, text_overrides, eligible: np.ndarray
     return out
 
 
-def _override_areas(pcs: pd.DataFrame, res: PointResult, alloc: Allocator, text_overrides, school_names):
+def _override_areas(pcs: pd.DataFrame, res: PointResult, alloc: Allocator, text_overrides, school_names,
+                    team_names=()):
     """Areas for the postcode-unit, sector and district overrides, so a point answers as its postcode.
 
     Postcode areas are not open data. The rule: a point takes the override of its nearest current
@@ -449,11 +450,8 @@ def _override_areas(pcs: pd.DataFrame, res: PointResult, alloc: Allocator, text_
         odd = pts[pts["team"] != pts["seed"]]
         if len(odd):
             follow.extend(odd["i"].tolist())
-            problems.append(
-                f"override: {len(odd)} postcode(s) share their point with postcodes answered otherwise; "
-                "each answers as its point does (most postcodes at the point decide; a postcode-unit "
-                "override outranks a sector or district)"
-            )
+            problems.append(_shared_point_text(odd, pts, res.team, pcs["postcode"].to_numpy(dtype=object),
+                                               list(team_names)))
         seeds = votes.rename(columns={"team": "team"})[["x", "y", "team"]].reset_index(drop=True)
         name = f"catchment of {school_names[r - 1]}" if r <= ncat else "council area in no catchment"
         hit_teams = sorted(set(seeds["team"]) - {-1})
@@ -475,6 +473,24 @@ def _override_areas(pcs: pd.DataFrame, res: PointResult, alloc: Allocator, text_
     gdf = gpd.GeoDataFrame({"team_index": [r[0] for r in rows], "region": [r[1] for r in rows],
                             "postcodes": [r[2] for r in rows]}, geometry=[r[3] for r in rows], crs=CRS)
     return gdf, problems, follow
+
+
+def _shared_point_text(odd: pd.DataFrame, pts: pd.DataFrame, answered, postcodes, team_names: list[str]) -> str:
+    """Name the postcodes that answer as their shared point does, not as their own override says."""
+    def name(t: int) -> str:
+        return team_names[t] if 0 <= t < len(team_names) else "no team"
+
+    def point_team(r) -> int:  # the team the point answers: its override's, else its catchment's
+        if r.seed >= 0:
+            return int(r.seed)
+        same = pts[(pts["x"] == r.x) & (pts["y"] == r.y) & (pts["team"] == r.seed)]
+        return int(answered[int(same["i"].iloc[0])]) if len(same) else -1
+
+    each = "; ".join(f"{postcodes[r.i]} (its override: {name(int(r.team))}; answers {name(point_team(r))})"
+                     for r in odd.itertuples())
+    return (f"override: {len(odd)} postcode(s) share their point with postcodes answered otherwise: {each}. "
+            "Each answers as its point does (most postcodes at the point decide; a postcode-unit override "
+            "outranks a sector or district)")
 
 
 def area_overrides(areas: gpd.GeoDataFrame) -> list:

@@ -454,13 +454,30 @@ def cmd_export(args) -> int:
     got = export(p, args.output, layer=args.layer, caseload=args.caseload, suppress=not args.no_suppress,
                  bom=not args.no_bom)
     if not args.quiet:
-        what = ", ".join(f"{k} {v:,}" for k, v in got.items())
-        print(f"Wrote {args.output} ({p.name}): {what}", file=sys.stderr)
+        print(f"Wrote {args.output} ({p.name}): {_export_counts(p, got)}", file=sys.stderr)
         if args.caseload:
             from .disclosure import note
 
             print(f"  {note(not args.no_suppress)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _export_counts(p, got: dict) -> str:
+    """Features per layer, with the postcodes and gaps split as ``validate`` counts them."""
+    from .figures import no_team_areas, postcode_counts
+
+    parts = []
+    for k, v in got.items():
+        if k == "postcodes":
+            n = postcode_counts(p)
+            parts.append(f"postcodes {v:,} ({n['current']:,} current, {n['terminated']:,} terminated)")
+        elif k == "gaps":
+            a = no_team_areas(p)
+            parts.append(f"gaps {v:,} ({a['gaps']:,} gaps in the data, {a['catchments_of_no_team']:,} "
+                         "catchment(s) of no team)")
+        else:
+            parts.append(f"{k} {v:,}")
+    return ", ".join(parts)
 
 
 def cmd_validate(args) -> int:
@@ -482,9 +499,14 @@ def _print_report(r: dict) -> None:
     print(f"== {r['council']} [{r['profile']}]")
     _print_data_in_use(r)
     _print_addresses(r)
-    print(f"Postcodes: {r['postcodes']:,}, allocated by catchment or override: {r['postcodes_allocated']:,}")
+    print(f"Postcodes: {r['postcodes']:,} current, {r['postcodes_allocated']:,} allocated by catchment or "
+          f"override, {r['postcodes_nearest_team']:,} nearest_team")
     for k, v in r["postcodes_in_no_team"].items():
         print(f"  not allocated: {k}: {v}")
+    if r["postcodes_terminated"]:
+        each = ", ".join(f"{t} {c:,}" for t, c in r["terminated_by_team"].items())
+        print(f"Terminated postcodes: {r['postcodes_terminated']:,}, each given the team of its last location "
+              f"({each})")
     _print_geometry(r)
     sa = r.get("small_areas") or {}
     if "zones" in sa:
@@ -535,7 +557,9 @@ def _print_geometry(r: dict) -> None:
     print(f"Repaired geometries: {len(r['repaired'])}")
     for x in r["repaired"]:
         print(f"  {x['school']}: {x['repair']}")
-    print(f"Gaps in the council covered by no catchment: {len(r['gaps'])} ({r['gap_km2_total']} km² in all)")
+    print(f"Areas of the council in no team: {r['areas_in_no_team']} (the export's gaps layer): "
+          f"{len(r['gaps'])} gaps covered by no catchment ({r['gap_km2_total']} km² in all) and "
+          f"{len(r['other_catchments'])} catchment(s) of no team")
     for g in r["gaps"][:10]:
         print(f"  {g['area_km2']} km² near E{g['near_easting']} N{g['near_northing']}")
     for o in r["other_catchments"]:

@@ -2,11 +2,13 @@
 
 * ``.gpkg``: every layer in one GeoPackage, EPSG:27700: ``teams`` (one polygon per team, with the
   postcodes it covers, its area, schools and services, and the people and children it serves when
-  population is loaded), ``catchments``, ``gaps`` (areas in no team
-  catchment), ``schools`` (with the team each stands in), ``services`` (a table, when the profile
-  has services), ``data_zones`` (the council's data zones with the team(s) each belongs to and its
-  share, people, children and SIMD, when loaded), ``postcodes`` (every postcode of the council, a
-  point with its team and status) and
+  population is loaded), ``catchments``, ``gaps`` (areas in no team catchment: gaps in the data and
+  catchments of no team, ``kind`` says which), ``schools`` (with the team each stands in),
+  ``model_services`` (a table: the model's services per team and how each reaches it, when the
+  profile has services; the services present in each community are :mod:`heart_geo.services`'),
+  ``data_zones`` (the council's data zones with the team(s) each belongs to and its share, people,
+  children and SIMD, when loaded), ``postcodes`` (every postcode of the council, a point with its
+  team and status) and
   ``about`` (a table: council, data release, attribution, disclosure note).
 * ``.geojson``: one layer (``layer=``), in WGS84 longitude/latitude as RFC 7946 requires.
 * ``.csv`` / ``.xlsx``: the postcode -> team lookup table (one row per postcode of the council:
@@ -38,9 +40,9 @@ from .settings import CRS, WGS84
 
 __all__ = ["LAYERS", "data_release", "export", "field_names", "layer_wgs84", "layers", "postcode_lookup"]
 
-#: Layers of a GeoPackage export, in order (``services`` only when the profile has services, ``data_zones``
+#: Layers of a GeoPackage export, in order (``model_services`` only when the profile has services, ``data_zones``
 #: only when data-zone boundaries are loaded).
-LAYERS = ("teams", "catchments", "gaps", "schools", "services", "data_zones", "postcodes", "about")
+LAYERS = ("teams", "catchments", "gaps", "schools", "model_services", "data_zones", "postcodes", "about")
 _RESERVED = {"fid", "geom", "geometry", "ogc_fid"}
 
 
@@ -185,7 +187,7 @@ def layers(profile, *, caseload=None, suppress: bool = True) -> dict[str, pd.Dat
         out["schools"] = school_localities(profile)
     svc = services_table(profile)
     if len(svc):
-        out["services"] = svc
+        out["model_services"] = svc
     if profile.small_areas is not None:
         out["data_zones"] = population.zone_table(profile)
     pcs = profile.postcode_allocations()

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _util, mistakes, sources
+from . import _util, figures, mistakes, sources
 from .allocate import Allocator, PointResult
 from .build import _EMPTY_ADDRESSES, area_overrides, load_built, locate_releases, polygon_overrides
 from .codes import (
@@ -141,10 +141,11 @@ class Profile(UnknownPostcodes):
         self._school_categories = (cats, np.array([cats.index(s) for s in self._school_names]))
 
     def __repr__(self) -> str:
-        """Show the key, name, code and the numbers of teams and postcodes."""
+        """Show the key, name, code, teams and postcodes (counted by :func:`heart_geo.figures.postcode_counts`)."""
+        n = figures.postcode_counts(self)
         return (
             f"<Profile {self.key!r}: {self.name} ({self.code}), {len(self.teams)} {self.unit_plural}, "
-            f"{len(self.postcodes) + len(self._elsewhere['keys']):,} postcodes>"
+            f"{n['current']:,} postcodes (+{n['terminated']:,} terminated); {n['in_data']:,} in the postcode data>"
         )
 
     # ----------------------------------------------------------------------------------------------
@@ -628,9 +629,7 @@ class Profile(UnknownPostcodes):
         from .links import school_localities
         from .services import service_counts, services_table
 
-        alloc = self.postcode_allocations()
-        counts = alloc[alloc["status"] == "allocated"].groupby("team", observed=False).size()
-        nearest = alloc[alloc["status"] == "nearest_team"].groupby("team", observed=False).size()
+        counts = figures.postcode_counts(self)["by_team"]
         svc = services_table(self)
         present = service_counts(self)
         rows = []
@@ -640,8 +639,8 @@ class Profile(UnknownPostcodes):
             row = {
                 self.unit: t,
                 "catchment_schools": ", ".join(n for _, n in self.teams[self.team_names.index(t)].schools),
-                "postcodes": int(counts.get(t, 0)),
-                "postcodes_nearest": int(nearest.get(t, 0)),
+                "postcodes": counts[t]["allocated"],
+                "postcodes_nearest": counts[t]["nearest_team"],
                 "area_km2": round(area / 1e6, 1),
                 "services_in_team": ", ".join(s.loc[s["mode"] == "team", "service"]),
                 "services_by_link_worker": ", ".join(s.loc[s["mode"] == "link_worker", "service"]),

@@ -6,6 +6,7 @@ import itertools
 
 import shapely
 
+from . import figures
 from .population import small_area_report
 
 __all__ = ["validate_profile"]
@@ -21,8 +22,12 @@ def validate_profile(profile) -> dict:
         council in no catchment, with km²); ``other_catchments`` (council catchments that belong to
         no team); ``overlaps`` (pairs of team catchments that overlap, m²); ``outside_council``
         (catchment area beyond the council outline, km²); ``missing_schools`` (schools the profile
-        maps that the data lacks); ``name_mismatches``; ``postcodes_in_no_team`` (the council's
-        postcodes in no team catchment, by status and nearest team); ``releases`` (the release of
+        maps that the data lacks); ``name_mismatches``; ``postcodes`` (the council's current
+        postcodes), ``postcodes_allocated``, ``postcodes_nearest_team`` and ``postcodes_terminated``
+        (:func:`heart_geo.figures.postcode_counts`); ``postcodes_in_no_team`` (current postcodes in no
+        team catchment, by status and the team given); ``terminated_by_team`` (terminated postcodes,
+        each answered with the team of its last location); ``areas_in_no_team`` (gaps plus
+        catchments of no team: the export's ``gaps`` layer); ``releases`` (the release of
         each dataset that answers and the older ones kept); ``postcode_changes`` (new, gone and moved
         postcodes since the previous release); ``override_areas`` and ``override_conflicts`` (where
         the postcode overrides hold for points); ``small_areas`` (data zones, how postcodes were
@@ -37,12 +42,14 @@ def validate_profile(profile) -> dict:
         ],
     }
     gaps = profile.gaps
+    areas = figures.no_team_areas(profile)
     rep["gaps"] = [
         {"area_km2": round(g.area_km2, 2), "near_easting": round(g.geometry.centroid.x),
          "near_northing": round(g.geometry.centroid.y)}
         for g in gaps[gaps["kind"] == "gap"].itertuples()
     ]
-    rep["gap_km2_total"] = round(float(gaps.loc[gaps["kind"] == "gap", "area_km2"].sum()), 2)
+    rep["gap_km2_total"] = areas["gap_km2"]
+    rep["areas_in_no_team"] = areas["areas"]
     rep["other_catchments"] = [
         {"note": g.note, "area_km2": round(g.area_km2, 2)}
         for g in gaps[gaps["kind"] == "other_catchment"].itertuples()
@@ -65,14 +72,13 @@ def validate_profile(profile) -> dict:
     rep["missing_schools"] = [p for p in profile.problems if "not in the catchment data" in p]
     rep["name_mismatches"] = [p for p in profile.problems if "profile names" in p]
     rep["unmapped_catchments"] = [p for p in profile.problems if "mapped to no team" in p]
-    alloc = profile.postcode_allocations()
-    mine = alloc[alloc["status"] != "allocated"]
-    rep["postcodes"] = int(len(alloc))
-    rep["postcodes_allocated"] = int((alloc["status"] == "allocated").sum())
-    rep["postcodes_in_no_team"] = {
-        f"{s} -> {t}": int(n)
-        for (s, t), n in mine.groupby(["status", "team"], observed=True, dropna=False).size().items()
-    }
+    n = figures.postcode_counts(profile)
+    rep["postcodes"] = n["current"]
+    rep["postcodes_allocated"] = n["allocated"]
+    rep["postcodes_nearest_team"] = n["nearest_team"]
+    rep["postcodes_terminated"] = n["terminated"]
+    rep["postcodes_in_no_team"] = _not_allocated(profile)
+    rep["terminated_by_team"] = {t: c["terminated"] for t, c in n["by_team"].items() if c["terminated"]}
     rep["releases"] = _releases(profile)
     rep["postcode_changes"] = _postcode_changes(profile)
     areas = getattr(profile, "override_areas", None)
@@ -89,6 +95,16 @@ def validate_profile(profile) -> dict:
     rep["small_areas"] = small_area_report(profile)
     rep["ok"] = not rep["missing_schools"]
     return rep
+
+
+def _not_allocated(profile) -> dict:
+    """Count the council's current postcodes in no team catchment, by status and the team given (if any)."""
+    alloc = profile.postcode_allocations()
+    rest = alloc[(alloc["status"] != "allocated") & ~alloc["terminated"].astype(bool)]
+    return {
+        f"{s} -> {t}": int(c)
+        for (s, t), c in rest.groupby(["status", "team"], observed=True, dropna=False).size().items()
+    }
 
 
 def _releases(profile) -> dict:

@@ -192,7 +192,7 @@ def test_export_gpkg_layers(ts, tmp_path, capsys):
                         capsys)
     assert code == 0, err
     names = [n for n, _ in pyogrio.list_layers(out)]
-    assert names == ["teams", "catchments", "gaps", "schools", "postcodes", "services", "about"]
+    assert names == ["teams", "catchments", "gaps", "schools", "postcodes", "model_services", "about"]
     teams = gpd.read_file(out, layer="teams")
     assert teams.crs.to_epsg() == 27700 and teams["team"].tolist() == ["North", "East", "South"]
     assert teams["postcodes"].tolist() == [3, 2, 1]  # postcode counts are not about families: exact
@@ -221,7 +221,7 @@ def test_export_lookup_csv_and_geojson(ts, tmp_path, capsys):
     assert code == 0, err
     g = gpd.read_file(tmp_path / "t.geojson")
     assert g.crs.to_epsg() == 4326 and len(g) == 3
-    code, _, err = _cli(["export", "-o", tmp_path / "t.geojson", "--layer", "services", *base],
+    code, _, err = _cli(["export", "-o", tmp_path / "t.geojson", "--layer", "model_services", *base],
                         capsys)
     assert code == 2 and "expected one of" in err
     code, _, err = _cli(["export", "-o", tmp_path / "t.shp", *base], capsys)
