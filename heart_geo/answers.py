@@ -64,11 +64,7 @@ def lookup_json(profile, query: str) -> dict:
     """Answer one query as ``heart-geo lookup --json`` prints it, and the JSON API's ``/v1/lookup`` returns it.
 
     :meth:`Profile.lookup`'s fields, every value JSON-safe (None for a missing value, plain numbers).
-
-    Raises
-    ------
-    InputError
-        As :meth:`Profile.lookup` (coordinates that cannot be right, a query that is too long).
+    A mistake in the query is an answer with its status and reason, as :meth:`Profile.lookup` gives it.
 
     Examples
     --------

@@ -3,7 +3,8 @@
 Each mistake a person makes (coordinates swapped or outside Great Britain, a pseudo-postcode, a
 forces address, a letter O or I for a zero or a one, an incomplete postcode, two postcodes, nothing)
 is run through every path: ``Profile.lookup``, ``allocate``, ``allocate_uprns`` (falling back to the
-text), the ``lookup`` and ``assign`` commands and the dashboard's answer. Each must give the same
+text), the ``lookup`` and ``assign`` commands, the dashboard's answer and the JSON API (``/v1/lookup``,
+``/v1/allocate``). Each must give the same
 status and detail, no team, and never raise.
 """
 
@@ -14,8 +15,10 @@ import json
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from heart_geo import InputError, answers
+from heart_geo.api import create_app
 from heart_geo.cli import main
 from heart_geo.mistakes import incomplete_detail, pseudo_detail, slip_corrections
 from heart_geo.postcode_tables import POSTCODE_AREAS, PSEUDO_POSTCODES
@@ -50,6 +53,12 @@ def folder(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module")
+def api(testshire):
+    with TestClient(create_app(testshire)) as c:
+        yield c
+
+
 def _cli(args, capsys) -> tuple[int, str, str]:
     try:
         code = main([str(a) for a in args])
@@ -59,10 +68,16 @@ def _cli(args, capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
-def _paths(profile, text, folder, tmp_path, capsys) -> dict[str, dict]:
+def _paths(profile, text, folder, tmp_path, capsys, api) -> dict[str, dict]:
     """The answer of every entry point for one text: {path: {team, status, detail}}."""
     got = {"lookup": profile.lookup(text), "allocate": profile.allocate([text]).iloc[0].to_dict(),
            "dashboard": answers.lookup_answer(profile, text)}
+    r = api.post("/v1/lookup", json={"query": text})
+    assert r.status_code == 200, r.text
+    got["api lookup"] = r.json()
+    r = api.post("/v1/allocate", json={"postcodes": [text, "TT1 1AA"]})
+    assert r.status_code == 200, r.text
+    got["api allocate"] = r.json()["results"][0]
     fb = profile.allocate_uprns([None], fallback=[text]).iloc[0].to_dict()
     fb["detail"] = fb["detail"].split("answered from the postcode or address instead; ", 1)[1]
     got["allocate_uprns"] = fb
@@ -84,9 +99,9 @@ def _paths(profile, text, folder, tmp_path, capsys) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("case", MISTAKES, ids=[c[0] for c in MISTAKES])
-def test_every_path_gives_one_answer(case, testshire, folder, tmp_path, capsys):
+def test_every_path_gives_one_answer(case, testshire, folder, tmp_path, capsys, api):
     _id, text, status, pattern = case
-    got = _paths(testshire, text, folder, tmp_path, capsys)
+    got = _paths(testshire, text, folder, tmp_path, capsys, api)
     for path, row in got.items():
         team = row["team"] if isinstance(row["team"], str) else None
         assert (str(row["status"]), team) == (status, None), path

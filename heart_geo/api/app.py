@@ -44,6 +44,7 @@ from ..answers import lookup_json
 from ..codes import STATUSES
 from ..errors import InputError
 from ..export import data_release, layer_wgs84
+from ..query import MAX_QUERY_CHARS
 from .guard import PROBLEM_TYPE, Guard, problem_body
 
 __all__ = ["MAX_BODY", "MAX_ITEMS", "create_app"]
@@ -318,10 +319,10 @@ def create_app(profile, *, key_hashes=None, rate: float | None = None, max_body:
             query = _LOOKUP.validate_json(await request.body()).query
         except ValidationError as exc:
             return _invalid(request, RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]))
-        try:
-            return _json(lookup_json(profile, query))
-        except InputError as exc:  # the library's own sentence: names what was expected, never the query
-            return problem(422, str(exc))
+        row = lookup_json(profile, query)
+        if len(query) > MAX_QUERY_CHARS:  # the library's own answer, without echoing a huge body
+            return problem(422, row["detail"])
+        return _json(row)
 
     @app.post("/v1/allocate", summary="many postcodes, points or UPRNs, answered in input order",
               responses={200: {"model": AllocateResponse, "description": "one answer per item, in input order"}})
