@@ -64,7 +64,7 @@ def test_names_in_their_usual_case() -> None:
 
 
 def test_every_testshire_answer_reads_without_a_code(testshire) -> None:
-    queries = [*ANSWERS, "TT1 1ZZ", "hello there", "-4.26, 55.45", ""]
+    queries = [*ANSWERS, "TT1 1ZZ", "hello there", "-4.26, 55.45", "", "ZZ99 3VZ", "TT1 IAA", "TT1 1"]
     seen = set()
     for q in queries:
         a = answers.lookup_answer(testshire, q)
