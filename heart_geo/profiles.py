@@ -302,7 +302,7 @@ class Profile(UnknownPostcodes):
             out = self.small_areas.add_columns(out, pos)
         rest = np.flatnonzero(~found & np.isin(kinds, ["invalid", "postcode", "address"]))
         if rest.size:  # pseudo-postcodes, coordinates as text, slips, incomplete postcodes
-            out = mistakes.explain_rows(self, out, rest, values.to_numpy(), pcs.to_numpy(), kinds)
+            out = mistakes.explain_rows(self, out, rest, values, pcs, kinds)
         return _finish(out, postcodes, geometry)
 
     def _postcode_positions(self, postcodes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
