@@ -343,26 +343,36 @@ def _open_text(src) -> io.TextIOBase:
     return open(src, encoding="utf-8-sig", newline="")
 
 
+#: Postcode directories read by column name: how each is recognised, and its columns (lower case).
+#: Both give the 2011 data zone of a Scottish postcode (ONSPD's ``lsoa11`` holds it for Scotland).
+_DIRECTORIES = {
+    "the ONS Postcode Directory": {
+        "detect": ["pcds", "pcd"], "postcode": ["pcds", "pcd2", "pcd"], "easting": ["oseast1m", "east1m"],
+        "northing": ["osnrth1m", "north1m"], "council_code": ["oslaua", "laua", "lad25cd", "lad24cd", "lad23cd"],
+        "quality": ["osgrdind"], "terminated": ["doterm"], "data_zone": ["dz11", "datazone2011code", "lsoa11"],
+    },
+    "the NRS Scottish Postcode Directory": {
+        "detect": ["gridreferenceeasting"], "postcode": ["postcode"], "easting": ["gridreferenceeasting"],
+        "northing": ["gridreferencenorthing"],
+        "council_code": ["councilarea2019code", "councilarea2018code", "councilarea2011code", "councilareacode"],
+        "quality": [], "terminated": ["dateofdeletion"], "data_zone": ["datazone2011code"],
+    },
+}
+
+
 def _read_postcode_csv(name: str, src) -> pd.DataFrame:
     with _open_text(src) as fh:
         first = fh.readline()
     head = [h.strip().strip('"').lower() for h in first.split(",")]
+    layout = next((k for k, v in _DIRECTORIES.items() if set(v["detect"]) & set(head)), None)
     with _open_text(src) as fh:
-        if "pcds" in head or "pcd" in head:  # ONS Postcode Directory
-            want = {
-                "postcode": _first(head, ["pcds", "pcd2", "pcd"]),
-                "easting": _first(head, ["oseast1m", "east1m"]),
-                "northing": _first(head, ["osnrth1m", "north1m"]),
-                "council_code": _first(head, ["oslaua", "laua", "lad25cd", "lad24cd", "lad23cd"]),
-                "quality": _first(head, ["osgrdind"]),
-                "terminated": _first(head, ["doterm"]),
-                "data_zone": _first(head, ["dz11", "datazone2011code", "lsoa11"]),  # Scotland: 2011 data zone
-            }
+        if layout is not None:  # the ONS Postcode Directory or the NRS Scottish Postcode Directory
+            want = {k: _first(head, names) for k, names in _DIRECTORIES[layout].items() if k != "detect"}
             need = ["postcode", "easting", "northing", "council_code"]
             lost = [k for k in need if want[k] is None]
             if lost:
                 raise DataFormatError(
-                    f"postcode file {name!r} looks like the ONS Postcode Directory but has no "
+                    f"postcode file {name!r} looks like {layout} but has no "
                     f"column for {lost}; columns are {head[:30]}"
                 )
             cols = {v: k for k, v in want.items() if v is not None}
@@ -370,13 +380,16 @@ def _read_postcode_csv(name: str, src) -> pd.DataFrame:
             df.columns = [cols[c.strip().lower()] for c in df.columns]
             df["terminated"] = df.get("terminated", pd.Series(dtype=str)).fillna("").str.strip()
             df["terminated"] = df["terminated"].ne("")
+            if "quality" not in df.columns:  # the Scottish Postcode Directory gives no positional quality
+                df["quality"] = ""
         else:  # Code-Point Open, with or without a header row
             has_header = head[0] in ("postcode", "pc")
             if len(head) != 10:
                 raise DataFormatError(
                     f"postcode file {name!r} is neither Code-Point Open (10 columns: "
                     f"{CODEPOINT_COLUMNS}) nor the ONS Postcode Directory (pcds, oseast1m, "
-                    f"osnrth1m, oslaua...); its first line has {len(head)} fields"
+                    f"osnrth1m, oslaua...) nor the NRS Scottish Postcode Directory (Postcode, "
+                    f"GridReferenceEasting, ...); its first line has {len(head)} fields"
                 )
             df = pd.read_csv(
                 fh,

@@ -310,3 +310,21 @@ def test_ready_answers_carry_the_data_zone(small, capsys):
     assert _quick.answer(args) == 0  # answered from the ready answers, no profile loaded
     quick = json.loads(capsys.readouterr().out)
     assert quick == full and quick["data_zone"] == "S01990003"
+
+
+def test_the_scottish_postcode_directorys_data_zone_column_is_preferred(tmp_path):
+    testing.write_test_data(tmp_path, small_areas=True)
+    (tmp_path / "postcodes" / "tt.csv").unlink()
+    with open(tmp_path / "postcodes" / "SmallUser.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Postcode", "PostcodeDistrict", "DateOfIntroduction", "DateOfDeletion", "GridReferenceEasting",
+                    "GridReferenceNorthing", "CouncilArea2019Code", "DataZone2011Code"])
+        for pc, (e, n, code, _) in testing.POSTCODES.items():
+            dz = "S01990005" if pc == "TT1 1AC" else ""  # TT1 1AC's directory entry says TZ05
+            w.writerow([pc, pc.split()[0] if " " in pc else pc[:-3], "198001", "",
+                        int(e) if e else "", int(n) if n else "", code, dz])
+    p = load_profile(tmp_path / "testshire.toml", data_dir=tmp_path, cache=False)
+    assert p.lookup("TT1 1AA")["team"] == "North"  # the directory is read as a postcode file
+    assert p.lookup("TT1 1AC")["data_zone"] == "S01990005"
+    assert "the postcode file's own data-zone column: 1" in " ".join(p.small_areas.notes)
+    assert team_population(p).set_index("team")["population"].to_dict() == {"North": 288, "East": 108, "South": 18}
