@@ -40,6 +40,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from ._segments import (
+    _MARGIN,
+    _block_slots,
+    _gap_candidates,
+    _point_segment_distance,
+    _ranges,
+    _raster_min,
+    _ring_segments,
+    _segment_tree,
+)
 from .codes import (  # noqa: F401 - MISSING and INVALID_COORDS stay importable from here
     ALLOCATED,
     INVALID_COORDINATES,
@@ -607,7 +617,6 @@ class Allocator:
 # --------------------------------------------------------------------------------------------------
 _GRID_FORMAT = 3
 _CHUNK = 1 << 18  # points per piece in locate()
-_MARGIN = 1.0  # metres added to every reach (cell index rounding, buffer arithmetic)
 _TIE_M = 1e-6  # distances closer than this are treated as ties and resolved by GEOS
 _MAX_GAP_CANDIDATES = 24  # coarse gap cells with more candidate segments are refined
 _GAP_SUB_DIV = 4  # gap blocks are split sub // 4 times each way (candidates are per cell)
@@ -720,140 +729,3 @@ def _leaf_tables(b: _GridBuild, catchment_team: np.ndarray) -> GridLeaves:
 def _kinds(cat: np.ndarray, inside: np.ndarray, catchment_team: np.ndarray) -> np.ndarray:
     team = np.where(cat >= 0, catchment_team[np.maximum(cat, 0)], -1)
     return np.where(team >= 0, _K_TEAM, np.where(inside, _K_GAP, _K_OUTSIDE)).astype(np.int8)
-
-
-def _ring_segments(geoms) -> np.ndarray:
-    """All segments of all rings of the (multi)polygons, (n, 4): ax, ay, bx, by."""
-    out = [np.empty((0, 4))]
-    for geom in geoms:
-        if geom is None or geom.is_empty:
-            continue
-        for ring in shapely.get_rings(shapely.get_parts(geom)):
-            c = shapely.get_coordinates(ring)
-            if len(c) > 1:
-                out.append(np.hstack([c[:-1], c[1:]]))
-    return np.concatenate(out)
-
-
-def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Concatenation of arange(start[i], start[i] + count[i])."""
-    count = np.asarray(count, np.int64)
-    total = int(count.sum())
-    if total == 0:
-        return np.empty(0, np.int64)
-    off = np.cumsum(count) - count
-    return np.arange(total, dtype=np.int64) + np.repeat(np.asarray(start, np.int64) - off, count)
-
-
-def _point_segment_distance(px, py, ax, ay, bx, by) -> np.ndarray:
-    """Distance from points to segments, computed as GEOS does (``Distance::pointToSegment``)."""
-    dx = bx - ax
-    dy = by - ay
-    len2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = ((px - ax) * dx + (py - ay) * dy) / len2
-        s = ((ay - py) * dx - (ax - px) * dy) / len2
-        d = np.abs(s) * np.sqrt(len2)
-    da = np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
-    db = np.sqrt((px - bx) ** 2 + (py - by) ** 2)
-    d = np.where(r >= 1.0, db, d)
-    return np.where((r <= 0.0) | (len2 == 0), da, d)
-
-
-def _split_long(seg: np.ndarray, max_len: float) -> np.ndarray:
-    """Split segments longer than max_len (for rasterising; distances are unchanged)."""
-    length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
-    k = np.maximum(np.ceil(length / max_len), 1).astype(np.int64)
-    if (k == 1).all():
-        return seg
-    rep = np.repeat(np.arange(len(seg)), k)
-    j = _ranges(np.zeros(len(seg), np.int64), k)
-    t0 = j / k[rep]
-    t1 = (j + 1) / k[rep]
-    s = seg[rep]
-    out = np.empty_like(s)
-    out[:, 0] = s[:, 0] + (s[:, 2] - s[:, 0]) * t0
-    out[:, 1] = s[:, 1] + (s[:, 3] - s[:, 1]) * t0
-    out[:, 2] = s[:, 0] + (s[:, 2] - s[:, 0]) * t1
-    out[:, 3] = s[:, 1] + (s[:, 3] - s[:, 1]) * t1
-    return out
-
-
-def _block_slots(block_of: np.ndarray, wanted: np.ndarray, nx: int, sub: int):
-    """Return a function mapping fine cell indices (i, j) to positions in the fine array (-1: not wanted)."""
-    bo = np.where(block_of >= 0, block_of, -1)
-    bo[bo >= 0] = np.where(wanted[bo[bo >= 0]], bo[bo >= 0], -1)
-
-    def slot(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        b = bo[(j // sub) * nx + i // sub]
-        return np.where(b >= 0, b * sub * sub + (j % sub) * sub + i % sub, -1)
-
-    return slot
-
-
-def _raster_min(seg, radius, x0, y0, cs, nx, ny, slot, size, chunk=2_000_000) -> np.ndarray:
-    """Distance from each cell centre to the nearest segment, for cells within radius (else inf).
-
-    ``slot(i, j)`` maps cell column/row to an index into the output (-1: skip); None means the
-    row-major index ``j * nx + i``.
-    """
-    out = np.full(size, np.inf)
-    if len(seg) == 0 or size == 0:
-        return out
-    seg = _split_long(seg, max(2 * radius, 4 * cs))
-    lo_x = np.minimum(seg[:, 0], seg[:, 2]) - radius
-    hi_x = np.maximum(seg[:, 0], seg[:, 2]) + radius
-    lo_y = np.minimum(seg[:, 1], seg[:, 3]) - radius
-    hi_y = np.maximum(seg[:, 1], seg[:, 3]) + radius
-    i0 = np.clip(np.ceil((lo_x - x0) / cs - 0.5) - 1, 0, nx).astype(np.int64)
-    i1 = np.clip(np.floor((hi_x - x0) / cs - 0.5) + 1, -1, nx - 1).astype(np.int64)
-    j0 = np.clip(np.ceil((lo_y - y0) / cs - 0.5) - 1, 0, ny).astype(np.int64)
-    j1 = np.clip(np.floor((hi_y - y0) / cs - 0.5) + 1, -1, ny - 1).astype(np.int64)
-    w = np.maximum(i1 - i0 + 1, 0)
-    h = np.maximum(j1 - j0 + 1, 0)
-    cnt = w * h
-    cum = np.cumsum(cnt)
-    a = 0
-    while a < len(seg):
-        b = int(np.searchsorted(cum, (cum[a - 1] if a else 0) + chunk, side="right"))
-        b = max(b, a + 1)
-        sl = slice(a, b)
-        k = _ranges(np.zeros(b - a, np.int64), cnt[sl])
-        rep = np.repeat(np.arange(a, b), cnt[sl])
-        ww = w[rep]
-        i = i0[rep] + k % ww
-        j = j0[rep] + k // ww
-        idx = j * nx + i if slot is None else slot(i, j)
-        keep = idx >= 0
-        if not keep.all():
-            idx, i, j, rep = idx[keep], i[keep], j[keep], rep[keep]
-        s = seg[rep]
-        d = _point_segment_distance(x0 + (i + 0.5) * cs, y0 + (j + 0.5) * cs, s[:, 0], s[:, 1], s[:, 2], s[:, 3])
-        near = d <= radius
-        np.minimum.at(out, idx[near], d[near])
-        a = b
-    return out
-
-
-def _gap_candidates(seg: np.ndarray, cx: np.ndarray, cy: np.ndarray, reach: float):
-    """For cells (centre, reach) every segment that can be nearest to a point of the cell: CSR.
-
-    For p within reach of c, the segment nearest p is within d(c) + 2 reach of c.
-    """
-    if cx.size == 0 or len(seg) == 0:
-        return np.zeros(cx.size + 1, np.int64), np.empty(0, np.int64)
-    tree = _segment_tree(seg)
-    pts = shapely.points(cx, cy)
-    (qi, _), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
-    dc = np.empty(cx.size)
-    dc[qi] = dist
-    qi, ti = tree.query(pts, predicate="dwithin", distance=dc + 2 * reach + _MARGIN)
-    order = np.lexsort((ti, qi))
-    qi, ti = qi[order], ti[order]
-    ptr = np.zeros(cx.size + 1, np.int64)
-    np.cumsum(np.bincount(qi, minlength=cx.size), out=ptr[1:])
-    return ptr, ti.astype(np.int64)
-
-
-def _segment_tree(seg: np.ndarray) -> shapely.STRtree:
-    return shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))

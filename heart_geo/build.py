@@ -35,8 +35,8 @@ __all__ = ["area_overrides", "build", "load_built", "locate_releases", "polygon_
 #: Bumped when what the cache holds changes shape (5: the grid is a :class:`heart_geo.allocate.Grid`).
 CACHE_FORMAT = 5
 #: Modules whose code decides what is built: a change to any of them rebuilds the cache.
-_FINGERPRINTED = ("allocate.py", "sources.py", "releases.py", "profiles.py", "config.py", "build.py", "codes.py",
-                  "postcodes.py", "settings.py", "_cache.py", "smallareas.py", "population.py")
+_FINGERPRINTED = ("allocate.py", "_segments.py", "sources.py", "releases.py", "profiles.py", "config.py", "build.py",
+                  "codes.py", "postcodes.py", "settings.py", "_cache.py", "smallareas.py", "population.py")
 
 
 def load_built(cfg: ProfileConfig, root: Path, *, cache: bool = True) -> tuple[dict, dict]:

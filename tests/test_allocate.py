@@ -291,3 +291,74 @@ def test_locate_in_chunks(monkeypatch):
     x = rng.uniform(X0 - 2500, X0 + 5500, 20_000)
     y = rng.uniform(Y0 - 2500, Y0 + 5500, 20_000)
     check(a, x, y, "chunked")
+
+
+# --------------------------------------------------------------------------------------------------
+# the grid's candidate segments: found by groups of cells, the same arrays as by one query per cell
+# --------------------------------------------------------------------------------------------------
+def assert_same_grid(new: Grid, old: Grid) -> None:
+    """Every field of two grids equal: numbers, and arrays by dtype and value."""
+    for name, a in vars(new).items():
+        b = getattr(old, name)
+        for key, x, y in ([(f"{name}.{k}", v, getattr(b, k)) for k, v in vars(a).items()]
+                          if name == "leaves" else [(name, a, b)]):
+            if isinstance(x, np.ndarray):
+                assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), key
+            else:
+                assert x == y, key
+
+
+def grid_both_ways(a: Allocator, monkeypatch) -> tuple[Grid, Grid]:
+    """The grid of ``a`` built as now, and built with one GEOS query per cell (the reference)."""
+    import heart_geo.allocate as allocate_mod
+    from heart_geo import _segments
+
+    new, origin = a._build_grid()
+    with monkeypatch.context() as m:
+        m.setattr(allocate_mod, "_gap_candidates", _segments._gap_candidates_by_queries)
+        old, old_origin = a._build_grid()
+    assert origin == old_origin
+    return new, old
+
+
+@pytest.mark.parametrize("rotate", [0.0, 17.0])
+def test_grid_arrays_equal_the_reference(alloc, monkeypatch, rotate):
+    a = alloc if not rotate else synthetic(alloc.cell, alloc.sub, rotate=rotate)
+    new, old = grid_both_ways(a, monkeypatch)
+    assert new.gap_seg.size > 0  # the gaps have candidates: the comparison covers them
+    assert_same_grid(new, old)
+
+
+def test_testshire_grid_arrays_equal_the_reference(testshire, monkeypatch):
+    new, old = grid_both_ways(testshire.allocator, monkeypatch)
+    assert new.gap_seg.size > 0
+    assert_same_grid(new, old)
+
+
+@pytest.mark.parametrize("group", [1.0, 20.0, 50.0, 333.0])
+@pytest.mark.parametrize("pairs", [7, 1000, 4_000_000])
+def test_gap_candidates_equal_the_reference_for_any_grouping(monkeypatch, group, pairs):
+    """Groups of any size, worked in pieces of any size: the arrays of one query per cell."""
+    from heart_geo import _segments
+
+    a = synthetic(200.0, 16, rotate=17.0)
+    seg, _owner = a._team_segments()
+    rng = np.random.default_rng(11)
+    x = rng.uniform(X0 - 2500, X0 + 5500, 3000)
+    y = rng.uniform(Y0 - 2500, Y0 + 5500, 3000)
+    monkeypatch.setattr(_segments, "_GROUP_M", group)
+    monkeypatch.setattr(_segments, "_PAIRS", pairs)
+    for reach in (0.0, 9.84, 142.4):
+        new = _segments._gap_candidates(seg, x, y, reach)
+        old = _segments._gap_candidates_by_queries(seg, x, y, reach)
+        assert new[0].dtype == old[0].dtype and np.array_equal(new[0], old[0])
+        assert new[1].dtype == old[1].dtype and np.array_equal(new[1], old[1])
+    assert _segments._gap_candidates(seg, x[:0], y[:0], 5.0)[0].tolist() == [0]
+    assert _segments._gap_candidates(seg[:0], x[:3], y[:3], 5.0)[0].tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.realdata
+def test_real_grid_arrays_equal_the_reference(profile, monkeypatch):
+    new, old = grid_both_ways(profile.allocator, monkeypatch)
+    assert new.gap_seg.size > 1000
+    assert_same_grid(new, old)
