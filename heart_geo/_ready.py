@@ -17,11 +17,11 @@ and their answers); queries are never written.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from . import _paths
@@ -159,12 +159,16 @@ def remember(profile, profile_arg: str, data_dir: str | None) -> None:
     path = _index_path(*where)
     if _read_stamp(path) == stamp:
         return
-    from ._util import nan_to_none  # numpy: only on the full path, which has it loaded already
+    from ._util import nan_to_none, remove_written  # numpy: only on the full path, which has it loaded already
 
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.unlink(missing_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError:  # a read-only or full cache folder: no shortcut this time
+        return
+    tmp = Path(name)
+    try:
         rows = []
         for pc in dict.fromkeys(profile.postcodes["postcode"].tolist()):
             row = profile.lookup(pc)
@@ -172,6 +176,7 @@ def remember(profile, profile_arg: str, data_dir: str | None) -> None:
                                         ensure_ascii=False)))
         con = sqlite3.connect(tmp)
         try:
+            con.execute("PRAGMA journal_mode=OFF")  # a new file renamed into place: no journal to leave behind
             with con:
                 con.execute("CREATE TABLE meta (stamp TEXT NOT NULL)")
                 con.execute("CREATE TABLE answers (postcode TEXT PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID")
@@ -183,8 +188,7 @@ def remember(profile, profile_arg: str, data_dir: str | None) -> None:
     except Exception:  # a shortcut only: the answer was given; nothing of the query is kept
         pass
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        remove_written(tmp)  # and any journal SQLite left beside it (a full disk, an interrupted write)
 
 
 def _one(path: Path, sql: str, params: tuple = ()) -> str | None:

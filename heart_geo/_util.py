@@ -6,11 +6,14 @@
 * :func:`sha256_file` and :func:`sha256_files`: a file's SHA-256, read in blocks;
 * :func:`where_raised`: where in heart_geo an exception was raised, for a one-line report that never
   carries the exception's message (which could hold a row's content);
-* :func:`usual_case` and :func:`usual_case_in`: names the data gives in capitals, in their usual case.
+* :func:`usual_case` and :func:`usual_case_in`: names the data gives in capitals, in their usual case;
+* :func:`remove_written`: a temporary file removed with the journal files a database writer (SQLite,
+  GDAL's GeoPackage driver) may have left beside it, whatever failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -19,8 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["counted", "nan_to_none", "plural", "sha256_file", "sha256_files", "usual_case", "usual_case_in",
-           "where_raised"]
+__all__ = ["counted", "nan_to_none", "plural", "remove_written", "sha256_file", "sha256_files", "usual_case",
+           "usual_case_in", "where_raised"]
+
+#: Files SQLite (and so GDAL's GeoPackage driver) may create beside a database while writing it.
+SIDECARS = ("-journal", "-wal", "-shm")
+
+
+def remove_written(path: str | os.PathLike) -> None:
+    """Remove a temporary file and any journal files beside it (``-journal``, ``-wal``, ``-shm``); never raise."""
+    for suffix in ("", *SIDECARS):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{os.fspath(path)}{suffix}")
 
 _BLOCK = 1 << 20
 

@@ -24,6 +24,7 @@ counts by team (``caseload=``) are, unless ``suppress=False`` (see :mod:`heart_g
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 import tempfile
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import population
+from ._util import remove_written
 from .errors import InputError
 from .settings import CRS, WGS84
 
@@ -212,8 +214,10 @@ def _atomic(path: Path, write) -> None:
     try:
         write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        remove_written(tmp)  # GDAL's GeoPackage is SQLite: its journal goes too
+        if not isinstance(exc, OSError) and "disk is full" in str(exc):  # GDAL's words for ENOSPC
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
         raise
 
 
