@@ -189,3 +189,38 @@ def test_validate_and_data_notes_say_how_zones_were_found_and_the_uncertainty(sm
     main(["validate", "--profile", str(d / "testshire.toml"), "--data-dir", str(d)])
     out = capsys.readouterr().out
     assert "Data zones: 5 in the council" in out and "54 of 234 children 0-17" in out
+
+
+@pytest.mark.browser
+def test_simd_layer_turns_on_in_a_real_browser_with_team_outlines_over_it(small, tmp_path):
+    from browser_harness import CHROMIUM, assert_only_tiles_were_missing, offline_browser
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    _, p = small
+    page_file = tmp_path / "map.html"
+    explore.coverage_map(p).save(str(page_file))
+    fills = ", ".join(f'path[fill="{c}"]' for c in zonemap.DECILE_COLOURS)
+    outlines = 'path[fill="none"][stroke="#000000"][stroke-width="2.5"]'
+    with offline_browser() as (context, log):
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(page_file.as_uri())
+        page.locator("path.leaflet-interactive").first.wait_for(timeout=10_000)
+        assert page.locator(fills).count() == 0  # off at first
+        assert "SIMD decile" in page.locator(".hg-legend").text_content()  # in the folded part of the key
+        page.evaluate("""name => {
+            const label = [...document.querySelectorAll('.leaflet-control-layers label')]
+                .find(l => l.textContent.includes(name));
+            label.querySelector('input').click();
+        }""", zonemap.LAYER_NAME)
+        page.locator(fills).first.wait_for(timeout=5_000)
+        assert page.locator(fills).count() == len(p.small_areas.zones[p.small_areas.zones["in_council"]])
+        assert page.locator(outlines).count() == len(p.team_names)
+        order = page.evaluate(f"""() => {{
+            const all = [...document.querySelectorAll('path')];
+            const zones = [...document.querySelectorAll('{fills}')].map(e => all.indexOf(e));
+            const lines = [...document.querySelectorAll('{outlines}')].map(e => all.indexOf(e));
+            return [Math.max(...zones), Math.min(...lines)];
+        }}""")
+        assert order[0] < order[1]  # the team outlines come later in the SVG: drawn over the shading
+    assert_only_tiles_were_missing(log)
