@@ -27,7 +27,7 @@ from pathlib import Path
 from . import _paths
 from .settings import EXIT_OK, EXIT_USAGE
 
-__all__ = ["print_lookup", "read_answer", "remember", "zone_line"]
+__all__ = ["data_stamp", "print_lookup", "read_answer", "remember", "zone_line"]
 
 FORMAT = 1
 #: Statuses that make ``lookup`` exit with the usage code.
@@ -125,6 +125,16 @@ def _stamp(profile_file: Path, data_root: Path) -> str | None:
     if state["data"][1] is None or state["profiles"][1] is None:
         return None
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()
+
+
+def data_stamp(profile: str, data_dir: str | None = None) -> str | None:
+    """Return one digest of what a profile's answers depend on (its TOML, the data folder, the code).
+
+    It changes when a new data release is put in the data folder or the profile is edited, so a
+    server can key what it builds once per profile on it. None when it cannot be taken.
+    """
+    where = _where(profile, data_dir)
+    return _stamp(*where) if where is not None else None
 
 
 def _index_path(profile_file: Path, data_root: Path) -> Path:

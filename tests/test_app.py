@@ -508,3 +508,45 @@ def test_profile_loaded_and_map_built_once_for_every_visitor(testshire_dir, monk
         assert not at.exception, at.exception
         assert len(loads) == 1, visitor
         assert len(builds) == 1, (visitor, builds)
+
+
+def test_map_and_team_tables_built_once_for_every_session(testshire_dir, monkeypatch, tmp_path) -> None:
+    """Many people at once (issue 20): the map is built once per profile, release and highlighted team.
+
+    Three sessions: the first views share one map; two lookups in the same team share its map; the
+    profile is loaded once and the team tables once.
+    """
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import heart_geo
+    from heart_geo import answers
+
+    folder, toml = testshire_dir
+    monkeypatch.setenv("HEART_GEO_PROFILE", str(toml))
+    monkeypatch.setenv("HEART_GEO_DATA", str(folder))
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    calls = {"map": 0, "load": 0, "teams": 0}
+
+    def counting(name, real):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(explore, "coverage_map", counting("map", explore.coverage_map))
+    monkeypatch.setattr(heart_geo, "load_profile", counting("load", heart_geo.load_profile))
+    monkeypatch.setattr(answers, "team_details", counting("teams", answers.team_details))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    sessions = [AppTest.from_file(str(APP), default_timeout=60) for _ in range(3)]
+    for at in sessions:
+        at.run()
+        assert not at.exception, at.exception
+    assert calls == {"map": 1, "load": 1, "teams": 0}
+    for at, query in zip(sessions, ["tt1 1aa", "TT1 1AB", "TT1 1AH"], strict=True):  # North, East, North
+        _lookup(at, query)
+    assert calls["map"] == 3  # the first view's map, North's and East's: not one per session or lookup
+    for at in sessions:
+        _open_tab(at, "Teams")
+    assert calls["load"] == 1 and calls["teams"] == 1

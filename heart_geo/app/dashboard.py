@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 import heart_geo
-from heart_geo import answers, disclosure, explore, uploads
+from heart_geo import _ready, answers, disclosure, explore, uploads
 from heart_geo._util import counted
+from heart_geo.app import mapview
 from heart_geo.app.gate import gate
 from heart_geo.caseload import csv_bytes, neutralise_formulas
 from heart_geo.codes import distance_words
@@ -30,6 +30,10 @@ from heart_geo.settings import UPLOAD_MAX_MB
 
 st.set_page_config(page_title="HEART locality teams", page_icon="🗺️", layout="wide")
 gate()  # sign-in (when configured) or this machine only: nothing below runs for anyone else
+
+#: Streamlit's captions are grey at 3.9:1 on white; WCAG 2.2 AA asks 4.5:1 for text this size (issue 20).
+CONTRAST_CSS = "<style>[data-testid='stCaptionContainer']{color:#545454 !important;opacity:1 !important}</style>"
+st.html(CONTRAST_CSS)
 
 PRIVACY = (
     "Uploaded files are read in this server's memory only: they are **not saved to disk, not "
@@ -40,34 +44,49 @@ PRIVACY = (
 # --------------------------------------------------------------------------------------------------
 # cached data
 # --------------------------------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Loading the council's data…")
-def get_profile(name: str, data_dir: str | None) -> heart_geo.Profile:
-    """Load the council profile (cached for the server's life)."""
+# Everything below is built once per profile and data release and shared by every session (the
+# ``stamp`` changes with a new release in the data folder or an edited profile); a session keeps only
+# its own answers and uploads (issue 20).
+@st.cache_data(ttl=30, show_spinner=False)
+def get_stamp(name: str, data_dir: str | None) -> str:
+    """Return the digest of the profile, the data folder and the code (looked at every 30 s at most)."""
+    return _ready.data_stamp(name, data_dir) or ""
+
+
+@st.cache_resource(show_spinner="Loading the council's data…", max_entries=4)
+def get_profile(name: str, data_dir: str | None, stamp: str) -> heart_geo.Profile:  # noqa: ARG001 - the cache key
+    """Load the council profile (once per profile and data release, for every session)."""
     return heart_geo.load_profile(name, data_dir=data_dir or None)
 
 
-@st.cache_resource(show_spinner=False)
-def get_team_details(name: str, data_dir: str | None) -> list[dict]:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_team_details(name: str, data_dir: str | None, stamp: str) -> list[dict]:
     """Return the details of every team of the profile (cached)."""
-    return answers.team_details(get_profile(name, data_dir))
+    return answers.team_details(get_profile(name, data_dir, stamp))
 
 
-@st.cache_resource(show_spinner=False)
-def get_data_notes(name: str, data_dir: str | None) -> dict:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_data_notes(name: str, data_dir: str | None, stamp: str) -> dict:
     """Return the notes on the data behind the answers (cached)."""
-    return answers.data_notes(get_profile(name, data_dir))
+    return answers.data_notes(get_profile(name, data_dir, stamp))
 
 
-@st.cache_resource(show_spinner=False)
-def get_council_wide_links(name: str, data_dir: str | None) -> pd.DataFrame:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_council_wide_links(name: str, data_dir: str | None, stamp: str) -> pd.DataFrame:
     """Return the school-to-team links of the council-wide schools (cached)."""
-    return heart_geo.council_wide_links(get_profile(name, data_dir))
+    return heart_geo.council_wide_links(get_profile(name, data_dir, stamp))
 
 
-@st.cache_resource(show_spinner="Preparing the file…")
-def get_export(name: str, data_dir: str | None, fmt: str) -> bytes:
+@st.cache_resource(show_spinner="Preparing the file…", max_entries=8)
+def get_export(name: str, data_dir: str | None, stamp: str, fmt: str) -> bytes:
     """Public data only (boundaries, postcodes, schools): safe to keep in the server's cache."""
-    return uploads.export_bytes(get_profile(name, data_dir), fmt)
+    return uploads.export_bytes(get_profile(name, data_dir, stamp), fmt)
+
+
+@st.cache_resource(show_spinner="Drawing the map…", max_entries=32)
+def get_map(name: str, data_dir: str | None, stamp: str, highlight: str | None) -> mapview.MapPayload:
+    """Return the map rendered for the map component, with ``highlight`` drawn stronger (shared by every session)."""
+    return mapview.map_payload(explore.coverage_map(get_profile(name, data_dir, stamp), highlight_team=highlight))
 
 
 def count(v) -> str:
@@ -80,10 +99,10 @@ def count(v) -> str:
 UPLOAD_HELP = "CSV (comma, semicolon or tab separated) or an Excel workbook (.xlsx, first sheet)."
 
 
-@st.cache_resource(show_spinner=False)
-def get_service_counts(name: str, data_dir: str | None) -> pd.DataFrame:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_service_counts(name: str, data_dir: str | None, stamp: str) -> pd.DataFrame:
     """Return the counts of services present per team and kind (cached)."""
-    return answers.service_counts_table(get_profile(name, data_dir))
+    return answers.service_counts_table(get_profile(name, data_dir, stamp))
 
 
 def profile_label(name: str) -> str:
@@ -111,7 +130,8 @@ with st.sidebar:
     st.caption("Everything on the page follows the chosen council.")
 
 try:
-    profile = get_profile(profile_name, data_dir)
+    stamp = get_stamp(profile_name, data_dir)
+    profile = get_profile(profile_name, data_dir, stamp)
 except heart_geo.HeartGeoError as exc:
     st.error(f"Could not load the council profile {profile_label(profile_name)!r}: {exc}")
     st.info(
@@ -258,11 +278,9 @@ def render_map_tab() -> None:
     with right:
         highlight = answer["map_team"] if answer else None
         marker = answer["latlon"] if answer else None
-        fmap = explore.coverage_map(
-            profile, highlight_team=highlight, point=marker, point_label=answer["query"] if answer else None
-        )
-        out = st_folium(
-            fmap, returned_objects=["last_clicked"], key=f"map_{profile.key}", height=600, use_container_width=True
+        out = mapview.show_map(
+            get_map(profile_name, data_dir, stamp, highlight), key=f"map_{profile.key}", height=600,
+            point=marker, label=answer["query"] if answer else None,
         )
         clicked = (out or {}).get("last_clicked")
         if clicked and clicked != st.session_state.get("_seen_click"):
@@ -280,7 +298,7 @@ def render_map_tab() -> None:
 # --------------------------------------------------------------------------------------------------
 def render_teams_tab() -> None:
     """Render the teams tab: an overview of every team and each team's details."""
-    details = get_team_details(profile_name, data_dir)
+    details = get_team_details(profile_name, data_dir, stamp)
     overview = pd.DataFrame(
         [
             {
@@ -347,7 +365,7 @@ def _population_columns(d: dict) -> dict:
 
 def render_service_counts() -> None:
     """Services present in each team, counted by kind (from the official service datasets)."""
-    counts = get_service_counts(profile_name, data_dir)
+    counts = get_service_counts(profile_name, data_dir, stamp)
     st.markdown(f"**Services present in each {unit}, by kind**")
     if counts.empty or counts["Services present"].sum() == 0:
         st.caption("No service datasets found in the data folder for this profile.")
@@ -396,7 +414,7 @@ def render_export() -> None:
     ):
         with col:
             try:
-                data = get_export(profile_name, data_dir, fmt)
+                data = get_export(profile_name, data_dir, stamp, fmt)
             except heart_geo.HeartGeoError as exc:
                 st.error(md(exc))
                 continue
@@ -503,7 +521,7 @@ def render_links_tab() -> None:
     )
     if source.startswith("The schools"):
         try:
-            cw = get_council_wide_links(profile_name, data_dir)
+            cw = get_council_wide_links(profile_name, data_dir, stamp)
         except heart_geo.HeartGeoError as exc:
             st.error(md(exc))
             cw = pd.DataFrame()
@@ -591,7 +609,7 @@ def render_links_tab() -> None:
 # --------------------------------------------------------------------------------------------------
 def render_notes_tab() -> None:
     """Render the notes tab: where the data comes from and what the answers depend on."""
-    notes = get_data_notes(profile_name, data_dir)
+    notes = get_data_notes(profile_name, data_dir, stamp)
     st.subheader("Where the data comes from")
     if notes["effective_from"]:
         st.markdown(f"{units.capitalize()} as in force from **{notes['effective_from']:%d %B %Y}**.")
