@@ -310,7 +310,11 @@ class SmallAreas:
             has = dec > 0
             new[has, 2] = [int(d) for d in dec[has]]
             new[has, 3] = [_WORDS[int(d)] for d in dec[has]]
-        return pd.concat([out, pd.DataFrame(new, index=out.index, columns=list(_ZONE_FIELDS))], axis=1)
+        zones = pd.DataFrame(new, index=out.index, columns=list(_ZONE_FIELDS))
+        if len(out) <= 64:  # a few rows: the same frame as concat's, from the two frames' own arrays
+            return pd.DataFrame._from_arrays([f._mgr.iget_values(i) for f in (out, zones) for i in range(f.shape[1])],
+                                             out.columns.append(zones.columns), out.index, verify_integrity=False)
+        return pd.concat([out, zones], axis=1)
 
     def method_counts(self, council_rows: np.ndarray) -> dict[str, int]:
         """How many of the given postcode rows each method placed (``{method words: count}``)."""
