@@ -36,6 +36,9 @@ from .codes import OUTSIDE
 from .errors import InputError
 from .settings import CRS
 
+#: Up to this many rows, the data-zone columns are joined without ``pd.concat`` (as the profile's path for a few).
+_FEW_ROWS = 64
+
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
@@ -311,7 +314,7 @@ class SmallAreas:
             new[has, 2] = [int(d) for d in dec[has]]
             new[has, 3] = [_WORDS[int(d)] for d in dec[has]]
         zones = pd.DataFrame(new, index=out.index, columns=list(_ZONE_FIELDS))
-        if len(out) <= 64:  # a few rows: the same frame as concat's, from the two frames' own arrays
+        if len(out) <= _FEW_ROWS:  # a few rows: the same frame as concat's, from the two frames' own arrays
             return pd.DataFrame._from_arrays([f._mgr.iget_values(i) for f in (out, zones) for i in range(f.shape[1])],
                                              out.columns.append(zones.columns), out.index, verify_integrity=False)
         return pd.concat([out, zones], axis=1)

@@ -212,11 +212,12 @@ def test_result_frames_never_share_the_callers_arrays(testshire):
 
 def _few_and_bulk(monkeypatch, call):
     """The answer of ``call()`` by the path for a few values, and by the bulk path (forced)."""
-    from heart_geo import profiles
+    from heart_geo import population, profiles
 
     few = call()
     with monkeypatch.context() as m:
         m.setattr(profiles, "_FEW", -1)  # every call takes the bulk path
+        m.setattr(population, "_FEW_ROWS", -1)  # and its data-zone columns are joined by concat
         bulk = call()
     return few, bulk
 
