@@ -237,6 +237,7 @@ class SmallAreas:
         self._names = self.zones["name"].to_numpy(dtype=object)
         self._mine = self.zones["in_council"].to_numpy(dtype=bool)
         self._tree = shapely.STRtree(self.zones.geometry.to_numpy())  # built once: a lookup is a query
+        self._joined: dict[tuple, pd.Index] = {}  # answer columns + the zone columns, per answer layout
 
     @property
     def has_population(self) -> bool:
@@ -302,9 +303,14 @@ class SmallAreas:
         ``pc_rows``: the postcode table row of each answer (-1 none). ``data_zone``,
         ``data_zone_name``, ``simd_decile`` and ``simd_decile_words`` in one concat.
         """
-        x = out["easting"].to_numpy(dtype=float)
-        y = out["northing"].to_numpy(dtype=float)
-        z = self.zone_rows(pc_rows, x, y, out["team"].notna().to_numpy())
+        if (pc_rows >= 0).all():  # every answer has its postcode's zone: its point is not read
+            x = y = np.empty(len(out))
+            inside = np.zeros(len(out), bool)
+        else:
+            x = out["easting"].to_numpy(dtype=float)
+            y = out["northing"].to_numpy(dtype=float)
+            inside = out["team"].notna().to_numpy()
+        z = self.zone_rows(pc_rows, x, y, inside)
         ok = z >= 0
         new = np.full((len(z), 4), None, dtype=object)
         new[ok, 0], new[ok, 1] = self._codes[z[ok]], self._names[z[ok]]
@@ -315,8 +321,11 @@ class SmallAreas:
             new[has, 3] = [_WORDS[int(d)] for d in dec[has]]
         zones = pd.DataFrame(new, index=out.index, columns=list(_ZONE_FIELDS))
         if len(out) <= _FEW_ROWS:  # a few rows: the same frame as concat's, from the two frames' own arrays
+            names = tuple(out.columns)
+            if names not in self._joined:
+                self._joined[names] = out.columns.append(zones.columns)
             return pd.DataFrame._from_arrays([f._mgr.iget_values(i) for f in (out, zones) for i in range(f.shape[1])],
-                                             out.columns.append(zones.columns), out.index, verify_integrity=False)
+                                             self._joined[names], out.index, verify_integrity=False)
         return pd.concat([out, zones], axis=1)
 
     def method_counts(self, council_rows: np.ndarray) -> dict[str, int]:
