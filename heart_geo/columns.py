@@ -2,8 +2,9 @@
 
 Headers in any common spelling ("Post Code", "POSTCODE", "postcode "); a column naming a place other
 than the current home ("previous postcode", "school postcode") is never chosen by itself; columns a
-previous run of heart-geo added are never read as input. No cell content ever reaches a message:
-only column names, and not even those when the "header" looks like a row of data.
+previous run of heart-geo added are never read as input. No cell content ever reaches a message: a
+list of columns gives positions, naming only the columns whose names this tool looks for
+(:func:`describe_columns`).
 """
 
 from __future__ import annotations
@@ -38,16 +39,22 @@ _LOOKS_LIKE_DATA = re.compile(
 
 
 def describe_columns(header: list[str]) -> str:
-    """Return the column names for an error message, unless the "header" looks like a row of data.
+    """Return the columns for an error message: by position, named only where the name is a word this tool knows.
 
-    A file without a header row would otherwise put a family's details in the message.
+    A first row can hold a family's details (a file without a header row), so a column's name is shown
+    only when it is one of the names the tool looks for ("postcode", "address", "school", "consent"...);
+    every other column is given by its position.
+
+    Examples
+    --------
+    >>> describe_columns(["ref", "Post Code", "Jane Smith"])
+    "3 columns: 1, 2 'Post Code', 3 (other names are not shown: a first row can hold a family's details)"
     """
-    if any(_LOOKS_LIKE_DATA.search(str(h)) for h in header):
-        return (f"{len(header)} columns, not shown: the first row looks like data (a postcode, date, "
-                "number or e-mail address), not a header; add a header row naming the columns")
-    shown = [str(h) if len(str(h)) <= 60 else str(h)[:57] + "..." for h in header[:50]]
+    known = [f"{j + 1} {str(h)!r}" if _key(h) in _KNOWN_NAMES else str(j + 1) for j, h in enumerate(header[:50])]
     more = f" and {len(header) - 50} more" if len(header) > 50 else ""
-    return f"columns are {shown}{more}"
+    hidden = " (other names are not shown: a first row can hold a family's details)" if any(
+        _key(h) not in _KNOWN_NAMES for h in header) else ""
+    return f"{len(header)} columns: {', '.join(known)}{more}{hidden}"
 
 
 @dataclass(frozen=True)
@@ -253,6 +260,10 @@ def _safe_names(names: list[str]) -> str:
 
 
 _RESULT_KEYS = [_key(c) for c in RESULT_COLUMNS]
+#: Column names this tool looks for: the only names a message may show.
+_KNOWN_NAMES = frozenset([*_POSTCODE_NAMES, *_ADDRESS_NAMES, *_X_NAMES, *_Y_NAMES, *_LON_NAMES, *_LAT_NAMES,
+                          *_UPRN_NAMES, *SCHOOL_NAMES, *CONSENT_NAMES, *RISK_NAMES, "consent", "pupilid",
+                          *_RESULT_KEYS])
 _SUFFIX = re.compile(r"(heartgeo\d*)+$")
 
 

@@ -377,7 +377,7 @@ def _resolve_columns(df: pd.DataFrame, school, postcode, x, y, consent, risk):
     A name given that is not there is an error; a default that is not there falls back to the usual
     spellings, and for consent/risk to none, with a warning.
     """
-    from .caseload import CONSENT_NAMES, RISK_NAMES, SCHOOL_NAMES, find_column, find_location_columns
+    from .caseload import CONSENT_NAMES, RISK_NAMES, SCHOOL_NAMES, describe_columns, find_column, find_location_columns
 
     header = [str(c) for c in df.columns]
 
@@ -389,7 +389,7 @@ def _resolve_columns(df: pd.DataFrame, school, postcode, x, y, consent, risk):
 
     s = col(school, "school", SCHOOL_NAMES, "school")
     if s is None:
-        raise InputError(f"enrolment table has no school column {school!r}; columns are {header}")
+        raise InputError(f"enrolment table has no school column {school!r}; {describe_columns(header)}")
     if x is not None or y is not None:
         if x is None or y is None:
             raise InputError("give both x and y columns for coordinates")
@@ -404,7 +404,8 @@ def _resolve_columns(df: pd.DataFrame, school, postcode, x, y, consent, risk):
                 loc = find_location_columns(header, source="the enrolment table")
             except InputError:
                 raise InputError("enrolment table has no home location: expected a postcode column "
-                                 f"{postcode!r}, an address column or x/y columns; columns are {header}") from None
+                                 f"{postcode!r}, an address column or x/y columns; "
+                                 f"{describe_columns(header)}") from None
             if loc.kind == "points":
                 x, y = header[loc.x], header[loc.y]
             else:

@@ -245,24 +245,54 @@ _DATA_CELL = re.compile(
 _NUMBER_CELL = re.compile(r"^\s*[-+]?\d+([.,]\d+)?\s*$")
 
 
-def _first_row_is_data(first: list[str], rest: list[list[str]]) -> bool:
-    """Return whether the first row is a family's details rather than a header.
+_VALUE_WORDS = re.compile(r"\b(no|none|not|unknown|nfa|n/?a|without)\b", re.IGNORECASE)
 
-    It is judged with the rows after it: a header names at least one location column, or holds no
-    postcode, e-mail address, date or street address, and no number over a column of numbers.
+
+def first_row_kind(first: list[str], rest: list[list[str]]) -> str:
+    """Return what the first row is: ``"header"``, ``"data"`` (a family's details) or ``"either"``.
+
+    It is judged with the rows after it. Data: a cell holding a postcode (whatever else the row
+    says, "No fixed address" included), an e-mail address, a date or a street address, or a number
+    over a column of numbers. Header: otherwise, a row naming a location column exactly
+    ("Postcode", "Home address"), or naming none. Either: a row that only mentions an address or
+    postcode inside longer words ("No fixed address", "Address unknown") where a cell reads like a
+    value (a "no", "not", "unknown"...) or comes again in its column below: it is refused, never
+    guessed.
     """
     cells = [clean_text(str(c)) for c in first]
-    keys = [_key(c) for c in cells]
-    if any(k in _LOCATION_KEYS or "postcode" in k or "address" in k for k in keys):
-        return False
     for j, cell in enumerate(cells):
         if _DATA_CELL.search(cell):
-            return True
+            return "data"
         if _NUMBER_CELL.match(cell):
             below = [r[j] for r in rest if j < len(r) and r[j].strip()]
             if not below or sum(bool(_NUMBER_CELL.match(b)) for b in below) >= 0.8 * len(below):
-                return True
-    return False
+                return "data"
+    keys = [_key(c) for c in cells]
+    if any(k in _LOCATION_KEYS for k in keys):
+        return "header"
+    if not any("postcode" in k or "address" in k for k in keys):
+        return "header"
+    again = any(cell.strip() and any(j < len(r) and r[j].strip().casefold() == cell.strip().casefold()
+                                     for r in rest) for j, cell in enumerate(cells))
+    return "either" if again or any(_VALUE_WORDS.search(c) for c in cells) else "header"
+
+
+def check_first_row(first: list[str], rest: list[list[str]], name: str) -> None:
+    """Refuse a first row that is (or may be) a family's details: InputError naming positions, never cells."""
+    kind = first_row_kind(first, rest)
+    if kind == "data":
+        raise InputError(
+            f"{name}: {len(first)} columns, not shown: the first row looks like data (a postcode, "
+            "address, date, number or e-mail address), not a header; expected a header row naming the "
+            "columns (e.g. 'name,address,postcode'): add one, so no family is taken for the header"
+        )
+    if kind == "either":
+        raise InputError(
+            f"{name}: {len(first)} columns, not shown: the first row could be a header or a family's details "
+            "(it mentions an address or postcode inside a value such as 'no fixed address'); expected a header "
+            "row naming the columns (e.g. 'name,address,postcode'): add one, or name the location column "
+            "'postcode' or 'address', so no family is taken for the header"
+        )
 
 
 def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None = None,
@@ -282,7 +312,8 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
         raise InputError(f"chunk size must be at least 1, got {chunksize}")
     data, path, name = _as_bytes_or_path(src, name)
     workbook = _workbook_or_refuse_binary(data, path, name, sheet=sheet, chunksize=chunksize)
-    if workbook is not None:
+    if workbook is not None:  # judged alone: the rows after it are not read yet
+        check_first_row(workbook.header, [], name)
         return workbook
     enc = encoding or detect_encoding(data if data is not None else path)
     if csv.field_size_limit() < _FIELD_LIMIT:
@@ -300,12 +331,7 @@ def read_caseload(src: Source, *, chunksize: int = 100_000, encoding: str | None
     try:
         header = _header_row(reader, skip_sep, name)
         header = _fit_header(header, sample_rows[1:], delimiter)
-        if _first_row_is_data(header, sample_rows[1:]):
-            raise InputError(
-                f"{name}: {len(header)} columns, not shown: the first row looks like data (a postcode, "
-                "address, date, number or e-mail address), not a header; expected a header row naming the "
-                "columns (e.g. 'name,address,postcode'): add one, so no family is taken for the header"
-            )
+        check_first_row(header, sample_rows[1:], name)
     except BaseException:
         fh.close()
         raise

@@ -249,7 +249,8 @@ SECRET = "Jane Secretname"
     (f"{SECRET},TT1 1AA\r\nJohn,TT1 1AB\r\n".encode(), r"2 columns, not shown: the first row looks like data"),
     (f"ref,postcode\r\n1,TT1 1AA\r\n2,TT1 1AB,{SECRET}\r\n".encode(),
      r"row 2 \(line 3\) has 3 cells but the header has 2"),
-    (f"ref,name\r\n1,{SECRET}\r\n".encode(), r"no location column in bad\.csv: .*columns are \['ref', 'name'\]"),
+    (f"ref,name\r\n1,{SECRET}\r\n".encode(),
+     r"no location column in bad\.csv: .*2 columns: 1, 2 \(other names are not shown"),
 ], ids=["empty", "pdf", "html", "no-header", "too-many-cells", "no-location"])
 def test_bad_input_says_what_was_expected_and_never_shows_a_cell(testshire, data, match):
     with pytest.raises(InputError, match=match) as e:
@@ -258,7 +259,7 @@ def test_bad_input_says_what_was_expected_and_never_shows_a_cell(testshire, data
 
 
 def test_a_named_column_that_is_not_there(testshire):
-    with pytest.raises(InputError, match=r"column 'Postcode' not found in c\.csv; columns are \['ref', 'pc'\]"):
+    with pytest.raises(InputError, match=r"column 'Postcode' not found in c\.csv; 2 columns: 1, 2 'pc' \(other names"):
         caseload.allocate_bytes(testshire, b"ref,pc\r\n1,TT1 1AA\r\n", name="c.csv", postcode_col="Postcode")
     with pytest.raises(InputError, match="give both --x-col and --y-col"):
         caseload.allocate_bytes(testshire, b"ref,x\r\n1,2\r\n", x_col="x")
@@ -343,5 +344,5 @@ def test_an_enrolment_file_releases_only_rows_with_consent_or_risk(testshire):
 def test_an_enrolment_file_without_a_school_column(testshire):
     from heart_geo.links import enrolment_links
 
-    with pytest.raises(InputError, match=r"no school column in e\.csv: expected 'school' .*\['pupil', 'postcode'\]"):
+    with pytest.raises(InputError, match=r"no school column in e\.csv: expected 'school' .*2 columns: 1, 2 'postcode'"):
         enrolment_links(testshire, b"pupil,postcode\r\n1,TT1 1AA\r\n", name="e.csv")
