@@ -550,3 +550,13 @@ def test_map_and_team_tables_built_once_for_every_session(testshire_dir, monkeyp
     for at in sessions:
         _open_tab(at, "Teams")
     assert calls["load"] == 1 and calls["teams"] == 1
+
+
+def test_a_point_lookup_says_distance_from_the_point(app) -> None:
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(300500, 601500)
+    text = _lookup(app, f"{lat:.5f}, {lon:.5f}")
+    assert "straight-line distance from the point given" in text
+    assert "postcode's centre" not in text
+    assert "straight-line distance from the postcode's centre" in _lookup(app, "tt1 1aa")

@@ -45,8 +45,11 @@ def status_queries() -> dict[str, str]:
         rows = table[table["status"] == status]
         if len(rows):
             out[status] = str(rows["postcode"].iloc[0])
+    if "outside_area" not in out:  # a postcode of a neighbouring council in the data
+        others = p.postcodes[p.postcodes["council_code"] != p.code]
+        out["outside_area"] = str(others["postcode"].iloc[0])
     sector = str(table.loc[table["status"] == "allocated", "postcode"].iloc[0])[:-2]
-    for candidate in (f"{sector}{n}ZZ" for n in range(10)):  # a well-formed postcode the data does not hold
+    for candidate in (f"{sector}{a}{b}" for a in "ZYXW" for b in "ZYXWUT"):  # well-formed, not in the data
         if answers.lookup_answer(p, candidate)["status"] == "unknown_postcode":
             out["unknown_postcode"] = candidate
             break
@@ -95,6 +98,9 @@ def test_no_serious_violation_and_no_code_anywhere(server) -> None:
         for status, query in queries.items():
             text = look_up(page, query)
             assert text.count(f"{query} — ") == 1, text  # the headline, said once
+            if status == "unknown_postcode":  # a new postcode's likely team is highlighted on the map
+                likely = re.search(r"probably (.+?): a new postcode", text).group(1)
+                map_frame(page).locator(".hg-legend").get_by_text(f"{likely} ◀ here").wait_for(timeout=30_000)
             assert not CODES.search(page.locator("body").inner_text()), (status, text)
             assert not serious(page), status
             assert not serious(map_frame(page)), f"map frame after {status}"
