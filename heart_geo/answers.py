@@ -51,9 +51,9 @@ def _team_services(profile, team: str | None) -> tuple[list[str], list[dict]]:
 def _latlon(easting, northing) -> tuple[float, float] | None:
     if easting is None or northing is None or pd.isna(easting) or pd.isna(northing):
         return None
-    from ._crs import transformer
+    from ._crs import transform_point
 
-    lon, lat = transformer("EPSG:27700", WGS84).transform(easting, northing)
+    lon, lat = transform_point("EPSG:27700", WGS84, easting, northing)  # not a PROJ object per script thread
     return float(lat), float(lon)
 
 

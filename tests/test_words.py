@@ -91,3 +91,24 @@ def test_a_new_postcode_highlights_its_likely_team(testshire) -> None:
     assert a["status"] == "unknown_postcode" and a["team"] is None
     assert a["map_team"] == testshire.likely_team("TT1 1ZZ")[0]
     assert answers.lookup_answer(testshire, "TT2 9ZZ")["map_team"] is None
+
+
+def test_a_lookups_point_is_transformed_in_one_long_lived_thread(testshire) -> None:
+    """pyproj builds its PROJ object once per thread (~40 ms); Streamlit runs each script run in a new
+    thread, so an answer's latitude and longitude are transformed in one long-lived thread instead."""
+    import threading
+
+    from heart_geo import _crs
+
+    seen, latlons = set(), []
+
+    def session_run() -> None:
+        seen.add(_crs.in_proj_thread(threading.get_ident))
+        latlons.append(answers.lookup_answer(testshire, "tt1 1aa")["latlon"])
+
+    for _ in range(3):  # three script runs, each in its own new thread
+        t = threading.Thread(target=session_run)
+        t.start()
+        t.join()
+    assert len(seen) == 1 and threading.get_ident() not in seen
+    assert latlons[0] is not None and latlons.count(latlons[0]) == 3
