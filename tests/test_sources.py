@@ -159,3 +159,29 @@ def test_data_dir_resolution(tmp_path, monkeypatch):
         resolve_data_dir(tmp_path / "nope")
     with pytest.raises(DataNotFoundError, match=r"no postcodes found.*looked for"):
         find_source(tmp_path, ["**/*.csv"], what="postcodes")
+
+
+@pytest.mark.parametrize("odd_row", [None, ["KÄ1 1AA", 10, 1, 1, "", "", "", "", "S12000099", ""]])
+def test_compact_postcodes_sorted_first_wins_and_council_kept(tmp_path, odd_row):
+    """The rest of a national file: keys sorted as bytes, the first row of a repeated postcode wins, the
+    council's own and nearby postcodes left out; a non-ASCII row (read the slow way) is dropped."""
+    from heart_geo.sources import read_postcode_table
+
+    far = [["ZE1 0AA", 10, 446000, 1141000, "", "", "", "", "S12000027", ""],
+           ["g1 1aa", 10, 259000, 665000, "", "", "", "", "S12000049", ""],  # lower case: normalised
+           ["AB101AA", 10, 394000, 806000, "", "", "", "", "S12000033", ""],
+           ["G1  1AA", 10, 1, 2, "", "", "", "", "S12000046", ""],  # repeated: the first one wins
+           ["W1A 1AA", 10, 0, 0, "", "", "", "", "E09000033", ""],  # no grid reference: -1
+           ["not a pc", 10, 5, 5, "", "", "", "", "S12000049", ""]]
+    rows = _codepoint_rows() + far + ([odd_row] if odd_row else [])
+    with zipfile.ZipFile(tmp_path / "codepo_gb.zip", "w") as zf:
+        zf.writestr("Data/CSV/a.csv", "".join(",".join(f'"{v}"' if isinstance(v, str) else str(v) for v in r) + "\n"
+                                             for r in rows[:5]))
+        zf.writestr("Data/CSV/b.csv", "".join(",".join(f'"{v}"' if isinstance(v, str) else str(v) for v in r) + "\n"
+                                             for r in rows[5:]))
+    near, rest = read_postcode_table(tmp_path / "codepo_gb.zip", near_codes=["S12000008"], near_box=(-9, -9, -5, -5))
+    assert sorted(near["postcode"]) == ["KA18 1FQ", "KA3 5QF", "KA9 9ZZ"]
+    assert rest["keys"].tolist() == [b"AB10 1AA", b"G1 1AA", b"W1A 1AA", b"ZE1 0AA"]
+    codes = [rest["codes"][i].decode() for i in rest["council"]]
+    assert codes == ["S12000033", "S12000049", "E09000033", "S12000027"]
+    assert rest["easting"].tolist() == [394000, 259000, -1, 446000]
