@@ -510,6 +510,40 @@ def test_profile_loaded_and_map_built_once_for_every_visitor(testshire_dir, monk
         assert len(builds) == 1, (visitor, builds)
 
 
+def test_shared_data_left_out_of_every_runs_garbage_collection(testshire_dir, monkeypatch, tmp_path) -> None:
+    """Streamlit collects garbage after every script run, walking every object the server holds: the
+    loaded profile and the map's layers are moved out of the collector's way when they are built
+    (``gc.freeze``), so a new session or a lookup does not walk them again (issue 20)."""
+    import gc
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import heart_geo
+
+    folder, toml = testshire_dir
+    monkeypatch.setenv("HEART_GEO_PROFILE", str(toml))
+    monkeypatch.setenv("HEART_GEO_DATA", str(folder))
+    monkeypatch.setenv("HEART_GEO_CACHE", str(tmp_path / "cache"))
+    loaded = []
+    real_load = heart_geo.load_profile
+    monkeypatch.setattr(heart_geo, "load_profile", lambda *a, **k: loaded.append(real_load(*a, **k)) or loaded[-1])
+    st.cache_resource.clear()
+    gc.unfreeze()
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.run()
+        assert not at.exception, at.exception
+        assert len(loaded) == 1
+        profile, layers = loaded[0], explore._CACHE[loaded[0]]
+        assert gc.get_freeze_count() > 0
+        collected = {id(o) for o in gc.get_objects()}
+        assert id(profile) not in collected and id(layers) not in collected
+        assert "tt1 1aa — North" in _lookup(at, "tt1 1aa")  # and the dashboard still answers
+    finally:
+        gc.unfreeze()
+
+
 def test_map_and_team_tables_built_once_for_every_session(testshire_dir, monkeypatch, tmp_path) -> None:
     """Many people at once (issue 20): the map is built once per profile, release and highlighted team.
 
