@@ -21,6 +21,7 @@ import io
 import logging
 import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -514,6 +515,16 @@ def _codepoint_arrow(src):
                     ).filter(ok)
 
 
+def _codepoint_members(path: Path):
+    """Yield ((name, opener), Arrow table or None) for every CSV of ``path``, in order.
+
+    Two members are read at a time: decompressing and Arrow's kernels release the GIL.
+    """
+    members = _csv_members(path)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield from zip(members, pool.map(_codepoint_arrow, [src for _, src in members]), strict=True)
+
+
 def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, dict]:
     """Read a postcode release keeping in full only the postcodes a council needs.
 
@@ -540,8 +551,7 @@ def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, di
     codes: dict[str, int] = {}
     near_frames, rest_parts = [], []
     for p in _expand_postcode_paths(path):
-        for name, src in _csv_members(p):
-            tab = _codepoint_arrow(src)
+        for (name, src), tab in _codepoint_members(p):
             if tab is None:  # the ONS Postcode Directory and other layouts: the general reader
                 df = _tidy_postcodes(_read_postcode_csv(name, src))
                 e, n = df["easting"].to_numpy(dtype=float), df["northing"].to_numpy(dtype=float)
