@@ -515,6 +515,21 @@ def _codepoint_arrow(src):
                     ).filter(ok)
 
 
+def _arrow_frames(tables: list) -> list[pd.DataFrame]:
+    """Return the Arrow tables gathered so far as one DataFrame (one conversion, not one per member).
+
+    The list is emptied.
+    """
+    if not tables:
+        return []
+    import pyarrow as pa
+
+    df = pa.concat_tables(tables).to_pandas()
+    tables.clear()
+    df.insert(len(df.columns) - 1, "terminated", False)
+    return [df]
+
+
 def _codepoint_members(path: Path):
     """Yield ((name, opener), Arrow table or None) for every CSV of ``path``, in order.
 
@@ -549,7 +564,7 @@ def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, di
     near_codes = set(near_codes) | {""}
     xmin, ymin, xmax, ymax = near_box
     codes: dict[str, int] = {}
-    near_frames, rest_parts = [], []
+    near_frames, rest_parts, near_arrow = [], [], []
     for p in _expand_postcode_paths(path):
         for (name, src), tab in _codepoint_members(p):
             if tab is None:  # the ONS Postcode Directory and other layouts: the general reader
@@ -558,6 +573,7 @@ def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, di
                 local, uniq = pd.factorize(df["council_code"], sort=False)
                 term = df["terminated"].to_numpy(dtype=bool)
             else:
+                import pyarrow as pa
                 import pyarrow.compute as pc
 
                 e = tab["easting"].to_numpy(zero_copy_only=False)
@@ -574,15 +590,14 @@ def read_postcode_table(path, *, near_codes, near_box) -> tuple[pd.DataFrame, di
             near = inbox | np.isin(council, near_ids)
             far = np.flatnonzero(~near)
             if tab is None:
-                near_frames.append(df[near])
+                near_frames += _arrow_frames(near_arrow) + [df[near]]
                 fk = np.asarray(df["postcode"].to_numpy(dtype=object)[far], dtype="S8")
             else:
-                sub = tab.take(np.flatnonzero(near)).to_pandas()
-                sub["terminated"] = False
-                sub["source"] = Path(name).name
-                near_frames.append(sub)
+                sub = tab.take(np.flatnonzero(near))
+                near_arrow.append(sub.append_column("source", pa.array([Path(name).name] * len(sub), pa.string())))
                 fk = _arrow_keys_s8(tab["postcode"].take(far))
             rest_parts.append((fk, council[far], e[far], n[far], term[far]))
+    near_frames += _arrow_frames(near_arrow)
     if not near_frames:
         raise DataNotFoundError(f"no postcode CSV files in {path!r}")
     near_df = pd.concat(near_frames, ignore_index=True)
