@@ -48,17 +48,19 @@ PRIVACY = (
 # Everything below is built once per profile and data release and shared by every session (the
 # ``stamp`` changes with a new release in the data folder or an edited profile); a session keeps only
 # its own answers and uploads (issue 20).
-def _kept(value):
+def _kept(value, *, collect: bool = True):
     """Return ``value``, with everything the server holds moved out of the garbage collector's way.
 
     Streamlit collects garbage after every script run (``runner.postScriptGC``): a full collection
     walks every object the process holds, the loaded profile and map layers included, which was tens
     of milliseconds of server CPU per new session and per lookup (issue 20). What is held when a
     shared cache entry is built is moved to the collector's permanent generation (``gc.freeze``);
-    it is unfrozen and collected first, so what an earlier cache entry left behind is still freed.
+    it is unfrozen and collected first (unless ``collect`` is false: a full collection costs as much
+    as the ones saved), so what an earlier cache entry left behind is still freed.
     """
-    gc.unfreeze()
-    gc.collect()
+    if collect:
+        gc.unfreeze()
+        gc.collect()
     gc.freeze()
     return value
 
@@ -103,7 +105,7 @@ def get_export(name: str, data_dir: str | None, stamp: str, fmt: str) -> bytes:
 def get_map(name: str, data_dir: str | None, stamp: str, highlight: str | None) -> mapview.MapPayload:
     """Return the map rendered for the map component, with ``highlight`` drawn stronger (shared by every session)."""
     return _kept(mapview.map_payload(explore.coverage_map(get_profile(name, data_dir, stamp),
-                                                          highlight_team=highlight)))
+                                                          highlight_team=highlight)), collect=False)
 
 
 def count(v) -> str:
